@@ -1,0 +1,42 @@
+// fresnel: one binary, one subcommand per pipeline step (see `fresnel --help`).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/cli_common.hpp"
+#include "cli/commands.hpp"
+#include "core/log.hpp"
+
+#ifndef FRESNEL_VERSION
+#define FRESNEL_VERSION "dev"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"Fresnel: single image to 3D Gaussians — data, training, inference and rendering in C++."};
+  app.set_version_flag("--version", std::string("fresnel ") + FRESNEL_VERSION);
+  app.require_subcommand(1);
+  int threads = 0;
+  bool quiet = false, verbose = false;
+  app.add_option("--threads", threads, "Worker threads (default: all cores)");
+  app.add_flag("--quiet,-q", quiet, "Only print errors and results");
+  app.add_flag("--verbose", verbose, "Print debug messages");
+  app.parse_complete_callback([&] {
+    fresnel::cli::apply_thread_count(threads);
+    fresnel::set_log_level(quiet ? fresnel::LogLevel::Quiet
+                                 : (verbose ? fresnel::LogLevel::Debug : fresnel::LogLevel::Info));
+  });
+
+  using namespace fresnel::cli;
+  register_version(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;  // usage errors always exit 2
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
+  }
+  return 0;
+}
