@@ -63,10 +63,10 @@ void write_splat(std::ostream& out, const GaussianArrays& g) {
   g.check_sizes("write_splat");
   const int64_t n = g.count;
   const int64_t cs = g.color_stride();
-  std::vector<double> importance(size_t(n));
+  std::vector<double> importance(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i)
     importance[i] = double(g.scales[i * 3]) * g.scales[i * 3 + 1] * g.scales[i * 3 + 2] * g.opacities[i];
-  std::vector<int64_t> order(size_t(n));
+  std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return importance[a] > importance[b]; });
 
