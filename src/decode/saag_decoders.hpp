@@ -1,0 +1,67 @@
+// The SAAG-based learned decoders (spec §4.3), fed with SAAG Gaussians computed from the real depth map of each
+// image (the original trained them on random dummy Gaussians when no `_saag.bin` existed):
+//  - SAAGRefinementNet (experiment 1): samples the feature grid where each SAAG Gaussian projects in the input
+//    camera, concatenates its 14 parameters, and an MLP [256,128] predicts 16 scaled residuals.
+//  - FeatureGuidedSAAG (experiment 3): a zero-initialised per-patch head (C→64→6) predicting SAAG parameter
+//    multipliers; the differentiable ones (base size, aspect, opacity) modulate each SAAG Gaussian.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/types.h>
+
+#include "core/gaussians.hpp"
+#include "decode/direct_patch_decoder.hpp"
+
+namespace fresnel::decode {
+
+// Bilinear samples of a (B,C,h,w) grid where camera-frame points (B,N,3) project through normalised intrinsics
+// (B,4); border padding. Returns (B,N,C) and the projected normalised image coordinates (B,N,2).
+std::pair<torch::Tensor, torch::Tensor> sample_features_at_points(const torch::Tensor& features,
+                                                                  const torch::Tensor& points,
+                                                                  const torch::Tensor& intrinsics);
+
+struct SaagRefinementOptions {
+  int64_t feature_dim = 384;
+  std::vector<int64_t> hidden = {256, 128};
+  double residual_scale = 0.1;
+  double dropout = 0.1;
+};
+
+class SaagRefinementNetImpl : public torch::nn::Module {
+ public:
+  explicit SaagRefinementNetImpl(SaagRefinementOptions options = {});
+  // saag: batched Gaussians (B,N,…) in the input camera frame.
+  DecoderOutput forward(const torch::Tensor& features, const Gaussians& saag, const torch::Tensor& intrinsics);
+  const SaagRefinementOptions& options() const { return options_; }
+  torch::nn::Sequential mlp{nullptr};
+  torch::Tensor pos_scale, scale_scale, color_scale, opacity_scale;
+
+ private:
+  SaagRefinementOptions options_;
+};
+TORCH_MODULE(SaagRefinementNet);
+
+struct FeatureGuidedOptions {
+  int64_t feature_dim = 384;
+  int64_t hidden = 64;
+};
+
+// The six multipliers (B,h,w) of experiment 3.
+struct SaagModulation {
+  torch::Tensor aspect, base_size, edge_threshold_add, edge_shrink, normal_strength, opacity;
+};
+
+class FeatureGuidedSaagImpl : public torch::nn::Module {
+ public:
+  explicit FeatureGuidedSaagImpl(FeatureGuidedOptions options = {});
+  SaagModulation modulation(const torch::Tensor& features);
+  // Applies the per-location base-size / aspect / opacity multipliers to SAAG Gaussians (B,N,…).
+  DecoderOutput forward(const torch::Tensor& features, const Gaussians& saag, const torch::Tensor& intrinsics);
+  torch::nn::Sequential head{nullptr};
+
+ private:
+  FeatureGuidedOptions options_;
+};
+TORCH_MODULE(FeatureGuidedSaag);
+
+}  // namespace fresnel::decode

@@ -1,0 +1,66 @@
+#include "train/inference_model.hpp"
+
+#include "core/error.hpp"
+#include "train/checkpoint.hpp"
+
+namespace fresnel::train {
+
+namespace F = torch::nn::functional;
+
+InferenceModel InferenceModel::load(const std::string& path, const torch::Device& device) {
+  return InferenceModel(load_model(path), device);
+}
+
+InferenceModel::InferenceModel(FresnelModel model, const torch::Device& device)
+    : model_(std::move(model)), device_(device) {
+  model_->to(device_);
+  model_->eval();
+}
+
+Camera InferenceModel::input_camera(int width, int height) const {
+  const auto& k = config().input_intrinsics;
+  Camera c;
+  c.fx = k[0] * width;
+  c.fy = k[1] * height;
+  c.cx = k[2] * width;
+  c.cy = k[3] * height;
+  c.width = width;
+  c.height = height;
+  return c;
+}
+
+Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictInputs& extra) const {
+  if (!image_in.defined() || image_in.dim() != 3) throw Error("predict: image must be (H,W,3) or (3,H,W)");
+  auto image = image_in.size(0) == 3 && image_in.size(2) != 3 ? image_in : image_in.permute({2, 0, 1});
+  if (image.size(0) != 3) throw Error("predict: image must have 3 channels");
+  if (!torch::isfinite(image).all().item<bool>()) throw Error("predict: image has NaN/Inf values");
+  const int S = config().image_size;
+  image = F::interpolate(image.to(torch::kFloat32).unsqueeze(0),
+                         F::InterpolateFuncOptions().size(std::vector<int64_t>{S, S}).mode(torch::kBilinear).align_corners(false))
+              .clamp(0.0, 1.0)
+              .to(device_);
+  ModelInputs in;
+  in.images = image;
+  if (extra.features.defined()) {
+    if (extra.features.dim() != 3 || extra.features.size(0) != config().feature_dim)
+      throw Error("predict: features must be (" + std::to_string(config().feature_dim) + ",h,w)");
+    in.features = extra.features.to(device_, torch::kFloat32).unsqueeze(0);
+  } else if (needs_features()) {
+    throw Error("predict: this model was trained on precomputed DINOv2 features; pass them (features)");
+  }
+  if (extra.depth.defined()) {
+    auto d = extra.depth.dim() == 2 ? extra.depth.unsqueeze(0) : extra.depth;
+    in.depth = F::interpolate(d.to(device_, torch::kFloat32).unsqueeze(0),
+                              F::InterpolateFuncOptions().size(std::vector<int64_t>{S, S}).mode(torch::kBilinear).align_corners(false));
+  }
+  if (extra.intrinsics.defined()) in.intrinsics = extra.intrinsics.to(device_, torch::kFloat32).view({1, 4});
+  in.num_gaussians = extra.num_gaussians;
+  torch::NoGradGuard ng;
+  auto out = model_->forward(in);
+  Prediction p;
+  p.gaussians = out.decoded.gaussians.batch(0).detach();
+  if (out.depth_used.defined()) p.depth = out.depth_used[0].detach();
+  return p;
+}
+
+}  // namespace fresnel::train
