@@ -1,0 +1,27 @@
+// Rasterizer constants shared by the CPU forward and backward kernels, the CUDA kernels and the
+// reference twin. Changing one here changes every path at once (docs/renderer.md explains each).
+#pragma once
+
+namespace fresnel::render_constants {
+
+constexpr int kTileSize = 16;                     // tiles are kTileSize × kTileSize pixels
+constexpr double kLowPass = 0.3;                  // px² added to the 2D covariance diagonal (anti-aliasing)
+constexpr double kSigmaCut = 3.0;                 // a Gaussian covers pixels within 3σ (Mahalanobis ≤ 3)
+constexpr double kMinPower = -0.5 * kSigmaCut * kSigmaCut;  // exponent at the 3σ ellipse
+constexpr double kMaxAlpha = 0.99;                // α = min(0.99, o·e^power)
+constexpr double kMinAlpha = 1.0 / 255.0;         // contributions below this are skipped
+constexpr double kMinTransmittance = 1e-4;        // a pixel stops once T would drop below this
+constexpr double kGuardBand = 0.15;               // Jacobian clamp: means up to 15% of the image beyond each edge
+constexpr double kQuatEps = 1e-12;                // q / sqrt(|q|² + eps): a zero quaternion becomes the identity
+constexpr double kDirEps = 1e-20;                 // view direction normalisation for SH
+constexpr double kPhaseEps = 1e-6;                // |U|_ε = sqrt(|U|² + ε²) − ε in phase blending
+
+// Real spherical-harmonics constants (3DGS convention: colour = 0.5 + Σ_k SH_k(dir)·c_k).
+constexpr double kShC0 = 0.28209479177387814;
+constexpr double kShC1 = 0.4886025119029199;
+constexpr double kShC2[5] = {1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792,
+                             0.5462742152960396};
+constexpr double kShC3[7] = {-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
+                             -0.4570457994644658, 1.445305721320277, -0.5900435899266435};
+
+}  // namespace fresnel::render_constants

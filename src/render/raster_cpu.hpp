@@ -1,0 +1,71 @@
+// Internal interface of the CPU rasterizer (one scene, one camera per call): projection, tile binning,
+// forward and backward kernels. The autograd Function in render.cpp strings these together.
+#pragma once
+#include <torch/types.h>
+
+#include <array>
+
+#include "core/camera.hpp"
+
+namespace fresnel::raster {
+
+// Which compositing rule the kernels apply.
+enum class BlendMode { kAlpha = 0, kPhase = 1 };
+
+struct Settings {
+  std::array<double, 3> background{0, 0, 0};
+  int sh_degree = 0;  // degree actually evaluated (≤ what the colours carry)
+  BlendMode mode = BlendMode::kAlpha;
+  double phase_amplitude = 0.25;
+};
+
+// The Gaussians of one scene, contiguous, one dtype (float or double).
+struct Inputs {
+  torch::Tensor means, quats, scales, opacities;
+  torch::Tensor colors;  // (N,3) plain RGB or (N,K,3) SH
+  torch::Tensor phases;  // (N,3) or undefined
+  bool has_sh() const { return colors.dim() == 3; }
+};
+
+// Everything the backward pass needs from the forward pass of one camera.
+struct CameraState {
+  torch::Tensor proj;          // (F,N) projected per-Gaussian fields (structure of arrays)
+  torch::Tensor tile_offsets;  // (tiles+1) int64: entries of tile t are [off[t], off[t+1])
+  torch::Tensor entries;       // (E) int32 Gaussian ids, sorted by (tile, depth, id)
+  torch::Tensor final_T;       // (H,W) transmittance after the last contribution
+  torch::Tensor last;          // (H,W) int32: 1 + position (within the tile list) of the last contribution
+  torch::Tensor phasor;        // (H,W,6) Re/Im of U per channel (phase blending only)
+};
+
+struct ForwardOut {
+  torch::Tensor rgb;          // (H,W,3)
+  torch::Tensor alpha;        // (H,W)
+  torch::Tensor depth_accum;  // (H,W)
+  CameraState state;
+};
+
+struct Grads {
+  torch::Tensor means, quats, scales, opacities, colors, phases;  // accumulated across cameras
+};
+
+ForwardOut forward(const Inputs& in, const Camera& cam, const Settings& s);
+// Adds this camera's gradients into `g` (tensors preallocated with the inputs' shapes).
+void backward(const Inputs& in, const Camera& cam, const Settings& s, const CameraState& st,
+              const torch::Tensor& grad_rgb, const torch::Tensor& grad_alpha, const torch::Tensor& grad_depth_accum,
+              Grads& g);
+
+// Projection and binning only (also used by the wave-field renderer).
+CameraState project_and_bin(const Inputs& in, const Camera& cam, const Settings& s);
+
+// Coherent wave-field renderer (QSR): U_c = Σ A_i c_ic e^{iφ_ic}, A_i = o_i·e^power (no occlusion).
+struct WaveOut {
+  torch::Tensor intensity;  // (H,W,3) |U_c|²
+  torch::Tensor coverage;   // (H,W) Σ A_i
+  torch::Tensor field;      // (H,W,6) Re/Im of U per channel (saved for backward)
+  CameraState state;
+};
+WaveOut wave_forward(const Inputs& in, const Camera& cam, const Settings& s);
+void wave_backward(const Inputs& in, const Camera& cam, const Settings& s, const WaveOut& fwd,
+                   const torch::Tensor& grad_intensity, const torch::Tensor& grad_coverage, Grads& g);
+
+}  // namespace fresnel::raster

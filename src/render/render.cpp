@@ -1,0 +1,111 @@
+// Public rasterizer API: input checks, the custom autograd Function around the CPU kernels, expected
+// depth, and batches of scenes.
+#include "render/render.hpp"
+
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+#include "render/raster_cpu.hpp"
+#include "render/render_common.hpp"
+
+namespace fresnel {
+namespace {
+
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Autograd Function: inputs are the Gaussian tensors of one scene; outputs rgb (C,H,W,3),
+// alpha (C,H,W) and accumulated depth (C,H,W) for every camera.
+class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
+ public:
+  static variable_list forward(AutogradContext* ctx, Tensor means, Tensor quats, Tensor scales, Tensor opacities,
+                               Tensor colors, Tensor phases, const std::vector<Camera>& cams,
+                               const raster::Settings& settings) {
+    const raster::Inputs in = render_detail::make_inputs(means, quats, scales, opacities, colors, phases);
+    std::vector<Tensor> rgb, alpha, dacc, saved;
+    for (const auto& cam : cams) {
+      raster::ForwardOut o = raster::forward(in, cam, settings);
+      rgb.push_back(o.rgb);
+      alpha.push_back(o.alpha);
+      dacc.push_back(o.depth_accum);
+      const auto& st = o.state;
+      saved.insert(saved.end(), {st.proj, st.tile_offsets, st.entries, st.final_T, st.last,
+                                 st.phasor.defined() ? st.phasor : torch::empty({0})});
+    }
+    ctx->save_for_backward({means, quats, scales, opacities, colors, phases});
+    ctx->saved_data["states"] = saved;
+    ctx->saved_data["cameras"] = render_detail::encode_cameras(cams);
+    ctx->saved_data["settings"] = render_detail::encode_settings(settings);
+    return {torch::stack(rgb), torch::stack(alpha), torch::stack(dacc)};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
+    const auto v = ctx->get_saved_variables();
+    const raster::Inputs in = render_detail::make_inputs(v[0], v[1], v[2], v[3], v[4], v[5]);
+    const auto cams = render_detail::decode_cameras(ctx->saved_data["cameras"].toTensor());
+    const auto settings = render_detail::decode_settings(ctx->saved_data["settings"].toTensor());
+    const auto saved = ctx->saved_data["states"].toTensorVector();
+    raster::Grads g = render_detail::zero_grads(in);
+    const int64_t C = int64_t(cams.size());
+    const int H = cams[0].height, W = cams[0].width;
+    const auto opt = in.means.options();
+    auto grad_or_zero = [&](const Tensor& t, at::IntArrayRef shape) {
+      return t.defined() ? t.to(opt).contiguous() : torch::zeros(shape, opt);
+    };
+    const Tensor g_rgb = grad_or_zero(grad_out[0], {C, H, W, 3});
+    const Tensor g_alpha = grad_or_zero(grad_out[1], {C, H, W});
+    const Tensor g_dacc = grad_or_zero(grad_out[2], {C, H, W});
+    for (int64_t c = 0; c < C; ++c) {
+      raster::CameraState st;
+      st.proj = saved[6 * c];
+      st.tile_offsets = saved[6 * c + 1];
+      st.entries = saved[6 * c + 2];
+      st.final_T = saved[6 * c + 3];
+      st.last = saved[6 * c + 4];
+      st.phasor = saved[6 * c + 5];
+      raster::backward(in, cams[c], settings, st, g_rgb[c], g_alpha[c], g_dacc[c], g);
+    }
+    return {g.means, g.quats, g.scales, g.opacities, g.colors,
+            v[5].numel() > 0 ? g.phases : Tensor(), Tensor(), Tensor()};
+  }
+};
+
+}  // namespace
+
+RenderOutput render(const Gaussians& gaussians, const std::vector<Camera>& cameras, const RenderOptions& options) {
+  render_detail::check_call("render", gaussians, cameras, /*batched=*/false);
+  if (options.phase_blending && !gaussians.has_phases())
+    throw Error("render: phase_blending needs gaussians.phases (N,3)");
+  const raster::Settings settings = render_detail::settings_for(gaussians, options, options.phase_blending);
+  auto t = render_detail::prepare_tensors(gaussians, options.phase_blending);
+  auto outs = RasterizeFunction::apply(t[0], t[1], t[2], t[3], t[4], t[5], cameras, settings);
+  RenderOutput out;
+  out.rgb = outs[0];
+  out.alpha = outs[1];
+  out.depth_accum = outs[2];
+  out.depth = render_detail::expected_depth(out.depth_accum, out.alpha);
+  return out;
+}
+
+RenderOutput render_batch(const Gaussians& gaussians, const std::vector<std::vector<Camera>>& cameras,
+                          const RenderOptions& options) {
+  if (!gaussians.batched()) throw Error("render_batch: gaussians must have a batch dimension (B,N,…)");
+  const int64_t B = gaussians.batch_size();
+  if (int64_t(cameras.size()) != B)
+    throw Error("render_batch: got " + std::to_string(cameras.size()) + " camera lists for " + std::to_string(B) +
+                " scenes");
+  std::vector<Tensor> rgb, alpha, depth, dacc;
+  for (int64_t b = 0; b < B; ++b) {
+    if (cameras[b].size() != cameras[0].size())
+      throw Error("render_batch: every scene needs the same number of cameras");
+    RenderOutput o = render(gaussians.batch(b), cameras[b], options);
+    rgb.push_back(o.rgb);
+    alpha.push_back(o.alpha);
+    depth.push_back(o.depth);
+    dacc.push_back(o.depth_accum);
+  }
+  return {torch::stack(rgb), torch::stack(alpha), torch::stack(depth), torch::stack(dacc)};
+}
+
+}  // namespace fresnel
