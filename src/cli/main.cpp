@@ -27,6 +27,13 @@ int main(int argc, char** argv) {
 
   using namespace fresnel::cli;
   register_version(app);
+  register_train(app);
+  register_convert(app);
+  register_info(app);
+  register_synth(app);
+  register_preprocess(app);
+  register_models(app);
+  register_bench(app);
 
   try {
     app.parse(argc, argv);
