@@ -2,6 +2,8 @@
 // so parsers can be fuzzed and tested without libtorch. gaussian_io converts to and from `Gaussians`.
 // Values are *activated* (linear scales, opacity in [0,1], unit quaternions w first), as in Gaussians.
 #pragma once
+#include <cfloat>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +28,13 @@ struct GaussianArrays {
   // Throws fresnel::Error if the vector sizes disagree with count/sh_coeffs.
   void check_sizes(const std::string& where) const;
 };
+
+// double → float that saturates to ±inf instead of the undefined behaviour of an out-of-range cast.
+inline float saturate_to_float(double d) {
+  if (d > double(FLT_MAX)) return INFINITY;
+  if (d < -double(FLT_MAX)) return -INFINITY;
+  return static_cast<float>(d);  // NaN stays NaN
+}
 
 // Scales q (4 floats) to unit length, computed in double. A quaternion already of unit length within 1e-6
 // is left untouched, so that lossless formats round-trip bit-exactly; a zero quaternion stays zero (it is

@@ -16,13 +16,6 @@ namespace {
 
 constexpr double kC0 = 0.28209479177387814;  // SH band-0 constant (docs/conventions.md)
 
-float to_float(double d) {
-  if (std::isnan(d)) return float(d);
-  if (d > double(FLT_MAX)) return INFINITY;
-  if (d < -double(FLT_MAX)) return -INFINITY;
-  return float(d);
-}
-
 bool parse_suffix(const std::string& name, const std::string& prefix, int64_t& index) {
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
   const std::string digits = name.substr(prefix.size());
@@ -114,7 +107,7 @@ GaussianArrays read_gaussian_ply(std::istream& in, const std::string& where) {
   for (int64_t i = 0; i < n; ++i) {
     for (int a = 0; a < 3; ++a) {
       g.means[i * 3 + a] = col(a)[i];
-      g.scales[i * 3 + a] = to_float(std::exp(double(col(7 + a)[i])));
+      g.scales[i * 3 + a] = saturate_to_float(std::exp(double(col(7 + a)[i])));
     }
     // Underflowed scales become the smallest normal float rather than an invalid 0.
     for (int a = 0; a < 3; ++a)
@@ -125,7 +118,7 @@ GaussianArrays read_gaussian_ply(std::istream& in, const std::string& where) {
     for (int c = 0; c < 3; ++c) {
       const double dc = col(3 + c)[i];
       if (sh_coeffs == 0) {
-        g.colors[i * cs + c] = float(0.5 + kC0 * dc);
+        g.colors[i * cs + c] = saturate_to_float(0.5 + kC0 * dc);
       } else {
         g.colors[i * cs + c] = float(dc);
         for (int k = 1; k < sh_coeffs; ++k) g.colors[i * cs + k * 3 + c] = col(14 + c * (sh_coeffs - 1) + (k - 1))[i];
@@ -142,14 +135,14 @@ void write_gaussian_ply(std::ostream& out, const GaussianArrays& g) {
   const int64_t n = g.count;
   const int64_t cs = g.color_stride();
   std::vector<float> zeros(size_t(n), 0.f), log_scale(size_t(n) * 3), logit(static_cast<size_t>(n)), dc;
-  for (int64_t i = 0; i < n * 3; ++i) log_scale[i] = float(std::log(double(g.scales[i])));
+  for (int64_t i = 0; i < n * 3; ++i) log_scale[i] = saturate_to_float(std::log(double(g.scales[i])));
   for (int64_t i = 0; i < n; ++i) {
     const double o = std::min(std::max(double(g.opacities[i]), 1e-7), 1.0 - 1e-7);
-    logit[i] = float(std::log(o) - std::log1p(-o));
+    logit[i] = saturate_to_float(std::log(o) - std::log1p(-o));
   }
   if (g.sh_coeffs == 0) {
     dc.resize(size_t(n) * 3);
-    for (int64_t i = 0; i < n * 3; ++i) dc[i] = float((double(g.colors[i]) - 0.5) / kC0);
+    for (int64_t i = 0; i < n * 3; ++i) dc[i] = saturate_to_float((double(g.colors[i]) - 0.5) / kC0);
   }
   std::vector<PlyColumnRef> cols;
   const char* axes[] = {"x", "y", "z"};

@@ -16,9 +16,12 @@ namespace {
 constexpr double kC0 = 0.28209479177387814;
 
 uint8_t quantize_unit(double v) {  // [0,1] → round(v·255)
+  if (!std::isfinite(v)) v = 0;
   return uint8_t(std::lround(std::min(std::max(v, 0.0), 1.0) * 255.0));
 }
 uint8_t quantize_signed(double v) {  // [−1,1] → round(v·128 + 128) clipped to a byte
+  if (!std::isfinite(v)) v = 0;
+  v = std::min(std::max(v, -2.0), 2.0);
   return uint8_t(std::min(std::max(std::lround(v * 128.0 + 128.0), 0L), 255L));
 }
 
