@@ -1,0 +1,232 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.hpp"
+#include "core/image_io.hpp"
+#include "data/synth_dataset.hpp"
+#include "testutil/testutil.hpp"
+#include "train/checkpoint.hpp"
+#include "train/inference_model.hpp"
+#include "train/trainer.hpp"
+
+using namespace fresnel;
+using namespace fresnel::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+// In-memory samples: a coloured square at metric depth 2.5 on a black background. `nan_index` poisons one image.
+class ToySource : public SampleSource {
+ public:
+  ToySource(int n, int size, int nan_index = -1) : n_(n), size_(size), nan_(nan_index) {}
+  int64_t size() const override { return n_; }
+  decode::DepthMode depth_mode() const override { return decode::DepthMode::Metric; }
+  std::string describe() const override { return "toy"; }
+  Sample load(int64_t i, uint64_t seed) const override {
+    Sample s;
+    s.name = "toy" + std::to_string(i);
+    const int S = size_, a = S / 4, b = 3 * S / 4;
+    s.image = torch::zeros({3, S, S});
+    s.image.narrow(1, a, b - a).narrow(2, a, b - a).select(0, i % 3).fill_(0.9);
+    s.image.narrow(1, a, b - a).narrow(2, a, S / 2 - a).select(0, (i + 1) % 3).fill_(0.6);
+    if (static_cast<int>(i) == nan_) s.image[0][0][0] = std::numeric_limits<float>::quiet_NaN();
+    s.depth = torch::zeros({1, S, S});
+    s.depth.narrow(1, a, b - a).narrow(2, a, b - a).fill_(2.5);
+    s.mask = (s.depth > 0).to(torch::kFloat32);
+    s.intrinsics = torch::tensor({0.8f, 0.8f, 0.5f, 0.5f});
+    return s;
+  }
+
+ private:
+  int n_, size_, nan_;
+};
+
+TrainConfig tiny_config(const std::string& out, int64_t epochs) {
+  TrainConfig c;
+  c.model.experiment = 2;
+  c.model.encoder = "builtin";
+  c.model.feature_dim = 8;
+  c.model.decoder_hidden = {16};
+  c.model.gaussians_per_patch = 1;
+  c.model.dropout = 0.1;
+  c.model.depth_mode = "metric";
+  c.model.image_size = 24;
+  c.image_size = 24;
+  c.hfts.image_size = 24;
+  c.hfts.base_k = 1;
+  c.hfts.epochs = epochs;
+  c.epochs = epochs;
+  c.batch_size = 2;
+  c.lr = 3e-3;
+  c.output_dir = out;
+  c.num_workers = 2;
+  c.progress = false;
+  c.write_plot = true;
+  c.save_interval = 1;
+  c.seed = 5;
+  return c;
+}
+
+}  // namespace
+
+TEST(Trainer, OverfitsOneImage) {
+  torch::set_num_threads(1);
+  test::TempDir dir;
+  auto c = tiny_config(dir.path(), 60);
+  c.batch_size = 1;
+  c.lr = 1e-2;
+  c.model.dropout = 0.0;
+  c.save_interval = 1000;
+  c.write_plot = false;
+  Trainer t(c, std::make_unique<ToySource>(1, 24));
+  t.run();
+  const auto& steps = t.steps();
+  ASSERT_EQ(steps.size(), 60u);
+  const double first = steps.front().total, last = steps.back().total;
+  EXPECT_LT(last, 0.5 * first) << "first " << first << " last " << last;
+  EXPECT_LT(last, 0.12);
+}
+
+TEST(Trainer, ResumeEqualsUninterrupted) {
+  torch::set_num_threads(1);
+  test::TempDir a, b;
+  auto ca = tiny_config(a.path(), 4);
+  std::vector<double> full;
+  {
+    Trainer t(ca, std::make_unique<ToySource>(4, 24));
+    t.run();
+    for (auto& s : t.steps()) full.push_back(s.total);
+  }
+  auto cb = tiny_config(b.path(), 4);
+  cb.stop_after_epoch = 2;
+  std::vector<double> resumed;
+  {
+    Trainer t(cb, std::make_unique<ToySource>(4, 24));
+    t.run();
+    for (auto& s : t.steps()) resumed.push_back(s.total);
+  }
+  ASSERT_TRUE(fs::exists(fs::path(b.path()) / checkpoint_name(2, 2)));
+  auto cr = tiny_config(b.path(), 4);
+  cr.resume = (fs::path(b.path()) / checkpoint_name(2, 2)).string();
+  cr.seed = 5;
+  {
+    Trainer t(cr, std::make_unique<ToySource>(4, 24));
+    EXPECT_EQ(t.state().epochs_done, 2);
+    t.run();
+    for (auto& s : t.steps()) resumed.push_back(s.total);
+  }
+  ASSERT_EQ(full.size(), resumed.size());
+  for (size_t i = 0; i < full.size(); ++i) EXPECT_NEAR(full[i], resumed[i], 1e-6) << "step " << i;
+  // History and plot written.
+  EXPECT_TRUE(fs::exists(fs::path(a.path()) / "training_history_exp2.json"));
+  EXPECT_TRUE(fs::exists(fs::path(a.path()) / "training_history_exp2.csv"));
+  EXPECT_TRUE(fs::exists(fs::path(a.path()) / "training_metrics_exp2.png"));
+  EXPECT_TRUE(fs::exists(fs::path(a.path()) / best_checkpoint_name(2)));
+}
+
+TEST(Trainer, NanBatchIsSkippedAndCounted) {
+  torch::set_num_threads(1);
+  test::TempDir dir;
+  auto c = tiny_config(dir.path(), 1);
+  c.batch_size = 1;
+  c.save_interval = 1000;
+  Trainer t(c, std::make_unique<ToySource>(3, 24, /*nan_index=*/1));
+  const auto& st = t.run();
+  EXPECT_EQ(st.skipped_batches, 1);
+  int skipped = 0;
+  for (auto& s : t.steps()) skipped += s.skipped;
+  EXPECT_EQ(skipped, 1);
+  for (auto& p : t.model()->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+TEST(Checkpoint, RoundTripAndInference) {
+  torch::set_num_threads(1);
+  test::TempDir dir;
+  auto c = tiny_config(dir.path(), 1);
+  Trainer t(c, std::make_unique<ToySource>(2, 24));
+  t.run();
+  const auto path = (fs::path(dir.path()) / checkpoint_name(2, 1)).string();
+  auto m = InferenceModel::load(path);
+  EXPECT_EQ(m.config().feature_dim, 8);
+  auto img = ToySource(1, 24).load(0, 0).image;
+  auto p = m.predict(img);
+  EXPECT_EQ(p.gaussians.count(), 1369);
+  p.gaussians.validate("prediction");
+  // Same weights as the trainer's model: identical predictions.
+  auto trained = t.model();
+  trained->eval();
+  InferenceModel same(trained);
+  auto q = same.predict(img);
+  EXPECT_TRUE(torch::allclose(p.gaussians.means, q.gaussians.means, 1e-6, 1e-6));
+  auto cam = m.input_camera(48, 48);
+  EXPECT_DOUBLE_EQ(cam.fx, 0.8 * 48);
+  EXPECT_DOUBLE_EQ(cam.cx, 24.0);
+  // A corrupt checkpoint is one clear error naming the file.
+  const auto bad = (fs::path(dir.path()) / "bad.pt").string();
+  { std::ofstream(bad) << "not a checkpoint"; }
+  try {
+    InferenceModel::load(bad);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.pt"), std::string::npos);
+  }
+  EXPECT_THROW(InferenceModel::load((fs::path(dir.path()) / "missing.pt").string()), Error);
+}
+
+
+
+TEST(TrainingData, MultiViewSourceLoadsViewsRelativeToTheInputCamera) {
+  test::TempDir dir;
+  synth::SynthOptions so;
+  so.out_dir = dir.path();
+  so.objects = 3;
+  so.views = 3;
+  so.image_size = 24;
+  so.supersample = 1;
+  so.split = {1.0, 0.0, 0.0};
+  synth::generate_dataset(so);
+  SourceOptions o;
+  o.data_dir = dir.path();
+  o.image_size = 16;
+  o.load_features = false;
+  o.novel_views = 2;
+  auto src = open_source(o);
+  ASSERT_EQ(src->size(), 3);
+  EXPECT_EQ(src->depth_mode(), decode::DepthMode::Metric);
+  EXPECT_TRUE(src->has_extra_views());
+  auto s = src->load(1, 42);
+  EXPECT_EQ(s.image.sizes(), (std::vector<int64_t>{3, 16, 16}));
+  EXPECT_EQ(s.depth.sizes(), (std::vector<int64_t>{1, 16, 16}));
+  ASSERT_EQ(s.views.size(), 2u);
+  EXPECT_EQ(s.views[0].camera.width, 16);
+  // Same seed, same views and jitter; the input camera is the identity frame so other views are not.
+  auto again = src->load(1, 42);
+  EXPECT_TRUE(torch::equal(s.views[1].rgb, again.views[1].rgb));
+  EXPECT_GT(std::abs(s.views[0].camera.world_to_camera[3]) + std::abs(s.views[0].camera.world_to_camera[11]), 1e-6);
+  // Batches stack the views.
+  auto b = collate({s, again});
+  EXPECT_EQ(b.view_images.sizes(), (std::vector<int64_t>{2, 2, 3, 16, 16}));
+  // Asking for more views than the dataset has is a usage error.
+  o.novel_views = 5;
+  EXPECT_THROW(open_source(o), UsageError);
+}
+
+TEST(TrainingData, SingleViewLayoutErrorsNameTheFile) {
+  test::TempDir dir;
+  SourceOptions o;
+  o.data_dir = dir.path();
+  EXPECT_THROW(open_source(o), Error);  // no images
+  auto img = torch::rand({8, 8, 3});
+  save_image(dir.file("a.png"), img);
+  o.image_size = 8;
+  auto src = open_source(o);
+  try {
+    src->load(0, 0);
+    FAIL() << "expected a missing-features error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("a_dinov2.bin"), std::string::npos) << e.what();
+  }
+}
