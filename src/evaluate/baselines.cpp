@@ -1,0 +1,49 @@
+#include "evaluate/baselines.hpp"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "core/gaussian_io.hpp"
+
+namespace fresnel {
+
+Gaussians unprojected_gaussians(const ViewData& input, double scale_factor) {
+  const auto& cam = input.camera;
+  const int64_t H = input.rgb.size(0), W = input.rgb.size(1);
+  const auto covered = (input.mask > 0) & (input.depth > 0);
+  const auto idx = covered.reshape({-1}).nonzero().squeeze(1);
+  const auto z = input.depth.reshape({-1}).index_select(0, idx).to(torch::kFloat64);
+  const auto coverage = input.mask.reshape({-1}).index_select(0, idx).to(torch::kFloat64);
+  const auto u = (idx % W).to(torch::kFloat64) + 0.5, v = torch::div(idx, W, "floor").to(torch::kFloat64) + 0.5;
+  // Points in the input camera's own frame (its world_to_camera is applied by the caller's cameras).
+  auto pts_cam = torch::stack({(u - cam.cx) / cam.fx * z, (v - cam.cy) / cam.fy * z, z}, 1);
+  Gaussians g;
+  g.means = pts_cam.to(torch::kFloat32);
+  const int64_t n = idx.size(0);
+  g.quats = torch::zeros({n, 4}, torch::kFloat32);
+  g.quats.select(1, 0).fill_(1.0);
+  const auto s = (scale_factor * z / (0.5 * (cam.fx + cam.fy))).to(torch::kFloat32);
+  g.scales = s.unsqueeze(1).repeat({1, 3});
+  g.opacities = (kUnprojectedOpacity * coverage).to(torch::kFloat32);
+  const auto rgb = input.rgb.reshape({H * W, 3}).index_select(0, idx);
+  g.colors = (rgb / coverage.to(torch::kFloat32).unsqueeze(1)).clamp(0, 1).contiguous();
+  return g;
+}
+
+GaussianPredictor unprojected_predictor(double scale_factor) {
+  return [scale_factor](const ObjectViews& obj) { return unprojected_gaussians(obj.input(), scale_factor); };
+}
+
+GaussianPredictor gaussian_files_predictor(const std::string& dir) {
+  if (!std::filesystem::is_directory(dir)) throw file_error(dir, "Gaussians directory not found");
+  return [dir](const ObjectViews& obj) {
+    const auto path = (std::filesystem::path(dir) / (obj.id + ".ply")).string();
+    if (!std::filesystem::exists(path))
+      throw file_error(path, "missing Gaussians for object " + obj.id + " (expected <object_id>.ply)");
+    return load_gaussians(path);
+  };
+}
+
+}  // namespace fresnel

@@ -1,0 +1,140 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_write.hpp"
+#include "core/error.hpp"
+#include "core/gaussian_io.hpp"
+#include "core/image_io.hpp"
+#include "data/synth_dataset.hpp"
+#include "evaluate/baselines.hpp"
+#include "evaluate/evaluate.hpp"
+#include "metrics/psnr.hpp"
+#include "render/render.hpp"
+#include "testutil/testutil.hpp"
+
+using namespace fresnel;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A tiny dataset: 2 objects (1 train, 1 test... all in test), 48², 2 novel views.
+void make_tiny(const std::string& dir, int objects = 2) {
+  synth::SynthOptions o;
+  o.out_dir = dir;
+  o.objects = objects;
+  o.views = 2;
+  o.image_size = 48;
+  o.seed = 4;
+  o.split = {0, 0, 1};
+  o.supersample = 2;
+  synth::generate_dataset(o);
+}
+
+}  // namespace
+
+TEST(Baseline, UnprojectedPixelsReproduceTheInputView) {
+  test::TempDir tmp;
+  make_tiny(tmp.path(), 1);
+  MultiViewDataset ds(tmp.path());
+  const auto obj = ds.load_object("test", ds.object_ids("test")[0]);
+  const auto g = unprojected_gaussians(obj.input());
+  g.validate("baseline");
+  EXPECT_EQ(g.count(), (obj.input().mask > 0).sum().item<int64_t>());
+  // Means sit on the camera rays at the stored depth.
+  EXPECT_LT(test::max_abs_diff(g.means.select(1, 2), obj.input().depth.masked_select(obj.input().mask > 0)), 1e-6);
+  torch::NoGradGuard ng;
+  const auto out = render(g, {obj.relative_cameras()[obj.input_view]});
+  const double p = psnr(out.rgb[0].clamp(0, 1), obj.input().rgb);
+  EXPECT_GT(p, 30.0);
+}
+
+TEST(Evaluate, TinySetWritesReportWithExpectedKeysAndSeparatesInputFromNovel) {
+  test::TempDir tmp;
+  make_tiny(tmp.path() + "/data");
+  MultiViewDataset ds(tmp.path() + "/data");
+  EvalOptions opt;
+  opt.show_progress = false;
+  opt.method = "unprojected";
+  const auto report = evaluate_dataset(ds, unprojected_predictor(), opt);
+  ASSERT_EQ(report.objects.size(), 2u);
+  EXPECT_EQ(report.input.views, 2);
+  EXPECT_EQ(report.novel.views, 4);
+  EXPECT_GT(report.input.psnr, 30.0);
+  EXPECT_LT(report.novel.psnr, report.input.psnr - 5.0);
+  EXPECT_FALSE(report.lpips_available);
+  EXPECT_TRUE(std::isnan(report.input.lpips));
+  write_report(report, tmp.path() + "/out");
+  const auto j = nlohmann::json::parse(read_text_file(tmp.path() + "/out/report.json"));
+  for (const char* k : {"dataset", "split", "method", "views", "objects_evaluated", "metrics", "lpips", "definitions", "per_object"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* g : {"input", "novel"})
+    for (const char* k : {"views", "psnr", "ssim", "lpips"}) EXPECT_TRUE(j["metrics"][g].contains(k)) << g << "." << k;
+  EXPECT_TRUE(j["metrics"]["input"]["lpips"].is_null());  // unavailable, never estimated
+  EXPECT_EQ(j["lpips"]["available"], false);
+  EXPECT_EQ(j["per_object"].size(), 2u);
+  EXPECT_EQ(j["per_object"][0]["views"].size(), 3u);
+  const auto md = read_text_file(tmp.path() + "/out/report.md");
+  EXPECT_NE(md.find("zero padding"), std::string::npos);
+  EXPECT_NE(md.find("unavailable"), std::string::npos);
+  // Contact sheet: rows of [input | render | ground truth], one per view of the shown objects.
+  const auto sheet = load_image(tmp.path() + "/out/contact_sheet.png");
+  EXPECT_EQ(sheet.size(1), 3 * 48);
+  EXPECT_EQ(sheet.size(0), 2 * 3 * 48);
+}
+
+TEST(Evaluate, ViewSelectionAndMaxObjects) {
+  test::TempDir tmp;
+  make_tiny(tmp.path());
+  MultiViewDataset ds(tmp.path());
+  EvalOptions opt;
+  opt.show_progress = false;
+  opt.max_objects = 1;
+  opt.views = EvalViews::Novel;
+  auto r = evaluate_dataset(ds, unprojected_predictor(), opt);
+  EXPECT_EQ(r.objects.size(), 1u);
+  EXPECT_EQ(r.input.views, 0);
+  EXPECT_EQ(r.novel.views, 2);
+  opt.views = EvalViews::Input;
+  r = evaluate_dataset(ds, unprojected_predictor(), opt);
+  EXPECT_EQ(r.input.views, 1);
+  EXPECT_EQ(r.novel.views, 0);
+  EXPECT_THROW(parse_eval_views("front"), UsageError);
+}
+
+TEST(Evaluate, GaussianFilesGiveTheSameScoresAsTheirPredictor) {
+  test::TempDir tmp;
+  make_tiny(tmp.path() + "/data");
+  MultiViewDataset ds(tmp.path() + "/data");
+  for (const auto& id : ds.object_ids("test"))
+    save_gaussians(tmp.path() + "/g/" + id + ".ply", unprojected_gaussians(ds.load_object("test", id, {0}).input()));
+  EvalOptions opt;
+  opt.show_progress = false;
+  const auto a = evaluate_dataset(ds, unprojected_predictor(), opt);
+  const auto b = evaluate_dataset(ds, gaussian_files_predictor(tmp.path() + "/g"), opt);
+  EXPECT_NEAR(a.input.psnr, b.input.psnr, 0.05);
+  EXPECT_NEAR(a.novel.psnr, b.novel.psnr, 0.05);
+  fs::remove(tmp.path() + "/g/obj_00001.ply");
+  try {
+    evaluate_dataset(ds, gaussian_files_predictor(tmp.path() + "/g"), opt);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("obj_00001.ply"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Evaluate, InvalidPredictionIsAClearError) {
+  test::TempDir tmp;
+  make_tiny(tmp.path(), 1);
+  MultiViewDataset ds(tmp.path());
+  EvalOptions opt;
+  opt.show_progress = false;
+  auto bad = [](const ObjectViews& obj) {
+    Gaussians g = unprojected_gaussians(obj.input());
+    g.scales[0][0] = -1.0f;
+    return g;
+  };
+  EXPECT_THROW(evaluate_dataset(ds, bad, opt), Error);
+}
