@@ -122,6 +122,11 @@ std::vector<torch::Tensor> Lpips::features(const torch::Tensor& scaled) const {
 torch::Tensor Lpips::distance(const torch::Tensor& a, const torch::Tensor& b) const {
   if (a.dim() != 4 || a.size(1) != 3 || a.sizes() != b.sizes())
     throw Error("lpips: expected two (B,3,H,W) images of the same shape");
+  // Smallest input whose last feature map is non-empty: AlexNet's 11×11/4 conv and two 3×3/2 pools, VGG's 4 pools.
+  const int64_t min_side = net_ == LpipsNet::Alex ? 32 : 16;
+  if (a.size(2) < min_side || a.size(3) < min_side)
+    throw Error(std::string("lpips: images must be at least ") + std::to_string(min_side) + "x" + std::to_string(min_side) +
+                " pixels for the " + lpips_net_name(net_) + " network");
   const auto opts = torch::TensorOptions().dtype(a.scalar_type()).device(a.device());
   const auto shift = torch::tensor({-0.030, -0.088, -0.188}, opts).view({1, 3, 1, 1});
   const auto scale = torch::tensor({0.458, 0.448, 0.450}, opts).view({1, 3, 1, 1});
