@@ -39,11 +39,11 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // before ParseError: CLI11 derives RuntimeError from it
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;  // usage errors always exit 2
-  } catch (const CLI::RuntimeError& e) {
-    return e.get_exit_code();
   }
   return 0;
 }
