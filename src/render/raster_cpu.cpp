@@ -7,7 +7,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -24,12 +26,13 @@ using gmath::ProjectionState;
 constexpr int kTile = rc::kTileSize;
 constexpr int kTilePixels = kTile * kTile;
 
-// Projected per-Gaussian fields, one row of `proj` each (structure of arrays).
-enum Field : int {
-  kU = 0, kV, kConA, kConB, kConC, kOpacity, kDepth, kColR, kColG, kColB, kExtX, kExtY,
-  kCos0, kCos1, kCos2, kSin0, kSin1, kSin2, kNumFields
+// Fields of a packed raster record (one per visible Gaussian, in depth order).
+enum Rec : int {
+  kU = 0, kV, kConA, kConB, kConC, kOpacity, kDepth, kColR, kColG, kColB, kExtX, kExtY, kK2,
+  kCos0, kCos1, kCos2, kSin0, kSin1, kSin2
 };
-// Per-entry gradient slots written by the backward tile kernel.
+inline int record_width(bool phases) { return phases ? 24 : 16; }
+// Per-entry gradient slots written by the backward tile kernels (field-major).
 enum GradField : int { gU = 0, gV, gA, gB, gC, gO, gZ, gCol0, gCol1, gCol2, gPhi0, gPhi1, gPhi2, kNumGrads };
 
 template <typename S>
@@ -66,12 +69,50 @@ inline void pixel_span(S c, S ext, int limit, int& lo, int& hi) {
   hi = std::min(int(std::ceil(b)) + 1, limit);
 }
 
+// Columns [x0, x1) ⊂ [xlo, xhi) of row offset dy = v − (y + 0.5) where the Gaussian can pass the per-pixel
+// test: the chord of the ellipse Mahalanobis² ≤ k2, widened slightly so rounding never loses a pixel.
+template <typename S>
+inline bool row_span(const S* rec, S dy, int xlo, int xhi, int& x0, int& x1) {
+  const S A = rec[kConA], B = rec[kConB], C = rec[kConC];
+  const S k2 = rec[kK2] * S(1.001) + S(1e-3);
+  const S det = std::max(A * C - B * B, S(0)) * S(0.999);
+  const S D = A * k2 - dy * dy * det;
+  if (!(D >= S(0))) return false;
+  const double centre = double(rec[kU]) + double(B) * double(dy) / double(A) - 0.5;
+  const double half = std::sqrt(double(D)) / double(A);
+  x0 = std::max(xlo, int(std::floor(std::max(centre - half, -1e7))) - 1);
+  x1 = std::min(xhi, int(std::ceil(std::min(centre + half, 1e7))) + 2);
+  return x0 < x1;
+}
+
 int tiles_along(int pixels) { return (pixels + kTile - 1) / kTile; }
 
+// Runs fn(t) for every tile with dynamic scheduling, heaviest tiles first. Each tile is computed by one
+// thread start to finish, so results never depend on which thread ran it.
+template <typename F>
+void for_each_tile(const std::vector<int64_t>& tile_order, F&& fn) {
+  std::atomic<int64_t> next{0};
+  const int64_t n = int64_t(tile_order.size());
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n));
+  at::parallel_for(0, workers, 1, [&](int64_t, int64_t) {
+    for (int64_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) fn(tile_order[i]);
+  });
+}
+
+std::vector<int64_t> tiles_by_cost(const int64_t* offsets, int64_t ntiles) {
+  std::vector<int64_t> order(ntiles);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return offsets[a + 1] - offsets[a] > offsets[b + 1] - offsets[b];
+  });
+  return order;
+}
+
 // ---------------------------------------------------------------------------------------------------
-// Projection: every Gaussian independently (parallel over Gaussians).
+// Projection: every Gaussian independently (parallel over Gaussians) into an N×R scratch array.
 template <typename S>
-void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s, S* proj, int64_t n) {
+void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s, S* recs, int R,
+                 uint8_t* visible, int64_t n) {
   const S* means = in.means.data_ptr<S>();
   const S* quats = in.quats.data_ptr<S>();
   const S* scales = in.scales.data_ptr<S>();
@@ -83,8 +124,8 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
   const int k_used = (s.sh_degree + 1) * (s.sh_degree + 1);
   at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      auto f = [&](int field) -> S& { return proj[field * n + i]; };
-      f(kExtX) = S(-1);  // culled unless everything below succeeds
+      S* f = recs + i * R;
+      visible[i] = 0;
       ProjectionState<S> st;
       S u, v, conic[3], z;
       if (!gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, st, u, v, conic, z)) continue;
@@ -97,13 +138,16 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
       pixel_span(u, ex, cam.width, x0, x1);
       pixel_span(v, ey, cam.height, y0, y1);
       if (x0 >= x1 || y0 >= y1) continue;  // outside the image
-      f(kU) = u;
-      f(kV) = v;
-      f(kConA) = conic[0];
-      f(kConB) = conic[1];
-      f(kConC) = conic[2];
-      f(kOpacity) = o;
-      f(kDepth) = z;
+      f[kU] = u;
+      f[kV] = v;
+      f[kConA] = conic[0];
+      f[kConB] = conic[1];
+      f[kConC] = conic[2];
+      f[kOpacity] = o;
+      f[kDepth] = z;
+      f[kExtX] = ex;
+      f[kExtY] = ey;
+      f[kK2] = k2;
       if (sh) {
         S d[3], b[16];
         gmath::view_dir(cam, means + 3 * i, d);
@@ -112,73 +156,76 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
         for (int ch = 0; ch < 3; ++ch) {
           S acc = S(0.5);
           for (int k = 0; k < k_used; ++k) acc += b[k] * c[3 * k + ch];
-          f(kColR + ch) = std::max(acc, S(0));
+          f[kColR + ch] = std::max(acc, S(0));
         }
       } else {
-        for (int ch = 0; ch < 3; ++ch) f(kColR + ch) = cols[3 * i + ch];
+        for (int ch = 0; ch < 3; ++ch) f[kColR + ch] = cols[3 * i + ch];
       }
       if (phases)
         for (int ch = 0; ch < 3; ++ch) {
-          f(kCos0 + ch) = std::cos(phases[3 * i + ch]);
-          f(kSin0 + ch) = std::sin(phases[3 * i + ch]);
+          f[kCos0 + ch] = std::cos(phases[3 * i + ch]);
+          f[kSin0 + ch] = std::sin(phases[3 * i + ch]);
         }
-      f(kExtY) = ey;
-      f(kExtX) = ex;
+      visible[i] = 1;
     }
   });
 }
 
-// Tile binning: a Gaussian goes to every tile its pixel span touches; each tile's list is sorted by
-// (depth, id). Counting and filling run in Gaussian order, sorting in parallel over tiles.
-template <typename S>
-void bin_tiles(const S* proj, int64_t n, int width, int height, torch::Tensor& offsets_out,
-               torch::Tensor& entries_out) {
-  const int tx = tiles_along(width), ty = tiles_along(height), ntiles = tx * ty;
-  std::vector<int> rect(4 * n);
-  std::vector<int64_t> counts(ntiles + 1, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    int* r = &rect[4 * i];
-    r[0] = r[1] = r[2] = r[3] = 0;
-    if (!(proj[kExtX * n + i] >= S(0))) continue;
-    int x0, x1, y0, y1;
-    pixel_span(proj[kU * n + i], proj[kExtX * n + i], width, x0, x1);
-    pixel_span(proj[kV * n + i], proj[kExtY * n + i], height, y0, y1);
-    if (x0 >= x1 || y0 >= y1) continue;
-    r[0] = x0 / kTile;
-    r[1] = (x1 - 1) / kTile + 1;
-    r[2] = y0 / kTile;
-    r[3] = (y1 - 1) / kTile + 1;
-    for (int y = r[2]; y < r[3]; ++y)
-      for (int x = r[0]; x < r[1]; ++x) counts[y * tx + x + 1]++;
-  }
-  for (int t = 0; t < ntiles; ++t) counts[t + 1] += counts[t];
-  offsets_out = torch::empty({ntiles + 1}, torch::kInt64);
-  std::copy(counts.begin(), counts.end(), offsets_out.data_ptr<int64_t>());
-  entries_out = torch::empty({counts[ntiles]}, torch::kInt32);
-  int32_t* ent = entries_out.data_ptr<int32_t>();
-  std::vector<int64_t> cursor(counts.begin(), counts.end() - 1);
-  for (int64_t i = 0; i < n; ++i) {
-    const int* r = &rect[4 * i];
-    for (int y = r[2]; y < r[3]; ++y)
-      for (int x = r[0]; x < r[1]; ++x) ent[cursor[y * tx + x]++] = int32_t(i);
-  }
-  const S* depth = proj + kDepth * n;
-  at::parallel_for(0, ntiles, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t)
-      std::sort(ent + counts[t], ent + counts[t + 1], [depth](int32_t a, int32_t c) {
-        return depth[a] < depth[c] || (depth[a] == depth[c] && a < c);
-      });
-  });
-}
-
+// Projection, global depth sort of the visible Gaussians (ties by id) and tile binning. Binning walks the
+// Gaussians in depth order, so every tile's list comes out sorted by (depth, id) without per-tile sorts.
 template <typename S>
 CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const Settings& s) {
   const auto cam = camera_params<S>(camera);
   const int64_t n = in.means.size(0);
+  const int R = record_width(in.phases.defined());
+  std::vector<S> scratch(size_t(n) * R);
+  std::vector<uint8_t> visible(n);
+  project_all<S>(in, cam, s, scratch.data(), R, visible.data(), n);
+  std::vector<std::pair<S, int32_t>> keys;
+  keys.reserve(n);
+  for (int64_t i = 0; i < n; ++i)
+    if (visible[i]) keys.emplace_back(scratch[i * R + kDepth], int32_t(i));
+  std::sort(keys.begin(), keys.end());
+  const int64_t M = int64_t(keys.size());
   CameraState st;
-  st.proj = torch::empty({kNumFields, n}, in.means.options());
-  project_all<S>(in, cam, s, st.proj.data_ptr<S>(), n);
-  bin_tiles<S>(st.proj.data_ptr<S>(), n, camera.width, camera.height, st.tile_offsets, st.entries);
+  st.order = torch::empty({M}, torch::kInt32);
+  st.records = torch::empty({M, R}, in.means.options());
+  int32_t* order = st.order.data_ptr<int32_t>();
+  S* rec = st.records.data_ptr<S>();
+  at::parallel_for(0, M, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      order[r] = keys[r].second;
+      std::copy_n(&scratch[size_t(keys[r].second) * R], R, rec + r * R);
+    }
+  });
+  const int W = camera.width, H = camera.height;
+  const int tx = tiles_along(W), ty = tiles_along(H), ntiles = tx * ty;
+  std::vector<int> rect(4 * M);
+  std::vector<int64_t> counts(ntiles + 1, 0);
+  for (int64_t r = 0; r < M; ++r) {
+    const S* f = rec + r * R;
+    int x0, x1, y0, y1;
+    pixel_span(f[kU], f[kExtX], W, x0, x1);
+    pixel_span(f[kV], f[kExtY], H, y0, y1);
+    int* q = &rect[4 * r];
+    q[0] = x0 / kTile;
+    q[1] = (x1 - 1) / kTile + 1;
+    q[2] = y0 / kTile;
+    q[3] = (y1 - 1) / kTile + 1;
+    for (int y = q[2]; y < q[3]; ++y)
+      for (int x = q[0]; x < q[1]; ++x) counts[y * tx + x + 1]++;
+  }
+  for (int t = 0; t < ntiles; ++t) counts[t + 1] += counts[t];
+  st.tile_offsets = torch::empty({ntiles + 1}, torch::kInt64);
+  std::copy(counts.begin(), counts.end(), st.tile_offsets.data_ptr<int64_t>());
+  st.entries = torch::empty({counts[ntiles]}, torch::kInt32);
+  int32_t* ent = st.entries.data_ptr<int32_t>();
+  std::vector<int64_t> cursor(counts.begin(), counts.end() - 1);
+  for (int64_t r = 0; r < M; ++r) {
+    const int* q = &rect[4 * r];
+    for (int y = q[2]; y < q[3]; ++y)
+      for (int x = q[0]; x < q[1]; ++x) ent[cursor[y * tx + x]++] = int32_t(r);
+  }
   return st;
 }
 
@@ -192,31 +239,61 @@ inline TileRect tile_rect(int64_t t, int width, int height) {
   return {x0, std::min(x0 + kTile, width), y0, std::min(y0 + kTile, height)};
 }
 
-// Exponent of Gaussian g at pixel centre (px, py); false when the pixel lies outside its 3σ ellipse
-// or the power is positive through rounding (same tests as the reference twin).
+// e^x for x ≤ 0 without a libm call (about twice as fast as expf here): Cody–Waite range
+// reduction and a degree-6 polynomial (relative error ≈ 2e-7 in float). Double precision keeps std::exp
+// (used by the gradient checks). Results are bit-identical for any thread count.
+inline float exp_nonpos(float x) {
+  x = std::max(x, -87.0f);
+  // Round to nearest with the 1.5·2^23 trick (no libm call).
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (int32_t(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+inline double exp_nonpos(double x) { return std::exp(x); }
+
+// Exponent of a Gaussian at a pixel centre; false when the pixel lies outside its 3σ ellipse or the
+// power is positive through rounding (same tests as the reference twin).
 template <typename S>
 inline bool eval_power(S A, S B, S C, S dx, S dy, S& power) {
   power = S(-0.5) * (A * dx * dx + C * dy * dy) - B * dx * dy;
   return power <= S(0) && power >= S(rc::kMinPower);
 }
 
+// Rows of tile r that Gaussian record f can touch.
+template <typename S>
+inline bool tile_rows(const S* f, const TileRect& r, int H, int& ys, int& ye) {
+  pixel_span(f[kV], f[kExtY], H, ys, ye);
+  ys = std::max(ys, r.y0);
+  ye = std::min(ye, r.y1);
+  return ys < ye;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Forward compositing of one tile. Gaussians are visited in depth order and each touches only the
-// pixels of its span inside the tile; per-pixel state lives in fixed-size arrays (no allocation).
+// pixels of its ellipse inside the tile; per-pixel state lives in fixed-size arrays (no allocation).
 template <typename S, bool kPhase>
-void forward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, const int32_t* ent, int W, int H,
+void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
                   const Settings& s, S* rgb, S* alpha, S* dacc, S* finalT, int32_t* last_out, S* phasor) {
   const TileRect r = tile_rect(t, W, H);
-  const int tw = r.x1 - r.x0, th = r.y1 - r.y0, npix = tw * th;
+  const int npix = (r.x1 - r.x0) * (r.y1 - r.y0);
   S T[kTilePixels], acc[3][kTilePixels], dep[kTilePixels];
   S ur[3][kTilePixels], ui[3][kTilePixels];
-  int32_t last[kTilePixels];
-  bool done[kTilePixels];
+  int32_t last[kTilePixels], done[kTilePixels];
   for (int p = 0; p < kTilePixels; ++p) {
     T[p] = S(1);
     dep[p] = S(0);
     last[p] = 0;
-    done[p] = false;
+    done[p] = 0;
     for (int c = 0; c < 3; ++c) {
       acc[c][p] = S(0);
       if (kPhase) ur[c][p] = ui[c][p] = S(0);
@@ -225,39 +302,33 @@ void forward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, c
   int ndone = 0;
   const int64_t begin = offsets[t], end = offsets[t + 1];
   for (int64_t k = begin; k < end && ndone < npix; ++k) {
-    const int64_t g = ent[k];
-    const S u = proj[kU * n + g], v = proj[kV * n + g];
-    int xs, xe, ys, ye;
-    pixel_span(u, proj[kExtX * n + g], W, xs, xe);
-    pixel_span(v, proj[kExtY * n + g], H, ys, ye);
-    xs = std::max(xs, r.x0);
-    xe = std::min(xe, r.x1);
-    ys = std::max(ys, r.y0);
-    ye = std::min(ye, r.y1);
-    if (xs >= xe || ys >= ye) continue;
-    const S A = proj[kConA * n + g], B = proj[kConB * n + g], C = proj[kConC * n + g];
-    const S o = proj[kOpacity * n + g], z = proj[kDepth * n + g];
-    const S col[3] = {proj[kColR * n + g], proj[kColG * n + g], proj[kColB * n + g]};
+    const S* f = recs + int64_t(ent[k]) * R;
+    int ys, ye;
+    if (!tile_rows(f, r, H, ys, ye)) continue;
+    const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
+    const S col[3] = {f[kColR], f[kColG], f[kColB]};
     S pc[3] = {0, 0, 0}, ps[3] = {0, 0, 0};
     if (kPhase)
       for (int c = 0; c < 3; ++c) {
-        pc[c] = col[c] * proj[(kCos0 + c) * n + g];
-        ps[c] = col[c] * proj[(kSin0 + c) * n + g];
+        pc[c] = col[c] * f[kCos0 + c];
+        ps[c] = col[c] * f[kSin0 + c];
       }
     const int32_t pos = int32_t(k - begin + 1);
     for (int y = ys; y < ye; ++y) {
       const S dy = v - (S(y) + S(0.5));
+      int xs, xe;
+      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
       int p = (y - r.y0) * kTile + (xs - r.x0);
       for (int x = xs; x < xe; ++x, ++p) {
         if (done[p]) continue;
         const S dx = u - (S(x) + S(0.5));
         S power;
         if (!eval_power(A, B, C, dx, dy, power)) continue;
-        const S a = std::min(S(rc::kMaxAlpha), o * std::exp(power));
+        const S a = std::min(S(rc::kMaxAlpha), o * exp_nonpos(power));
         if (a < S(rc::kMinAlpha)) continue;
         const S nextT = T[p] * (S(1) - a);
         if (nextT < S(rc::kMinTransmittance)) {
-          done[p] = true;
+          done[p] = 1;
           ++ndone;
           continue;
         }
@@ -301,7 +372,6 @@ ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings&
   ForwardOut out;
   out.state = project_and_bin_typed<S>(in, camera, s);
   const int W = camera.width, H = camera.height;
-  const int64_t n = in.means.size(0);
   const auto opt = in.means.options();
   out.rgb = torch::empty({H, W, 3}, opt);
   out.alpha = torch::empty({H, W}, opt);
@@ -311,7 +381,8 @@ ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings&
   st.last = torch::empty({H, W}, torch::kInt32);
   const bool phase = s.mode == BlendMode::kPhase;
   if (phase) st.phasor = torch::empty({H, W, 6}, opt);
-  const S* proj = st.proj.data_ptr<S>();
+  const S* recs = st.records.data_ptr<S>();
+  const int R = int(st.records.size(1));
   const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
   const int32_t* ent = st.entries.data_ptr<int32_t>();
   S* rgb = out.rgb.data_ptr<S>();
@@ -321,30 +392,34 @@ ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings&
   int32_t* last = st.last.data_ptr<int32_t>();
   S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  at::parallel_for(0, ntiles, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      if (phase)
-        forward_tile<S, true>(t, proj, n, off, ent, W, H, s, rgb, al, da, fT, last, ph);
-      else
-        forward_tile<S, false>(t, proj, n, off, ent, W, H, s, rgb, al, da, fT, last, ph);
-    }
+  for_each_tile(tiles_by_cost(off, ntiles), [&](int64_t t) {
+    if (phase)
+      forward_tile<S, true>(t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
+    else
+      forward_tile<S, false>(t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
   });
   return out;
 }
 
+// Gradient slots: tile t owns `count[t]` consecutive slots starting at slot_offsets[t] (one per entry it
+// may have touched), stored field-major: slots[f * V + slot].
+struct SlotLayout {
+  std::vector<int64_t> count, offset;
+  int64_t total = 0;
+};
+
 // ---------------------------------------------------------------------------------------------------
 // Backward of one tile: back to front, recovering T_i = T_{i+1}/(1−α_i), with 3DGS's running
-// "colour behind" so each Gaussian's dL/dα costs O(1). Gradients of entry k go to slot k.
+// "colour behind" so each Gaussian's dL/dα costs O(1). Gradients of the tile's entry j go to its slot j.
 template <typename S, bool kPhase>
-void backward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, const int32_t* ent, int W, int H,
+void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
                    const Settings& s, const S* finalT, const int32_t* last_in, const S* phasor, const S* g_rgb,
-                   const S* g_alpha, const S* g_dacc, S* slots) {
+                   const S* g_alpha, const S* g_dacc, const SlotLayout& L, S* slots) {
   const TileRect r = tile_rect(t, W, H);
   S T[kTilePixels], Tfin[kTilePixels], rec[3][kTilePixels], recz[kTilePixels], last_a[kTilePixels];
   S last_c[3][kTilePixels], last_z[kTilePixels], gc[3][kTilePixels], gbg[kTilePixels], gz[kTilePixels];
   S rho_r[3][kTilePixels], rho_i[3][kTilePixels];
   int32_t last[kTilePixels];
-  int32_t kmax = 0;
   const S eps = S(rc::kPhaseEps);
   for (int p = 0; p < kTilePixels; ++p) last[p] = 0;
   for (int y = r.y0; y < r.y1; ++y)
@@ -353,7 +428,6 @@ void backward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, 
       const int64_t pix = int64_t(y) * W + x;
       T[p] = Tfin[p] = finalT[pix];
       last[p] = last_in[pix];
-      kmax = std::max(kmax, last[p]);
       recz[p] = last_a[p] = last_z[p] = S(0);
       S bgdot = 0;
       for (int c = 0; c < 3; ++c) {
@@ -370,43 +444,36 @@ void backward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, 
       gbg[p] = g_alpha[pix] - bgdot;  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
       gz[p] = g_dacc[pix];
     }
-  const int64_t begin = offsets[t], end = offsets[t + 1];
+  const int64_t begin = offsets[t];
+  const int64_t kmax = L.count[t], V = L.total;
+  S* out = slots + L.offset[t];
   const S amp = S(s.phase_amplitude);
-  for (int64_t k = begin + kmax; k < end; ++k)
-    for (int f = 0; f < kNumGrads; ++f) slots[k * kNumGrads + f] = S(0);
-  for (int64_t k = begin + kmax - 1; k >= begin; --k) {
-    S* out = slots + k * kNumGrads;
-    for (int f = 0; f < kNumGrads; ++f) out[f] = S(0);
-    const int64_t g = ent[k];
-    const S u = proj[kU * n + g], v = proj[kV * n + g];
-    int xs, xe, ys, ye;
-    pixel_span(u, proj[kExtX * n + g], W, xs, xe);
-    pixel_span(v, proj[kExtY * n + g], H, ys, ye);
-    xs = std::max(xs, r.x0);
-    xe = std::min(xe, r.x1);
-    ys = std::max(ys, r.y0);
-    ye = std::min(ye, r.y1);
-    if (xs >= xe || ys >= ye) continue;
-    const S A = proj[kConA * n + g], B = proj[kConB * n + g], C = proj[kConC * n + g];
-    const S o = proj[kOpacity * n + g], z = proj[kDepth * n + g];
-    const S col[3] = {proj[kColR * n + g], proj[kColG * n + g], proj[kColB * n + g]};
+  for (int64_t j = kmax - 1; j >= 0; --j) {
+    for (int f = 0; f < kNumGrads; ++f) out[f * V + j] = S(0);
+    const S* f = recs + int64_t(ent[begin + j]) * R;
+    int ys, ye;
+    if (!tile_rows(f, r, H, ys, ye)) continue;
+    const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
+    const S col[3] = {f[kColR], f[kColG], f[kColB]};
     S cs[3] = {1, 1, 1}, sn[3] = {0, 0, 0};
     if (kPhase)
       for (int c = 0; c < 3; ++c) {
-        cs[c] = proj[(kCos0 + c) * n + g];
-        sn[c] = proj[(kSin0 + c) * n + g];
+        cs[c] = f[kCos0 + c];
+        sn[c] = f[kSin0 + c];
       }
-    const int32_t pos = int32_t(k - begin);  // pixels with last > pos received this Gaussian
+    const int32_t pos = int32_t(j);  // pixels with last > pos received this Gaussian
     S su = 0, sv = 0, sA = 0, sB = 0, sC = 0, so = 0, sz = 0, scol[3] = {0, 0, 0}, sphi[3] = {0, 0, 0};
     for (int y = ys; y < ye; ++y) {
       const S dy = v - (S(y) + S(0.5));
+      int xs, xe;
+      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
       int p = (y - r.y0) * kTile + (xs - r.x0);
       for (int x = xs; x < xe; ++x, ++p) {
         if (last[p] <= pos) continue;
         const S dx = u - (S(x) + S(0.5));
         S power;
         if (!eval_power(A, B, C, dx, dy, power)) continue;
-        const S G = std::exp(power);
+        const S G = exp_nonpos(power);
         const S raw = o * G;
         const S a = std::min(S(rc::kMaxAlpha), raw);
         if (a < S(rc::kMinAlpha)) continue;
@@ -443,37 +510,35 @@ void backward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, 
         sB += -dx * dy * gp;
       }
     }
-    out[gU] = su;
-    out[gV] = sv;
-    out[gA] = sA;
-    out[gB] = sB;
-    out[gC] = sC;
-    out[gO] = so;
-    out[gZ] = sz;
-    for (int c = 0; c < 3; ++c) {
-      out[gCol0 + c] = scol[c];
-      out[gPhi0 + c] = sphi[c];
-    }
+    const S vals[kNumGrads] = {su, sv, sA, sB, sC, so, sz, scol[0], scol[1], scol[2], sphi[0], sphi[1], sphi[2]};
+    for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = vals[q];
   }
 }
 
-// Sums per-entry slots into per-Gaussian rows in entry order (deterministic), then runs the projection
-// and colour backward per Gaussian, adding into the gradient tensors.
+// Sums the slots per Gaussian (each field over tiles and entries in a fixed order: deterministic), then
+// runs the projection and colour backward per Gaussian, adding into the gradient tensors.
 template <typename S>
 void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, const CameraState& st,
-                     const torch::Tensor& slots_t, bool has_depth_grad, Grads& g) {
+                     const SlotLayout& L, const std::vector<S>& slots, bool has_depth_grad, Grads& g) {
   const auto cam = camera_params<S>(camera);
-  const int64_t n = in.means.size(0);
-  const int64_t E = st.entries.size(0);
-  std::vector<S> per(n * kNumGrads, S(0));
-  const S* slots = slots_t.data_ptr<S>();
+  const int64_t M = st.order.size(0);
+  const int64_t ntiles = int64_t(L.count.size());
+  const int64_t V = L.total;
+  std::vector<S> per(size_t(kNumGrads) * M, S(0));
   const int32_t* ent = st.entries.data_ptr<int32_t>();
-  // Parallel over gradient fields: each field's sum runs over entries in the same order.
+  const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
   at::parallel_for(0, kNumGrads, 1, [&](int64_t fb, int64_t fe) {
-    for (int64_t f = fb; f < fe; ++f)
-      for (int64_t k = 0; k < E; ++k) per[ent[k] * kNumGrads + f] += slots[k * kNumGrads + f];
+    for (int64_t f = fb; f < fe; ++f) {
+      S* pf = per.data() + f * M;
+      const S* sf = slots.data() + f * V;
+      for (int64_t t = 0; t < ntiles; ++t) {
+        const int32_t* e = ent + off[t];
+        const S* sl = sf + L.offset[t];
+        for (int64_t j = 0; j < L.count[t]; ++j) pf[e[j]] += sl[j];
+      }
+    }
   });
-  const S* proj = st.proj.data_ptr<S>();
+  const int32_t* order = st.order.data_ptr<int32_t>();
   const S* means = in.means.data_ptr<S>();
   const S* quats = in.quats.data_ptr<S>();
   const S* scales = in.scales.data_ptr<S>();
@@ -487,13 +552,16 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
   const bool sh = in.has_sh();
   const int64_t K = sh ? in.colors.size(1) : 1;
   const int k_used = (s.sh_degree + 1) * (s.sh_degree + 1);
-  at::parallel_for(0, n, 256, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      if (!(proj[kExtX * n + i] >= S(0))) continue;
-      const S* pg = &per[i * kNumGrads];
+  at::parallel_for(0, M, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      S pg[kNumGrads];
       bool any = false;
-      for (int f = 0; f < kNumGrads; ++f) any = any || pg[f] != S(0);
+      for (int f = 0; f < kNumGrads; ++f) {
+        pg[f] = per[f * M + r];
+        any = any || pg[f] != S(0);
+      }
       if (!any) continue;
+      const int64_t i = order[r];
       ProjectionState<S> pst;
       S u, v, conic[3], z;
       gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, pst, u, v, conic, z);
@@ -535,42 +603,64 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
   });
 }
 
+SlotLayout make_layout(std::vector<int64_t> count) {
+  SlotLayout L;
+  L.count = std::move(count);
+  L.offset.resize(L.count.size());
+  for (size_t t = 0; t < L.count.size(); ++t) {
+    L.offset[t] = L.total;
+    L.total += L.count[t];
+  }
+  return L;
+}
+
 template <typename S>
 void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, const CameraState& st,
                     const torch::Tensor& grad_rgb, const torch::Tensor& grad_alpha, const torch::Tensor& grad_dacc,
                     Grads& g) {
   const int W = camera.width, H = camera.height;
-  const int64_t n = in.means.size(0);
-  const int64_t E = st.entries.size(0);
-  auto slots_t = torch::empty({E, kNumGrads}, in.means.options());
-  const S* proj = st.proj.data_ptr<S>();
+  const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
+  const int32_t* last = st.last.data_ptr<int32_t>();
+  // A tile needs slots only up to the deepest entry any of its pixels used.
+  std::vector<int64_t> kmax(ntiles, 0);
+  at::parallel_for(0, ntiles, 16, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; ++t) {
+      const TileRect r = tile_rect(t, W, H);
+      int32_t m = 0;
+      for (int y = r.y0; y < r.y1; ++y)
+        for (int x = r.x0; x < r.x1; ++x) m = std::max(m, last[int64_t(y) * W + x]);
+      kmax[t] = m;
+    }
+  });
+  const SlotLayout L = make_layout(kmax);
+  std::vector<S> slots(size_t(kNumGrads) * L.total);
+  const S* recs = st.records.data_ptr<S>();
+  const int R = int(st.records.size(1));
   const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
   const int32_t* ent = st.entries.data_ptr<int32_t>();
   const S* fT = st.final_T.data_ptr<S>();
-  const int32_t* last = st.last.data_ptr<int32_t>();
   const bool phase = s.mode == BlendMode::kPhase;
   const S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
   const S* gr = grad_rgb.data_ptr<S>();
   const S* ga = grad_alpha.data_ptr<S>();
   const S* gd = grad_dacc.data_ptr<S>();
-  S* slots = slots_t.data_ptr<S>();
-  const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  at::parallel_for(0, ntiles, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      if (phase)
-        backward_tile<S, true>(t, proj, n, off, ent, W, H, s, fT, last, ph, gr, ga, gd, slots);
-      else
-        backward_tile<S, false>(t, proj, n, off, ent, W, H, s, fT, last, ph, gr, ga, gd, slots);
-    }
+  std::vector<int64_t> tile_order(ntiles);
+  std::iota(tile_order.begin(), tile_order.end(), 0);
+  std::stable_sort(tile_order.begin(), tile_order.end(), [&](int64_t a, int64_t b) { return kmax[a] > kmax[b]; });
+  for_each_tile(tile_order, [&](int64_t t) {
+    if (phase)
+      backward_tile<S, true>(t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, slots.data());
+    else
+      backward_tile<S, false>(t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, slots.data());
   });
-  finish_backward<S>(in, camera, s, st, slots_t, true, g);
+  finish_backward<S>(in, camera, s, st, L, slots, true, g);
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Wave-field (QSR) renderer: order-independent coherent sum, so no transmittance and no early stop.
+// Wave-field (QSR) renderer: order-free coherent sum, so no transmittance and no early stop.
 template <typename S>
-void wave_forward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, const int32_t* ent, int W,
-                       int H, S* intensity, S* coverage, S* field) {
+void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
+                       S* intensity, S* coverage, S* field) {
   const TileRect r = tile_rect(t, W, H);
   S ur[3][kTilePixels], ui[3][kTilePixels], cov[kTilePixels];
   for (int p = 0; p < kTilePixels; ++p) {
@@ -578,25 +668,19 @@ void wave_forward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offse
     for (int c = 0; c < 3; ++c) ur[c][p] = ui[c][p] = S(0);
   }
   for (int64_t k = offsets[t]; k < offsets[t + 1]; ++k) {
-    const int64_t g = ent[k];
-    const S u = proj[kU * n + g], v = proj[kV * n + g];
-    int xs, xe, ys, ye;
-    pixel_span(u, proj[kExtX * n + g], W, xs, xe);
-    pixel_span(v, proj[kExtY * n + g], H, ys, ye);
-    xs = std::max(xs, r.x0);
-    xe = std::min(xe, r.x1);
-    ys = std::max(ys, r.y0);
-    ye = std::min(ye, r.y1);
-    if (xs >= xe || ys >= ye) continue;
-    const S A = proj[kConA * n + g], B = proj[kConB * n + g], C = proj[kConC * n + g];
-    const S o = proj[kOpacity * n + g];
+    const S* f = recs + int64_t(ent[k]) * R;
+    int ys, ye;
+    if (!tile_rows(f, r, H, ys, ye)) continue;
+    const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity];
     S pc[3], ps[3];
     for (int c = 0; c < 3; ++c) {
-      pc[c] = proj[(kColR + c) * n + g] * proj[(kCos0 + c) * n + g];
-      ps[c] = proj[(kColR + c) * n + g] * proj[(kSin0 + c) * n + g];
+      pc[c] = f[kColR + c] * f[kCos0 + c];
+      ps[c] = f[kColR + c] * f[kSin0 + c];
     }
     for (int y = ys; y < ye; ++y) {
       const S dy = v - (S(y) + S(0.5));
+      int xs, xe;
+      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
       int p = (y - r.y0) * kTile + (xs - r.x0);
       for (int x = xs; x < xe; ++x, ++p) {
         const S dx = u - (S(x) + S(0.5));
@@ -626,8 +710,8 @@ void wave_forward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offse
 }
 
 template <typename S>
-void wave_backward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offsets, const int32_t* ent, int W,
-                        int H, const S* field, const S* g_int, const S* g_cov, S* slots) {
+void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
+                        const S* field, const S* g_int, const S* g_cov, const SlotLayout& L, S* slots) {
   const TileRect r = tile_rect(t, W, H);
   S gr[3][kTilePixels], gi[3][kTilePixels], gcv[kTilePixels];
   for (int p = 0; p < kTilePixels; ++p) {
@@ -644,30 +728,25 @@ void wave_backward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offs
       }
       gcv[p] = g_cov[pix];
     }
-  for (int64_t k = offsets[t]; k < offsets[t + 1]; ++k) {
-    S* out = slots + k * kNumGrads;
-    for (int f = 0; f < kNumGrads; ++f) out[f] = S(0);
-    const int64_t g = ent[k];
-    const S u = proj[kU * n + g], v = proj[kV * n + g];
-    int xs, xe, ys, ye;
-    pixel_span(u, proj[kExtX * n + g], W, xs, xe);
-    pixel_span(v, proj[kExtY * n + g], H, ys, ye);
-    xs = std::max(xs, r.x0);
-    xe = std::min(xe, r.x1);
-    ys = std::max(ys, r.y0);
-    ye = std::min(ye, r.y1);
-    if (xs >= xe || ys >= ye) continue;
-    const S A = proj[kConA * n + g], B = proj[kConB * n + g], C = proj[kConC * n + g];
-    const S o = proj[kOpacity * n + g];
+  const int64_t begin = offsets[t], V = L.total;
+  S* out = slots + L.offset[t];
+  for (int64_t j = 0; j < L.count[t]; ++j) {
+    for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = S(0);
+    const S* f = recs + int64_t(ent[begin + j]) * R;
+    int ys, ye;
+    if (!tile_rows(f, r, H, ys, ye)) continue;
+    const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity];
     S col[3], cs[3], sn[3];
     for (int c = 0; c < 3; ++c) {
-      col[c] = proj[(kColR + c) * n + g];
-      cs[c] = proj[(kCos0 + c) * n + g];
-      sn[c] = proj[(kSin0 + c) * n + g];
+      col[c] = f[kColR + c];
+      cs[c] = f[kCos0 + c];
+      sn[c] = f[kSin0 + c];
     }
     S su = 0, sv = 0, sA = 0, sB = 0, sC = 0, so = 0, scol[3] = {0, 0, 0}, sphi[3] = {0, 0, 0};
     for (int y = ys; y < ye; ++y) {
       const S dy = v - (S(y) + S(0.5));
+      int xs, xe;
+      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
       int p = (y - r.y0) * kTile + (xs - r.x0);
       for (int x = xs; x < xe; ++x, ++p) {
         const S dx = u - (S(x) + S(0.5));
@@ -692,16 +771,8 @@ void wave_backward_tile(int64_t t, const S* proj, int64_t n, const int64_t* offs
         sB += -dx * dy * gp;
       }
     }
-    out[gU] = su;
-    out[gV] = sv;
-    out[gA] = sA;
-    out[gB] = sB;
-    out[gC] = sC;
-    out[gO] = so;
-    for (int c = 0; c < 3; ++c) {
-      out[gCol0 + c] = scol[c];
-      out[gPhi0 + c] = sphi[c];
-    }
+    const S vals[kNumGrads] = {su, sv, sA, sB, sC, so, S(0), scol[0], scol[1], scol[2], sphi[0], sphi[1], sphi[2]};
+    for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = vals[q];
   }
 }
 
@@ -710,21 +781,20 @@ WaveOut wave_forward_typed(const Inputs& in, const Camera& camera, const Setting
   WaveOut out;
   out.state = project_and_bin_typed<S>(in, camera, s);
   const int W = camera.width, H = camera.height;
-  const int64_t n = in.means.size(0);
   const auto opt = in.means.options();
   out.intensity = torch::empty({H, W, 3}, opt);
   out.coverage = torch::empty({H, W}, opt);
   out.field = torch::empty({H, W, 6}, opt);
-  const S* proj = out.state.proj.data_ptr<S>();
+  const S* recs = out.state.records.data_ptr<S>();
+  const int R = int(out.state.records.size(1));
   const int64_t* off = out.state.tile_offsets.data_ptr<int64_t>();
   const int32_t* ent = out.state.entries.data_ptr<int32_t>();
   S* I = out.intensity.data_ptr<S>();
   S* cv = out.coverage.data_ptr<S>();
   S* fl = out.field.data_ptr<S>();
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  at::parallel_for(0, ntiles, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) wave_forward_tile<S>(t, proj, n, off, ent, W, H, I, cv, fl);
-  });
+  for_each_tile(tiles_by_cost(off, ntiles),
+                [&](int64_t t) { wave_forward_tile<S>(t, recs, R, off, ent, W, H, I, cv, fl); });
   return out;
 }
 
@@ -732,21 +802,23 @@ template <typename S>
 void wave_backward_typed(const Inputs& in, const Camera& camera, const Settings& s, const WaveOut& fwd,
                          const torch::Tensor& grad_int, const torch::Tensor& grad_cov, Grads& g) {
   const int W = camera.width, H = camera.height;
-  const int64_t n = in.means.size(0);
   const CameraState& st = fwd.state;
-  auto slots_t = torch::empty({st.entries.size(0), kNumGrads}, in.means.options());
-  const S* proj = st.proj.data_ptr<S>();
+  const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
   const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
+  std::vector<int64_t> count(ntiles);
+  for (int64_t t = 0; t < ntiles; ++t) count[t] = off[t + 1] - off[t];
+  const SlotLayout L = make_layout(count);
+  std::vector<S> slots(size_t(kNumGrads) * L.total);
+  const S* recs = st.records.data_ptr<S>();
+  const int R = int(st.records.size(1));
   const int32_t* ent = st.entries.data_ptr<int32_t>();
   const S* fl = fwd.field.data_ptr<S>();
   const S* gI = grad_int.data_ptr<S>();
   const S* gC = grad_cov.data_ptr<S>();
-  S* slots = slots_t.data_ptr<S>();
-  const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  at::parallel_for(0, ntiles, 1, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) wave_backward_tile<S>(t, proj, n, off, ent, W, H, fl, gI, gC, slots);
+  for_each_tile(tiles_by_cost(off, ntiles), [&](int64_t t) {
+    wave_backward_tile<S>(t, recs, R, off, ent, W, H, fl, gI, gC, L, slots.data());
   });
-  finish_backward<S>(in, camera, s, st, slots_t, false, g);
+  finish_backward<S>(in, camera, s, st, L, slots, false, g);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include <array>
+#include <vector>
 
 #include "core/camera.hpp"
 
@@ -29,13 +30,28 @@ struct Inputs {
 
 // Everything the backward pass needs from the forward pass of one camera.
 struct CameraState {
-  torch::Tensor proj;          // (F,N) projected per-Gaussian fields (structure of arrays)
+  torch::Tensor records;       // (M,R) packed per-Gaussian raster records of the M visible Gaussians, in depth
+                               // order (rank); one 64-byte record per Gaussian keeps the tile loop cache-friendly
+  torch::Tensor order;         // (M) int32: rank → Gaussian id
   torch::Tensor tile_offsets;  // (tiles+1) int64: entries of tile t are [off[t], off[t+1])
-  torch::Tensor entries;       // (E) int32 Gaussian ids, sorted by (tile, depth, id)
+  torch::Tensor entries;       // (E) int32 ranks, per tile in depth order
   torch::Tensor final_T;       // (H,W) transmittance after the last contribution
   torch::Tensor last;          // (H,W) int32: 1 + position (within the tile list) of the last contribution
   torch::Tensor phasor;        // (H,W,6) Re/Im of U per channel (phase blending only)
 };
+
+// Saving a state for backward: kStateTensors tensors per camera (undefined ones become empty tensors).
+constexpr size_t kStateTensors = 7;
+inline void pack_state(const CameraState& st, std::vector<torch::Tensor>& out) {
+  for (const auto* t : {&st.records, &st.order, &st.tile_offsets, &st.entries, &st.final_T, &st.last, &st.phasor})
+    out.push_back(t->defined() ? *t : torch::empty({0}));
+}
+inline CameraState unpack_state(const std::vector<torch::Tensor>& v, size_t camera) {
+  CameraState st;
+  torch::Tensor* fields[] = {&st.records, &st.order, &st.tile_offsets, &st.entries, &st.final_T, &st.last, &st.phasor};
+  for (size_t i = 0; i < kStateTensors; ++i) *fields[i] = v[camera * kStateTensors + i];
+  return st;
+}
 
 struct ForwardOut {
   torch::Tensor rgb;          // (H,W,3)

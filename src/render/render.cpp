@@ -29,9 +29,7 @@ class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
       rgb.push_back(o.rgb);
       alpha.push_back(o.alpha);
       dacc.push_back(o.depth_accum);
-      const auto& st = o.state;
-      saved.insert(saved.end(), {st.proj, st.tile_offsets, st.entries, st.final_T, st.last,
-                                 st.phasor.defined() ? st.phasor : torch::empty({0})});
+      raster::pack_state(o.state, saved);
     }
     ctx->save_for_backward({means, quats, scales, opacities, colors, phases});
     ctx->saved_data["states"] = saved;
@@ -57,13 +55,7 @@ class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
     const Tensor g_alpha = grad_or_zero(grad_out[1], {C, H, W});
     const Tensor g_dacc = grad_or_zero(grad_out[2], {C, H, W});
     for (int64_t c = 0; c < C; ++c) {
-      raster::CameraState st;
-      st.proj = saved[6 * c];
-      st.tile_offsets = saved[6 * c + 1];
-      st.entries = saved[6 * c + 2];
-      st.final_T = saved[6 * c + 3];
-      st.last = saved[6 * c + 4];
-      st.phasor = saved[6 * c + 5];
+      const raster::CameraState st = raster::unpack_state(saved, size_t(c));
       raster::backward(in, cams[c], settings, st, g_rgb[c], g_alpha[c], g_dacc[c], g);
     }
     return {g.means, g.quats, g.scales, g.opacities, g.colors,

@@ -25,7 +25,8 @@ class WaveFunction : public torch::autograd::Function<WaveFunction> {
       raster::WaveOut o = raster::wave_forward(in, cam, settings);
       intensity.push_back(o.intensity);
       coverage.push_back(o.coverage);
-      saved.insert(saved.end(), {o.state.proj, o.state.tile_offsets, o.state.entries, o.field});
+      o.state.phasor = o.field;  // the wave field U is saved in the phasor slot
+      raster::pack_state(o.state, saved);
     }
     ctx->save_for_backward({means, quats, scales, opacities, colors, phases});
     ctx->saved_data["states"] = saved;
@@ -48,10 +49,8 @@ class WaveFunction : public torch::autograd::Function<WaveFunction> {
     const Tensor gC = grad_out[1].defined() ? grad_out[1].to(opt).contiguous() : torch::zeros({C, H, W}, opt);
     for (int64_t c = 0; c < C; ++c) {
       raster::WaveOut fwd;
-      fwd.state.proj = saved[4 * c];
-      fwd.state.tile_offsets = saved[4 * c + 1];
-      fwd.state.entries = saved[4 * c + 2];
-      fwd.field = saved[4 * c + 3];
+      fwd.state = raster::unpack_state(saved, size_t(c));
+      fwd.field = fwd.state.phasor;
       raster::wave_backward(in, cams[c], settings, fwd, gI[c], gC[c], g);
     }
     return {g.means, g.quats, g.scales, g.opacities, g.colors, g.phases, Tensor(), Tensor()};
