@@ -208,9 +208,19 @@ PlyHeader read_ply_header(std::istream& in, const std::string& where) {
   size_t header_bytes = 0;
   bool saw_format = false, saw_end = false, first = true;
   std::string line;
-  while (std::getline(in, line)) {
-    header_bytes += line.size() + 1;
-    if (header_bytes > kMaxHeaderBytes) throw file_error(where, "PLY header longer than 1 MiB (no end_header?)");
+  // A bounded getline: a binary file without newlines must not be read whole into one "line".
+  auto next_line = [&]() -> bool {
+    line.clear();
+    int c;
+    while ((c = in.get()) != EOF) {
+      if (++header_bytes > kMaxHeaderBytes) throw file_error(where, "PLY header longer than 1 MiB (no end_header?)");
+      if (c == '\n') return true;
+      line.push_back(char(c));
+      if (first && line.size() > 4) throw file_error(where, "not a PLY file (first line is not 'ply')");
+    }
+    return !line.empty();
+  };
+  while (next_line()) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (first) {
       if (line != "ply") throw file_error(where, "not a PLY file (first line is not 'ply')");

@@ -374,3 +374,12 @@ TEST(FormatsPlyErrors, SavingInvalidGaussiansWritesNothing) {
   expect_error([&] { save_gaussians(dir.file("out.ply"), g); }, {"out.ply", "scales"});
   EXPECT_FALSE(std::filesystem::exists(dir.file("out.ply")));
 }
+
+TEST(FormatsPlyErrors, HugeDeclaredCountFailsBeforeAllocating) {
+  test::TempDir dir;
+  test::write_bytes(dir.file("huge.ply"), good_binary_ply(1000000000000LL));
+  expect_error([&] { load_gaussians(dir.file("huge.ply")); }, {"huge.ply", "truncated", "1000000000000"});
+  // A binary file without any newline is rejected at once, not read whole as a header line.
+  test::write_bytes(dir.file("blob.ply"), std::string(1 << 21, 'x'));
+  expect_error([&] { load_gaussians(dir.file("blob.ply")); }, {"blob.ply", "not a PLY"});
+}
