@@ -19,9 +19,11 @@ constexpr double kPhaseEps = 1e-6;                // |U|_ε = sqrt(|U|² + ε²)
 // Real spherical-harmonics constants (3DGS convention: colour = 0.5 + Σ_k SH_k(dir)·c_k).
 constexpr double kShC0 = 0.28209479177387814;
 constexpr double kShC1 = 0.4886025119029199;
-constexpr double kShC2[5] = {1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792,
-                             0.5462742152960396};
-constexpr double kShC3[7] = {-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
-                             -0.4570457994644658, 1.445305721320277, -0.5900435899266435};
+// Scalars rather than arrays so CUDA device code can use them as constants.
+constexpr double kShC2_0 = 1.0925484305920792, kShC2_1 = -1.0925484305920792, kShC2_2 = 0.31539156525252005,
+                 kShC2_3 = -1.0925484305920792, kShC2_4 = 0.5462742152960396;
+constexpr double kShC3_0 = -0.5900435899266435, kShC3_1 = 2.890611442640554, kShC3_2 = -0.4570457994644658,
+                 kShC3_3 = 0.3731763325901154, kShC3_4 = -0.4570457994644658, kShC3_5 = 1.445305721320277,
+                 kShC3_6 = -0.5900435899266435;
 
 }  // namespace fresnel::render_constants

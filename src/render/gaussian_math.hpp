@@ -223,19 +223,19 @@ FRESNEL_HD void sh_basis(int degree, const S d[3], S b[16]) {
   b[3] = -S(rc::kShC1) * x;
   if (degree < 2) return;
   const S xx = x * x, yy = y * y, zz = z * z;
-  b[4] = S(rc::kShC2[0]) * x * y;
-  b[5] = S(rc::kShC2[1]) * y * z;
-  b[6] = S(rc::kShC2[2]) * (S(2) * zz - xx - yy);
-  b[7] = S(rc::kShC2[3]) * x * z;
-  b[8] = S(rc::kShC2[4]) * (xx - yy);
+  b[4] = S(rc::kShC2_0) * x * y;
+  b[5] = S(rc::kShC2_1) * y * z;
+  b[6] = S(rc::kShC2_2) * (S(2) * zz - xx - yy);
+  b[7] = S(rc::kShC2_3) * x * z;
+  b[8] = S(rc::kShC2_4) * (xx - yy);
   if (degree < 3) return;
-  b[9] = S(rc::kShC3[0]) * y * (S(3) * xx - yy);
-  b[10] = S(rc::kShC3[1]) * x * y * z;
-  b[11] = S(rc::kShC3[2]) * y * (S(4) * zz - xx - yy);
-  b[12] = S(rc::kShC3[3]) * z * (S(2) * zz - S(3) * xx - S(3) * yy);
-  b[13] = S(rc::kShC3[4]) * x * (S(4) * zz - xx - yy);
-  b[14] = S(rc::kShC3[5]) * z * (xx - yy);
-  b[15] = S(rc::kShC3[6]) * x * (xx - S(3) * yy);
+  b[9] = S(rc::kShC3_0) * y * (S(3) * xx - yy);
+  b[10] = S(rc::kShC3_1) * x * y * z;
+  b[11] = S(rc::kShC3_2) * y * (S(4) * zz - xx - yy);
+  b[12] = S(rc::kShC3_3) * z * (S(2) * zz - S(3) * xx - S(3) * yy);
+  b[13] = S(rc::kShC3_4) * x * (S(4) * zz - xx - yy);
+  b[14] = S(rc::kShC3_5) * z * (xx - yy);
+  b[15] = S(rc::kShC3_6) * x * (xx - S(3) * yy);
 }
 
 // dL/ddir += Σ_k g_k · ∂b_k/∂dir, where g_k = dL/db_k.
@@ -248,15 +248,15 @@ FRESNEL_HD void sh_basis_backward(int degree, const S d[3], const S g[16], S gd[
   gd[1] += -c1 * g[1];
   gd[2] += c1 * g[2];
   if (degree < 2) return;
-  const S a0 = S(rc::kShC2[0]), a1 = S(rc::kShC2[1]), a2 = S(rc::kShC2[2]), a3 = S(rc::kShC2[3]),
-          a4 = S(rc::kShC2[4]);
+  const S a0 = S(rc::kShC2_0), a1 = S(rc::kShC2_1), a2 = S(rc::kShC2_2), a3 = S(rc::kShC2_3),
+          a4 = S(rc::kShC2_4);
   gd[0] += a0 * y * g[4] - S(2) * a2 * x * g[6] + a3 * z * g[7] + S(2) * a4 * x * g[8];
   gd[1] += a0 * x * g[4] + a1 * z * g[5] - S(2) * a2 * y * g[6] - S(2) * a4 * y * g[8];
   gd[2] += a1 * y * g[5] + S(4) * a2 * z * g[6] + a3 * x * g[7];
   if (degree < 3) return;
   const S xx = x * x, yy = y * y, zz = z * z;
-  const S e0 = S(rc::kShC3[0]), e1 = S(rc::kShC3[1]), e2 = S(rc::kShC3[2]), e3 = S(rc::kShC3[3]),
-          e4 = S(rc::kShC3[4]), e5 = S(rc::kShC3[5]), e6 = S(rc::kShC3[6]);
+  const S e0 = S(rc::kShC3_0), e1 = S(rc::kShC3_1), e2 = S(rc::kShC3_2), e3 = S(rc::kShC3_3),
+          e4 = S(rc::kShC3_4), e5 = S(rc::kShC3_5), e6 = S(rc::kShC3_6);
   gd[0] += S(6) * e0 * x * y * g[9] + e1 * y * z * g[10] - S(2) * e2 * x * y * g[11] - S(6) * e3 * x * z * g[12] +
            e4 * (S(4) * zz - S(3) * xx - yy) * g[13] + S(2) * e5 * x * z * g[14] + e6 * (S(3) * xx - S(3) * yy) * g[15];
   gd[1] += e0 * (S(3) * xx - S(3) * yy) * g[9] + e1 * x * z * g[10] + e2 * (S(4) * zz - xx - S(3) * yy) * g[11] -
@@ -280,6 +280,31 @@ FRESNEL_HD void view_dir_backward(const S d[3], S inv, const S gd[3], S gmean[3]
   // d = r·inv with inv = (|r|²+eps)^(-1/2): ∂d_i/∂r_j = inv δ_ij − r_i r_j inv³ = inv (δ_ij − d_i d_j).
   const S dot = d[0] * gd[0] + d[1] * gd[1] + d[2] * gd[2];
   for (int i = 0; i < 3; ++i) gmean[i] += (gd[i] - d[i] * dot) * inv;
+}
+
+// Support of a Gaussian with opacity o and 2D covariance diagonal (a, c): pixels where o·e^power ≥ 1/255 and
+// power ≥ −4.5, i.e. Mahalanobis² ≤ k2. Returns false when no pixel can pass (o < 1/255).
+template <typename S>
+FRESNEL_HD bool support_extent(S o, S a, S c, S& k2, S& ex, S& ey) {
+  if (!(o >= S(rc::kMinAlpha))) return false;
+  const S lim = S(-2 * rc::kMinPower), opa = S(2) * std::log(o / S(rc::kMinAlpha));
+  k2 = opa < lim ? opa : lim;
+  ex = std::sqrt(k2 * a);
+  ey = std::sqrt(k2 * c);
+  return true;
+}
+
+// Pixels [lo, hi) whose centres (x + 0.5) may lie within `ext` of `c`, with one pixel of margin so that
+// rounding never drops a pixel the per-pixel test would accept.
+template <typename S>
+FRESNEL_HD void pixel_span(S c, S ext, int limit, int& lo, int& hi) {
+  double a = double(c) - double(ext), b = double(c) + double(ext);
+  a = a < -1e7 ? -1e7 : (a > 1e7 ? 1e7 : a);
+  b = b < -1e7 ? -1e7 : (b > 1e7 ? 1e7 : b);
+  lo = int(std::floor(a)) - 1;
+  hi = int(std::ceil(b)) + 1;
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > limit ? limit : hi;
 }
 
 }  // namespace fresnel::gmath

@@ -59,15 +59,7 @@ CameraParams<S> camera_params(const Camera& cam) {
   return p;
 }
 
-// Pixels [lo, hi) whose centres (x + 0.5) may lie within `ext` of `c`, with one pixel of margin so that
-// rounding never drops a pixel the per-pixel test would accept.
-template <typename S>
-inline void pixel_span(S c, S ext, int limit, int& lo, int& hi) {
-  const double a = std::min(std::max(double(c - ext), -1e7), 1e7);
-  const double b = std::min(std::max(double(c + ext), -1e7), 1e7);
-  lo = std::max(int(std::floor(a)) - 1, 0);
-  hi = std::min(int(std::ceil(b)) + 1, limit);
-}
+using gmath::pixel_span;
 
 // Columns [x0, x1) ⊂ [xlo, xhi) of row offset dy = v − (y + 0.5) where the Gaussian can pass the per-pixel
 // test: the chord of the ellipse Mahalanobis² ≤ k2, widened slightly so rounding never loses a pixel.
@@ -130,10 +122,8 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
       S u, v, conic[3], z;
       if (!gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, st, u, v, conic, z)) continue;
       const S o = opac[i];
-      if (!(o >= S(rc::kMinAlpha))) continue;  // α ≤ o can never reach the threshold
-      // Where o·e^power ≥ 1/255 and power ≥ −4.5: Mahalanobis² ≤ k2.
-      const S k2 = std::min(S(-2 * rc::kMinPower), S(2) * std::log(o / S(rc::kMinAlpha)));
-      const S ex = std::sqrt(k2 * st.a), ey = std::sqrt(k2 * st.c);
+      S k2, ex, ey;
+      if (!gmath::support_extent(o, st.a, st.c, k2, ex, ey)) continue;  // α ≤ o never reaches 1/255
       int x0, x1, y0, y1;
       pixel_span(u, ex, cam.width, x0, x1);
       pixel_span(v, ey, cam.height, y0, y1);

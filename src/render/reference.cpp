@@ -29,19 +29,19 @@ Tensor sh_basis(const Tensor& d, int degree) {
   }
   if (degree >= 2) {
     const auto xx = x * x, yy = y * y, zz = z * z;
-    b.push_back(rc::kShC2[0] * x * y);
-    b.push_back(rc::kShC2[1] * y * z);
-    b.push_back(rc::kShC2[2] * (2 * zz - xx - yy));
-    b.push_back(rc::kShC2[3] * x * z);
-    b.push_back(rc::kShC2[4] * (xx - yy));
+    b.push_back(rc::kShC2_0 * x * y);
+    b.push_back(rc::kShC2_1 * y * z);
+    b.push_back(rc::kShC2_2 * (2 * zz - xx - yy));
+    b.push_back(rc::kShC2_3 * x * z);
+    b.push_back(rc::kShC2_4 * (xx - yy));
     if (degree >= 3) {
-      b.push_back(rc::kShC3[0] * y * (3 * xx - yy));
-      b.push_back(rc::kShC3[1] * x * y * z);
-      b.push_back(rc::kShC3[2] * y * (4 * zz - xx - yy));
-      b.push_back(rc::kShC3[3] * z * (2 * zz - 3 * xx - 3 * yy));
-      b.push_back(rc::kShC3[4] * x * (4 * zz - xx - yy));
-      b.push_back(rc::kShC3[5] * z * (xx - yy));
-      b.push_back(rc::kShC3[6] * x * (xx - 3 * yy));
+      b.push_back(rc::kShC3_0 * y * (3 * xx - yy));
+      b.push_back(rc::kShC3_1 * x * y * z);
+      b.push_back(rc::kShC3_2 * y * (4 * zz - xx - yy));
+      b.push_back(rc::kShC3_3 * z * (2 * zz - 3 * xx - 3 * yy));
+      b.push_back(rc::kShC3_4 * x * (4 * zz - xx - yy));
+      b.push_back(rc::kShC3_5 * z * (xx - yy));
+      b.push_back(rc::kShC3_6 * x * (xx - 3 * yy));
     }
   }
   return torch::stack(b, -1);  // (N,K)

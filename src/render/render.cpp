@@ -7,6 +7,9 @@
 #include "core/error.hpp"
 #include "render/raster_cpu.hpp"
 #include "render/render_common.hpp"
+#ifdef FRESNEL_WITH_CUDA
+#include "render/raster_cuda.hpp"
+#endif
 
 namespace fresnel {
 namespace {
@@ -25,7 +28,12 @@ class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
     const raster::Inputs in = render_detail::make_inputs(means, quats, scales, opacities, colors, phases);
     std::vector<Tensor> rgb, alpha, dacc, saved;
     for (const auto& cam : cams) {
+#ifdef FRESNEL_WITH_CUDA
+      raster::ForwardOut o = in.means.is_cuda() ? raster::forward_cuda(in, cam, settings)
+                                                : raster::forward(in, cam, settings);
+#else
       raster::ForwardOut o = raster::forward(in, cam, settings);
+#endif
       rgb.push_back(o.rgb);
       alpha.push_back(o.alpha);
       dacc.push_back(o.depth_accum);
@@ -56,6 +64,13 @@ class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
     const Tensor g_dacc = grad_or_zero(grad_out[2], {C, H, W});
     for (int64_t c = 0; c < C; ++c) {
       const raster::CameraState st = raster::unpack_state(saved, size_t(c));
+#ifdef FRESNEL_WITH_CUDA
+      if (in.means.is_cuda()) {
+        raster::backward_cuda(in, cams[c], settings, st, g_rgb[c].contiguous(), g_alpha[c].contiguous(),
+                              g_dacc[c].contiguous(), g);
+        continue;
+      }
+#endif
       raster::backward(in, cams[c], settings, st, g_rgb[c], g_alpha[c], g_dacc[c], g);
     }
     return {g.means, g.quats, g.scales, g.opacities, g.colors,
@@ -71,7 +86,18 @@ RenderOutput render(const Gaussians& gaussians, const std::vector<Camera>& camer
     throw Error("render: phase_blending needs gaussians.phases (N,3)");
   const raster::Settings settings = render_detail::settings_for(gaussians, options, options.phase_blending);
   auto t = render_detail::prepare_tensors(gaussians, options.phase_blending);
+  // GPU tensors run on the CUDA kernels when they are built (alpha blending, float32); anything else is
+  // rendered on the CPU and moved back (the moves are differentiable).
+  const torch::Device device = t[0].device();
+  bool on_device = false;
+#ifdef FRESNEL_WITH_CUDA
+  on_device = device.is_cuda() && !options.phase_blending && t[0].scalar_type() == torch::kFloat32;
+#endif
+  if (!device.is_cpu() && !on_device)
+    for (auto& x : t) x = x.to(torch::kCPU);
   auto outs = RasterizeFunction::apply(t[0], t[1], t[2], t[3], t[4], t[5], cameras, settings);
+  if (!device.is_cpu() && !on_device)
+    for (auto& x : outs) x = x.to(device);
   RenderOutput out;
   out.rgb = outs[0];
   out.alpha = outs[1];

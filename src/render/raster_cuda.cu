@@ -1,0 +1,340 @@
+// CUDA kernels of the rasterizer (alpha blending, float32): projection, (tile, depth) key sort, per-tile
+// forward compositing and the backward pass, all with the per-Gaussian math of gaussian_math.hpp.
+#include <ATen/ATen.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "core/camera.hpp"
+#include "render/constants.hpp"
+#include "render/gaussian_math.hpp"
+#include "render/raster_cuda.hpp"
+
+namespace fresnel::raster {
+namespace {
+
+namespace rc = fresnel::render_constants;
+using gmath::CameraParams;
+using gmath::ProjectionState;
+
+constexpr int kTile = rc::kTileSize;
+constexpr int kRec = 16;  // record: u v A B C o z r g b ex ey k2 (same meaning as the CPU record)
+enum Rec : int { kU = 0, kV, kConA, kConB, kConC, kOpacity, kDepth, kColR, kColG, kColB, kExtX, kExtY, kK2 };
+enum GradField : int { gU = 0, gV, gA, gB, gC, gO, gZ, gCol0, gCol1, gCol2, kGrads };
+
+CameraParams<float> camera_params(const Camera& cam) {
+  CameraParams<float> p{};
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) p.R[3 * i + j] = float(cam.world_to_camera[4 * i + j]);
+    p.t[i] = float(cam.world_to_camera[4 * i + 3]);
+  }
+  p.fx = float(cam.fx);
+  p.fy = float(cam.fy);
+  p.cx = float(cam.cx);
+  p.cy = float(cam.cy);
+  p.near_plane = float(cam.near_plane);
+  p.far_plane = float(cam.far_plane);
+  const Vec3 c = cam.position();
+  for (int i = 0; i < 3; ++i) p.pos[i] = float(c[i]);
+  p.width = cam.width;
+  p.height = cam.height;
+  p.lim_x_lo = float((-rc::kGuardBand * cam.width - cam.cx) / cam.fx);
+  p.lim_x_hi = float(((1 + rc::kGuardBand) * cam.width - cam.cx) / cam.fx);
+  p.lim_y_lo = float((-rc::kGuardBand * cam.height - cam.cy) / cam.fy);
+  p.lim_y_hi = float(((1 + rc::kGuardBand) * cam.height - cam.cy) / cam.fy);
+  return p;
+}
+
+__device__ void tile_rect_of(const float* f, int W, int H, int& tx0, int& tx1, int& ty0, int& ty1) {
+  int x0, x1, y0, y1;
+  gmath::pixel_span(f[kU], f[kExtX], W, x0, x1);
+  gmath::pixel_span(f[kV], f[kExtY], H, y0, y1);
+  tx0 = x0 / kTile;
+  tx1 = (x1 - 1) / kTile + 1;
+  ty0 = y0 / kTile;
+  ty1 = (y1 - 1) / kTile + 1;
+  if (x0 >= x1 || y0 >= y1) tx0 = tx1 = ty0 = ty1 = 0;
+}
+
+__global__ void project_kernel(int64_t n, CameraParams<float> cam, const float* means, const float* quats,
+                               const float* scales, const float* opac, const float* cols, int K, bool sh, int degree,
+                               float* recs, int32_t* touched) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  touched[i] = 0;
+  float* f = recs + i * kRec;
+  ProjectionState<float> st;
+  float u, v, conic[3], z;
+  if (!gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, st, u, v, conic, z)) return;
+  float k2, ex, ey;
+  if (!gmath::support_extent(opac[i], st.a, st.c, k2, ex, ey)) return;
+  f[kU] = u;
+  f[kV] = v;
+  f[kConA] = conic[0];
+  f[kConB] = conic[1];
+  f[kConC] = conic[2];
+  f[kOpacity] = opac[i];
+  f[kDepth] = z;
+  f[kExtX] = ex;
+  f[kExtY] = ey;
+  f[kK2] = k2;
+  if (sh) {
+    float d[3], b[16];
+    gmath::view_dir(cam, means + 3 * i, d);
+    gmath::sh_basis(degree, d, b);
+    const int used = (degree + 1) * (degree + 1);
+    for (int ch = 0; ch < 3; ++ch) {
+      float acc = 0.5f;
+      for (int k = 0; k < used; ++k) acc += b[k] * cols[(i * K + k) * 3 + ch];
+      f[kColR + ch] = fmaxf(acc, 0.f);
+    }
+  } else {
+    for (int ch = 0; ch < 3; ++ch) f[kColR + ch] = cols[3 * i + ch];
+  }
+  int tx0, tx1, ty0, ty1;
+  tile_rect_of(f, cam.width, cam.height, tx0, tx1, ty0, ty1);
+  touched[i] = (tx1 - tx0) * (ty1 - ty0);
+}
+
+// Keys (tile << 32 | depth bits) in Gaussian order; a stable sort then gives (tile, depth, id) order.
+__global__ void emit_keys_kernel(int64_t n, const float* recs, const int32_t* touched, const int64_t* offsets, int W,
+                                 int H, int64_t* keys, int32_t* ids) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= n || touched[i] == 0) return;
+  const float* f = recs + i * kRec;
+  int tx0, tx1, ty0, ty1;
+  tile_rect_of(f, W, H, tx0, tx1, ty0, ty1);
+  const int tiles_x = (W + kTile - 1) / kTile;
+  int64_t k = offsets[i] - touched[i];
+  const uint32_t depth_bits = __float_as_uint(f[kDepth]);  // positive floats order like their bits
+  for (int y = ty0; y < ty1; ++y)
+    for (int x = tx0; x < tx1; ++x, ++k) {
+      keys[k] = (int64_t(y * tiles_x + x) << 32) | int64_t(depth_bits);
+      ids[k] = int32_t(i);
+    }
+}
+
+__device__ bool eval_power(const float* f, float dx, float dy, float& power) {
+  power = -0.5f * (f[kConA] * dx * dx + f[kConC] * dy * dy) - f[kConB] * dx * dy;
+  return power <= 0.f && power >= float(rc::kMinPower);
+}
+
+__global__ void forward_kernel(int W, int H, const float* recs, const int64_t* tile_offsets, const int32_t* ids,
+                               float3 bg, float* rgb, float* alpha, float* dacc, float* finalT, int32_t* last_out) {
+  const int tiles_x = (W + kTile - 1) / kTile;
+  const int tile = blockIdx.y * tiles_x + blockIdx.x;
+  const int x = blockIdx.x * kTile + threadIdx.x, y = blockIdx.y * kTile + threadIdx.y;
+  const bool inside = x < W && y < H;
+  const int64_t begin = tile_offsets[tile], end = tile_offsets[tile + 1];
+  __shared__ float batch[kTile * kTile][kRec];
+  const int tid = threadIdx.y * kTile + threadIdx.x;
+  float T = 1.f, C[3] = {0, 0, 0}, D = 0.f;
+  int32_t last = 0;
+  bool done = !inside;
+  const float px = x + 0.5f, py = y + 0.5f;
+  for (int64_t b0 = begin; b0 < end; b0 += kTile * kTile) {
+    if (__syncthreads_and(done)) break;
+    if (b0 + tid < end) {
+      const float* src = recs + int64_t(ids[b0 + tid]) * kRec;
+      for (int q = 0; q < kRec; ++q) batch[tid][q] = src[q];
+    }
+    __syncthreads();
+    const int count = int(end - b0 < int64_t(kTile * kTile) ? end - b0 : int64_t(kTile * kTile));
+    for (int j = 0; j < count && !done; ++j) {
+      const float* f = batch[j];
+      float power;
+      if (!eval_power(f, f[kU] - px, f[kV] - py, power)) continue;
+      const float a = fminf(float(rc::kMaxAlpha), f[kOpacity] * __expf(power));
+      if (a < float(rc::kMinAlpha)) continue;
+      const float nextT = T * (1.f - a);
+      if (nextT < float(rc::kMinTransmittance)) {
+        done = true;
+        continue;
+      }
+      const float w = a * T;
+      for (int c = 0; c < 3; ++c) C[c] += w * f[kColR + c];
+      D += w * f[kDepth];
+      T = nextT;
+      last = int32_t(b0 - begin + j + 1);
+    }
+  }
+  if (!inside) return;
+  const int64_t pix = int64_t(y) * W + x;
+  rgb[pix * 3 + 0] = C[0] + T * bg.x;
+  rgb[pix * 3 + 1] = C[1] + T * bg.y;
+  rgb[pix * 3 + 2] = C[2] + T * bg.z;
+  alpha[pix] = 1.f - T;
+  dacc[pix] = D;
+  finalT[pix] = T;
+  last_out[pix] = last;
+}
+
+__global__ void backward_kernel(int W, int H, const float* recs, const int64_t* tile_offsets, const int32_t* ids,
+                                float3 bg, const float* finalT, const int32_t* last_in, const float* g_rgb,
+                                const float* g_alpha, const float* g_dacc, float* grads) {
+  const int tiles_x = (W + kTile - 1) / kTile;
+  const int tile = blockIdx.y * tiles_x + blockIdx.x;
+  const int x = blockIdx.x * kTile + threadIdx.x, y = blockIdx.y * kTile + threadIdx.y;
+  if (x >= W || y >= H) return;
+  const int64_t pix = int64_t(y) * W + x;
+  const int64_t begin = tile_offsets[tile];
+  const float px = x + 0.5f, py = y + 0.5f;
+  const float Tfin = finalT[pix];
+  float T = Tfin;
+  const float gc[3] = {g_rgb[pix * 3], g_rgb[pix * 3 + 1], g_rgb[pix * 3 + 2]};
+  const float gbg = g_alpha[pix] - (bg.x * gc[0] + bg.y * gc[1] + bg.z * gc[2]);
+  const float gz = g_dacc[pix];
+  float rec[3] = {0, 0, 0}, recz = 0, last_a = 0, last_c[3] = {0, 0, 0}, last_z = 0;
+  for (int64_t k = begin + last_in[pix] - 1; k >= begin; --k) {
+    const int32_t id = ids[k];
+    const float* f = recs + int64_t(id) * kRec;
+    const float dx = f[kU] - px, dy = f[kV] - py;
+    float power;
+    if (!eval_power(f, dx, dy, power)) continue;
+    const float G = __expf(power);
+    const float raw = f[kOpacity] * G;
+    const float a = fminf(float(rc::kMaxAlpha), raw);
+    if (a < float(rc::kMinAlpha)) continue;
+    const float one_minus = 1.f - a;
+    T = T / one_minus;
+    const float w = a * T;
+    float dalpha = 0.f;
+    float* gr = grads + int64_t(id) * kGrads;
+    for (int c = 0; c < 3; ++c) {
+      atomicAdd(&gr[gCol0 + c], w * gc[c]);
+      rec[c] = last_a * last_c[c] + (1.f - last_a) * rec[c];
+      dalpha += (f[kColR + c] - rec[c]) * gc[c];
+      last_c[c] = f[kColR + c];
+    }
+    recz = last_a * last_z + (1.f - last_a) * recz;
+    dalpha += (f[kDepth] - recz) * gz;
+    dalpha = dalpha * T + Tfin / one_minus * gbg;
+    last_z = f[kDepth];
+    last_a = a;
+    atomicAdd(&gr[gZ], w * gz);
+    if (raw > float(rc::kMaxAlpha)) continue;
+    const float gp = raw * dalpha;
+    atomicAdd(&gr[gO], G * dalpha);
+    atomicAdd(&gr[gU], gp * (-f[kConA] * dx - f[kConB] * dy));
+    atomicAdd(&gr[gV], gp * (-f[kConC] * dy - f[kConB] * dx));
+    atomicAdd(&gr[gA], -0.5f * dx * dx * gp);
+    atomicAdd(&gr[gC], -0.5f * dy * dy * gp);
+    atomicAdd(&gr[gB], -dx * dy * gp);
+  }
+}
+
+__global__ void project_backward_kernel(int64_t n, CameraParams<float> cam, const float* means, const float* quats,
+                                        const float* scales, const float* cols, int K, bool sh, int degree,
+                                        const int32_t* touched, const float* grads, float* gm, float* gq, float* gs,
+                                        float* go, float* gcol) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= n || touched[i] == 0) return;
+  const float* pg = grads + i * kGrads;
+  ProjectionState<float> st;
+  float u, v, conic[3], z;
+  gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, st, u, v, conic, z);
+  const float gconic[3] = {pg[gA], pg[gB], pg[gC]};
+  float gmean[3] = {0, 0, 0}, gquat[4], gscale[3];
+  gmath::project_backward(cam, quats + 4 * i, scales + 3 * i, st, conic, pg[gU], pg[gV], gconic, pg[gZ], gmean, gquat,
+                          gscale);
+  go[i] += pg[gO];
+  if (sh) {
+    float d[3], b[16], gb[16] = {0};
+    const float inv = gmath::view_dir(cam, means + 3 * i, d);
+    gmath::sh_basis(degree, d, b);
+    const int used = (degree + 1) * (degree + 1);
+    for (int ch = 0; ch < 3; ++ch) {
+      float raw = 0.5f;
+      for (int k = 0; k < used; ++k) raw += b[k] * cols[(i * K + k) * 3 + ch];
+      if (raw < 0.f) continue;
+      for (int k = 0; k < used; ++k) {
+        gcol[(i * K + k) * 3 + ch] += b[k] * pg[gCol0 + ch];
+        gb[k] += cols[(i * K + k) * 3 + ch] * pg[gCol0 + ch];
+      }
+    }
+    float gd[3] = {0, 0, 0};
+    gmath::sh_basis_backward(degree, d, gb, gd);
+    gmath::view_dir_backward(d, inv, gd, gmean);
+  } else {
+    for (int ch = 0; ch < 3; ++ch) gcol[3 * i + ch] += pg[gCol0 + ch];
+  }
+  for (int j = 0; j < 3; ++j) {
+    gm[3 * i + j] += gmean[j];
+    gs[3 * i + j] += gscale[j];
+  }
+  for (int j = 0; j < 4; ++j) gq[4 * i + j] += gquat[j];
+}
+
+int blocks_for(int64_t n, int threads) { return int((n + threads - 1) / threads); }
+
+}  // namespace
+
+ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& s) {
+  const auto cam = camera_params(camera);
+  const int64_t n = in.means.size(0);
+  const int W = camera.width, H = camera.height;
+  const int tiles_x = (W + kTile - 1) / kTile, tiles_y = (H + kTile - 1) / kTile;
+  const auto fopt = in.means.options();
+  const auto iopt = fopt.dtype(at::kInt);
+  // The default stream: Debian's headers lack c10/cuda's generated macros, and libtorch work is ordered
+  // with it unless a caller installs its own streams.
+  const cudaStream_t stream = nullptr;
+  ForwardOut out;
+  CameraState& st = out.state;
+  st.records = at::zeros({n, kRec}, fopt);
+  st.order = at::empty({n}, iopt);  // per-Gaussian tile counts (0 = culled)
+  const bool sh = in.has_sh();
+  const int K = sh ? int(in.colors.size(1)) : 1;
+  project_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
+      n, cam, in.means.data_ptr<float>(), in.quats.data_ptr<float>(), in.scales.data_ptr<float>(),
+      in.opacities.data_ptr<float>(), in.colors.data_ptr<float>(), K, sh, s.sh_degree, st.records.data_ptr<float>(),
+      st.order.data_ptr<int32_t>());
+  const at::Tensor offsets = at::cumsum(st.order.to(at::kLong), 0);
+  const int64_t E = n > 0 ? offsets[n - 1].item<int64_t>() : 0;
+  at::Tensor keys = at::empty({E}, fopt.dtype(at::kLong));
+  at::Tensor ids = at::empty({E}, iopt);
+  if (E > 0)
+    emit_keys_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(n, st.records.data_ptr<float>(),
+                                                             st.order.data_ptr<int32_t>(), offsets.data_ptr<int64_t>(),
+                                                             W, H, keys.data_ptr<int64_t>(), ids.data_ptr<int32_t>());
+  auto sorted = at::sort(keys, /*stable=*/true, 0, false);
+  st.entries = ids.index_select(0, std::get<1>(sorted)).contiguous();
+  const at::Tensor tile_of = at::floor_divide(std::get<0>(sorted), int64_t(1) << 32);
+  st.tile_offsets = at::searchsorted(tile_of, at::arange(int64_t(tiles_x) * tiles_y + 1, fopt.dtype(at::kLong)));
+  out.rgb = at::empty({H, W, 3}, fopt);
+  out.alpha = at::empty({H, W}, fopt);
+  out.depth_accum = at::empty({H, W}, fopt);
+  st.final_T = at::empty({H, W}, fopt);
+  st.last = at::empty({H, W}, iopt);
+  const float3 bg = make_float3(float(s.background[0]), float(s.background[1]), float(s.background[2]));
+  forward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(
+      W, H, st.records.data_ptr<float>(), st.tile_offsets.data_ptr<int64_t>(), st.entries.data_ptr<int32_t>(), bg,
+      out.rgb.data_ptr<float>(), out.alpha.data_ptr<float>(), out.depth_accum.data_ptr<float>(),
+      st.final_T.data_ptr<float>(), st.last.data_ptr<int32_t>());
+  return out;
+}
+
+void backward_cuda(const Inputs& in, const Camera& camera, const Settings& s, const CameraState& st,
+                   const at::Tensor& grad_rgb, const at::Tensor& grad_alpha, const at::Tensor& grad_depth_accum,
+                   Grads& g) {
+  const auto cam = camera_params(camera);
+  const int64_t n = in.means.size(0);
+  const int W = camera.width, H = camera.height;
+  const int tiles_x = (W + kTile - 1) / kTile, tiles_y = (H + kTile - 1) / kTile;
+  const cudaStream_t stream = nullptr;
+  at::Tensor grads = at::zeros({n, kGrads}, in.means.options());
+  const float3 bg = make_float3(float(s.background[0]), float(s.background[1]), float(s.background[2]));
+  backward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(
+      W, H, st.records.data_ptr<float>(), st.tile_offsets.data_ptr<int64_t>(), st.entries.data_ptr<int32_t>(), bg,
+      st.final_T.data_ptr<float>(), st.last.data_ptr<int32_t>(), grad_rgb.data_ptr<float>(),
+      grad_alpha.data_ptr<float>(), grad_depth_accum.data_ptr<float>(), grads.data_ptr<float>());
+  const bool sh = in.has_sh();
+  const int K = sh ? int(in.colors.size(1)) : 1;
+  project_backward_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
+      n, cam, in.means.data_ptr<float>(), in.quats.data_ptr<float>(), in.scales.data_ptr<float>(),
+      in.colors.data_ptr<float>(), K, sh, s.sh_degree, st.order.data_ptr<int32_t>(), grads.data_ptr<float>(),
+      g.means.data_ptr<float>(), g.quats.data_ptr<float>(), g.scales.data_ptr<float>(), g.opacities.data_ptr<float>(),
+      g.colors.data_ptr<float>());
+}
+
+}  // namespace fresnel::raster
