@@ -13,5 +13,6 @@ void register_synth(CLI::App& app);
 void register_preprocess(CLI::App& app);
 void register_models(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_export_onnx(CLI::App& app);
 
 }  // namespace fresnel::cli

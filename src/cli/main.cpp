@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   register_preprocess(app);
   register_models(app);
   register_bench(app);
+  register_export_onnx(app);
 
   try {
     app.parse(argc, argv);
