@@ -294,7 +294,10 @@ std::vector<std::string> compare_shapes(const ShapeTable& checkpoint, const Shap
   for (const auto& [n, s] : expected) {
     wanted.insert(n);
     auto it = have.find(n);
+    // The mask token only serves masked-image pre-training; files saved without it still load (it stays zero).
+    const bool optional = n.size() >= 21 && n.compare(n.size() - 21, 21, "embeddings.mask_token") == 0;
     if (it == have.end()) {
+      if (optional) continue;
       problems.push_back("missing tensor '" + n + "' (shape " + shape_str(s) + ")");
     } else if (it->second != s) {
       problems.push_back("tensor '" + n + "' has shape " + shape_str(it->second) + " but the architecture needs " +
@@ -322,7 +325,8 @@ void load_strict(torch::nn::Module& module, const TensorMap& tensors, const std:
     throw file_error(source, msg);
   }
   torch::NoGradGuard no_grad;
-  for (auto& p : params) p.value().copy_(tensors.at(p.key()));
+  for (auto& p : params)
+    if (auto it = tensors.find(p.key()); it != tensors.end()) p.value().copy_(it->second);
   for (auto& b : buffers) b.value().copy_(tensors.at(b.key()));
 }
 

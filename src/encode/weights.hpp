@@ -42,6 +42,7 @@ DepthAnythingConfig infer_depth_anything_config(const ShapeTable& canonical, con
 
 // Compares a checkpoint's (canonical) table with the architecture's; returns one line per problem
 // ("missing tensor 'x'", "tensor 'x' has shape [..] but the architecture needs [..]", "unexpected tensor 'x'").
+// Only the unused `embeddings.mask_token` may be absent.
 std::vector<std::string> compare_shapes(const ShapeTable& checkpoint, const ShapeTable& expected);
 
 // Copies `tensors` into every parameter and buffer of `module`; throws fresnel::Error naming `source` and the first
