@@ -1,0 +1,88 @@
+// `fresnel models` and `fresnel preprocess` from the command line: weight checks, exit codes, clear messages.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "core/image_io.hpp"
+#include "core/safetensors.hpp"
+#include "testutil/cli_runner.hpp"
+#include "testutil/testutil.hpp"
+
+using fresnel::test::run_fresnel;
+
+namespace {
+
+// A one-block DINOv2 of width 8 on a 2×2 patch grid, under the transformers names.
+std::map<std::string, torch::Tensor> tiny_dinov2() {
+  const int64_t d = 8, h = 32;
+  std::map<std::string, torch::Tensor> w = {
+      {"embeddings.cls_token", torch::zeros({1, 1, d})},
+      {"embeddings.mask_token", torch::zeros({1, d})},
+      {"embeddings.position_embeddings", torch::zeros({1, 5, d})},
+      {"embeddings.patch_embeddings.projection.weight", torch::zeros({d, 3, 14, 14})},
+      {"embeddings.patch_embeddings.projection.bias", torch::zeros({d})},
+      {"layernorm.weight", torch::ones({d})},
+      {"layernorm.bias", torch::zeros({d})}};
+  const std::string l = "encoder.layer.0.";
+  for (std::string n : {"norm1", "norm2"}) w[l + n + ".weight"] = torch::ones({d}), w[l + n + ".bias"] = torch::zeros({d});
+  for (std::string n : {"attention.attention.query", "attention.attention.key", "attention.attention.value",
+                        "attention.output.dense"})
+    w[l + n + ".weight"] = torch::zeros({d, d}), w[l + n + ".bias"] = torch::zeros({d});
+  w[l + "layer_scale1.lambda1"] = torch::ones({d});
+  w[l + "layer_scale2.lambda1"] = torch::ones({d});
+  w[l + "mlp.fc1.weight"] = torch::zeros({h, d}), w[l + "mlp.fc1.bias"] = torch::zeros({h});
+  w[l + "mlp.fc2.weight"] = torch::zeros({d, h}), w[l + "mlp.fc2.bias"] = torch::zeros({d});
+  return w;
+}
+
+}  // namespace
+
+TEST(CliModels, ChecksEveryFileAndReportsPaths) {
+  fresnel::test::TempDir dir;
+  fresnel::save_safetensors(dir.file("dinov2-tiny.safetensors"), tiny_dinov2(), {{"num_attention_heads", "2"}});
+  auto bad = tiny_dinov2();
+  bad["encoder.layer.0.mlp.fc2.weight"] = torch::zeros({8, 31});
+  fresnel::save_safetensors(dir.file("dinov2-bad.safetensors"), bad);
+  fresnel::save_safetensors(dir.file("other.safetensors"), {{"x", torch::zeros({2})}});
+  fresnel::test::write_bytes(dir.file("cut.safetensors"), std::string("\x40\x00\x00\x00\x00\x00\x00\x00{", 9));
+  auto r = run_fresnel("models --dir " + dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // broken files make the check fail
+  EXPECT_NE(r.output.find("dinov2-tiny.safetensors: OK"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dinov2-bad.safetensors: BROKEN"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("encoder.layer.0.mlp.fc2.weight"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cut.safetensors: BROKEN"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("other.safetensors: not an encoder checkpoint"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("DINOv2 features (preprocess): available"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Depth Anything depth (preprocess): unavailable"), std::string::npos) << r.output;
+
+  std::filesystem::remove(dir.file("dinov2-bad.safetensors"));
+  std::filesystem::remove(dir.file("cut.safetensors"));
+  EXPECT_EQ(run_fresnel("models --dir " + dir.path()).exit_code, 0);
+  r = run_fresnel("models --dir " + dir.file("nope"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("models folder not found"), std::string::npos) << r.output;
+}
+
+TEST(CliPreprocess, ClearMessagesForUnavailablePaths) {
+  fresnel::test::TempDir dir;
+  std::filesystem::create_directories(dir.file("img"));
+  fresnel::save_image(dir.file("img/a.png"), torch::rand({8, 8, 3}));
+  auto r = run_fresnel("preprocess --data_dir " + dir.file("img") + " --use_vlm");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--use_vlm"), std::string::npos) << r.output;
+  r = run_fresnel("preprocess --data_dir " + dir.file("img"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--encoder builtin"), std::string::npos) << r.output;
+  r = run_fresnel("preprocess --data_dir " + dir.file("img") + " --shard 3/2");
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_fresnel("preprocess --data_dir " + dir.file("missing"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.output.find("data directory not found"), std::string::npos) << r.output;
+  r = run_fresnel("preprocess --help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--data_dir", "--output_dir", "--depth_size", "--dinov2_size", "--dinov2_weights",
+                           "--depth_weights", "--remove_background", "--bg_model", "--shard", "--use_vlm", "--vlm_url",
+                           "--vlm_grid_size"})
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+}
