@@ -10,6 +10,7 @@ void register_train(CLI::App& app);
 void register_convert(CLI::App& app);
 void register_info(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_eval(CLI::App& app);
 void register_preprocess(CLI::App& app);
 void register_models(CLI::App& app);
 void register_bench(CLI::App& app);

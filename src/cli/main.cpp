@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   register_convert(app);
   register_info(app);
   register_synth(app);
+  register_eval(app);
   register_preprocess(app);
   register_models(app);
   register_bench(app);
