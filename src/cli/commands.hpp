@@ -14,6 +14,7 @@ void register_eval(CLI::App& app);
 void register_preprocess(CLI::App& app);
 void register_models(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_render(CLI::App& app);
 void register_export_onnx(CLI::App& app);
 
 }  // namespace fresnel::cli

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   register_preprocess(app);
   register_models(app);
   register_bench(app);
+  register_render(app);
   register_export_onnx(app);
 
   try {

@@ -25,6 +25,7 @@ using gmath::ProjectionState;
 
 constexpr int kTile = rc::kTileSize;
 constexpr int kTilePixels = kTile * kTile;
+constexpr int64_t kPrefetch = 8;  // entries to fetch ahead in the tile loops
 
 // Fields of a packed raster record (one per visible Gaussian, in depth order).
 enum Rec : int {
@@ -290,8 +291,12 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
     }
   }
   int ndone = 0;
+  int row_done[kTile] = {0};  // finished pixels per row: full rows are skipped
+  const int tw = r.x1 - r.x0;
   const int64_t begin = offsets[t], end = offsets[t + 1];
   for (int64_t k = begin; k < end && ndone < npix; ++k) {
+    // Records of later entries are scattered in memory: fetch them ahead (the loop is latency-bound).
+    if (k + kPrefetch < end) __builtin_prefetch(recs + int64_t(ent[k + kPrefetch]) * R);
     const S* f = recs + int64_t(ent[k]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
@@ -305,6 +310,7 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
       }
     const int32_t pos = int32_t(k - begin + 1);
     for (int y = ys; y < ye; ++y) {
+      if (row_done[y - r.y0] == tw) continue;
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
       if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
@@ -320,6 +326,7 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
         if (nextT < S(rc::kMinTransmittance)) {
           done[p] = 1;
           ++ndone;
+          ++row_done[y - r.y0];
           continue;
         }
         const S w = a * T[p];
@@ -434,12 +441,17 @@ void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, cons
       gbg[p] = g_alpha[pix] - bgdot;  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
       gz[p] = g_dacc[pix];
     }
+  int32_t row_last[kTile] = {0};  // deepest contribution per row: rows past it are skipped
+  for (int y = r.y0; y < r.y1; ++y)
+    for (int x = r.x0; x < r.x1; ++x)
+      row_last[y - r.y0] = std::max(row_last[y - r.y0], last[(y - r.y0) * kTile + x - r.x0]);
   const int64_t begin = offsets[t];
   const int64_t kmax = L.count[t], V = L.total;
   S* out = slots + L.offset[t];
   const S amp = S(s.phase_amplitude);
   for (int64_t j = kmax - 1; j >= 0; --j) {
     for (int f = 0; f < kNumGrads; ++f) out[f * V + j] = S(0);
+    if (j >= kPrefetch) __builtin_prefetch(recs + int64_t(ent[begin + j - kPrefetch]) * R);
     const S* f = recs + int64_t(ent[begin + j]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
@@ -454,6 +466,7 @@ void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, cons
     const int32_t pos = int32_t(j);  // pixels with last > pos received this Gaussian
     S su = 0, sv = 0, sA = 0, sB = 0, sC = 0, so = 0, sz = 0, scol[3] = {0, 0, 0}, sphi[3] = {0, 0, 0};
     for (int y = ys; y < ye; ++y) {
+      if (row_last[y - r.y0] <= pos) continue;
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
       if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
@@ -658,6 +671,7 @@ void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, 
     for (int c = 0; c < 3; ++c) ur[c][p] = ui[c][p] = S(0);
   }
   for (int64_t k = offsets[t]; k < offsets[t + 1]; ++k) {
+    if (k + kPrefetch < offsets[t + 1]) __builtin_prefetch(recs + int64_t(ent[k + kPrefetch]) * R);
     const S* f = recs + int64_t(ent[k]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
@@ -722,6 +736,7 @@ void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets,
   S* out = slots + L.offset[t];
   for (int64_t j = 0; j < L.count[t]; ++j) {
     for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = S(0);
+    if (j + kPrefetch < L.count[t]) __builtin_prefetch(recs + int64_t(ent[begin + j + kPrefetch]) * R);
     const S* f = recs + int64_t(ent[begin + j]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;

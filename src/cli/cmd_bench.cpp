@@ -1,0 +1,48 @@
+// `fresnel bench render`: renderer timings as JSON (forward and forward+backward on decoder-like scenes,
+// with the dense reference twin's time as a ratio for the smallest case).
+#include <torch/torch.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_common.hpp"
+#include "cli/commands.hpp"
+#include "render/bench_scene.hpp"
+
+namespace fresnel::cli {
+
+void register_bench(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Benchmarks that print JSON");
+  bench->require_subcommand(1);
+  auto* render_cmd = bench->add_subcommand(
+      "render", "Rasterizer forward and forward+backward: (a) 5,476 Gaussians at 256², (b) 21,904 at 256², "
+                "(c) 100,000 at 512², decoder-like scenes; twin ratio for (a)");
+  struct Opts {
+    int reps = 5;
+    bool no_twin = false;
+    std::string only;
+  };
+  auto opts = std::make_shared<Opts>();
+  render_cmd->add_option("--reps", opts->reps, "Timed repetitions per measurement (median reported)")
+      ->check(CLI::Range(1, 1000));
+  render_cmd->add_flag("--no-twin", opts->no_twin, "Skip timing the dense reference twin (slow)");
+  render_cmd->add_option("--case", opts->only, "Run only case a, b or c")->check(CLI::IsMember({"a", "b", "c"}));
+  render_cmd->callback([opts] {
+    const int rc = run_guarded([&] {
+      const std::vector<std::pair<std::string, RenderBenchCase>> cases = {
+          {"a", {"a_5476_256", 5476, 256, !opts->no_twin}},
+          {"b", {"b_21904_256", 21904, 256, false}},
+          {"c", {"c_100000_512", 100000, 512, false}}};
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& [key, c] : cases) {
+        if (!opts->only.empty() && key != opts->only) continue;
+        out.push_back(run_render_bench(c, opts->reps));
+        std::cerr << "done " << c.name << "\n";
+      }
+      std::cout << out.dump(2) << "\n";
+    });
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace fresnel::cli
