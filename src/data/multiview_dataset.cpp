@@ -5,14 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
 #include "core/image_io.hpp"
+#include "core/npy.hpp"
 
 namespace fresnel {
 namespace fs = std::filesystem;
@@ -63,67 +62,15 @@ std::vector<Camera> ObjectViews::relative_cameras() const {
 
 // ---- .npy float32 (H,W) ------------------------------------------------------------------------------------
 
-void save_depth_npy(const std::string& path, const torch::Tensor& depth_in) {
-  torch::Tensor depth = depth_in.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+void save_depth_npy(const std::string& path, const torch::Tensor& depth) {
   if (depth.dim() != 2) throw Error(path + ": depth must be (H,W)");
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(depth.size(0)) + ", " +
-                       std::to_string(depth.size(1)) + "), }";
-  // Magic (6) + version (2) + header length (2) + header + '\n' is padded to a multiple of 64 bytes.
-  const size_t unpadded = 10 + header.size() + 1;
-  header.append((64 - unpadded % 64) % 64, ' ');
-  header.push_back('\n');
-  atomic_write(path, [&](std::ostream& out) {
-    out.write("\x93NUMPY\x01\x00", 8);
-    const uint16_t len = static_cast<uint16_t>(header.size());
-    const char len_bytes[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
-    out.write(len_bytes, 2);
-    out.write(header.data(), header.size());
-    out.write(reinterpret_cast<const char*>(depth.data_ptr<float>()), depth.numel() * sizeof(float));
-  });
+  save_npy(path, depth.detach().to(torch::kCPU, torch::kFloat32).contiguous());
 }
 
 torch::Tensor load_depth_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw file_error(path, "depth file not found or unreadable");
-  char magic[10];
-  if (!in.read(magic, 10) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-    throw file_error(path, "not a .npy file (bad magic)");
-  const int major = static_cast<unsigned char>(magic[6]);
-  size_t header_len = static_cast<unsigned char>(magic[8]) | (static_cast<unsigned char>(magic[9]) << 8);
-  if (major >= 2) {  // v2/v3: 4-byte header length
-    char extra[2];
-    if (!in.read(extra, 2)) throw file_error(path, "truncated .npy header");
-    header_len |= (size_t(static_cast<unsigned char>(extra[0])) << 16) |
-                  (size_t(static_cast<unsigned char>(extra[1])) << 24);
-  }
-  if (header_len > (1u << 20)) throw file_error(path, "implausible .npy header length");
-  std::string header(header_len, '\0');
-  if (!in.read(&header[0], header_len)) throw file_error(path, "truncated .npy header");
-  if (header.find("'<f4'") == std::string::npos) throw file_error(path, "depth must be little-endian float32 ('<f4')");
-  if (header.find("'fortran_order': False") == std::string::npos)
-    throw file_error(path, "depth must be stored in C order");
-  const auto open = header.find("'shape': (");
-  const auto close = header.find(')', open);
-  if (open == std::string::npos || close == std::string::npos) throw file_error(path, "missing shape in .npy header");
-  std::vector<int64_t> shape;
-  std::string dims = header.substr(open + 10, close - open - 10);
-  size_t pos = 0;
-  while (pos < dims.size()) {
-    while (pos < dims.size() && (dims[pos] == ' ' || dims[pos] == ',')) ++pos;
-    if (pos >= dims.size()) break;
-    size_t used = 0;
-    try {
-      shape.push_back(std::stoll(dims.substr(pos), &used));
-    } catch (const std::exception&) {
-      throw file_error(path, "malformed shape in .npy header");
-    }
-    pos += used;
-  }
-  if (shape.size() != 2 || shape[0] <= 0 || shape[1] <= 0) throw file_error(path, "depth must have shape (H,W)");
-  auto t = torch::empty({shape[0], shape[1]}, torch::kFloat32);
-  const std::streamsize bytes = t.numel() * static_cast<std::streamsize>(sizeof(float));
-  if (!in.read(reinterpret_cast<char*>(t.data_ptr<float>()), bytes))
-    throw file_error(path, "truncated depth data (expected " + std::to_string(bytes) + " bytes)");
+  auto t = load_npy(path);
+  if (t.scalar_type() != torch::kFloat32) throw file_error(path, "depth must be float32 ('<f4')");
+  if (t.dim() != 2 || t.size(0) <= 0 || t.size(1) <= 0) throw file_error(path, "depth must have shape (H,W)");
   return t;
 }
 

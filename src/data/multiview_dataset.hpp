@@ -80,7 +80,7 @@ class MultiViewDataset {
   int image_size_ = 0, views_per_object_ = 0;
 };
 
-// float32 (H,W) depth maps as .npy (v1.0, '<f4', C order). Atomic write; read throws naming the file.
+// float32 (H,W) depth maps as .npy (core/npy.hpp: v1.0, '<f4', C order). Atomic write; read throws naming the file.
 void save_depth_npy(const std::string& path, const torch::Tensor& depth);
 torch::Tensor load_depth_npy(const std::string& path);
 
