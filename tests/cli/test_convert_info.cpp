@@ -24,15 +24,20 @@ Gaussians small_gaussians(int64_t n) {
 }
 }  // namespace
 
-TEST(CliConvert, PlyToBinToSplatKeepsTheGaussians) {
+TEST(CliConvert, PlyToBinKeepsTheGaussians) {
   test::TempDir dir;
   const auto g = small_gaussians(17);
   save_gaussians(dir.file("in.ply"), g);
-  auto r = test::run_fresnel("convert " + dir.file("in.ply") + " " + dir.file("out.bin"));
+  const auto r = test::run_fresnel("convert " + dir.file("in.ply") + " " + dir.file("out.bin"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(std::filesystem::file_size(dir.file("out.bin")), 17u * 56);
   EXPECT_TRUE(torch::equal(load_gaussians(dir.file("out.bin")).means, g.means));
-  r = test::run_fresnel("convert " + dir.file("out.bin") + " " + dir.file("out.splat"));
+}
+
+TEST(CliConvert, BinToSplat) {
+  test::TempDir dir;
+  save_gaussians(dir.file("in.bin"), small_gaussians(17));
+  const auto r = test::run_fresnel("convert " + dir.file("in.bin") + " " + dir.file("out.splat"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(load_gaussians(dir.file("out.splat")).count(), 17);
 }
@@ -71,6 +76,13 @@ TEST(CliInfo, ReportsCountBoundsAndStatistics) {
   EXPECT_NE(r.output.find("count:          9"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("NaN/Inf values: 0"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("sh degree:      0"), std::string::npos) << r.output;
+}
+
+TEST(CliInfo, JsonOutput) {
+  test::TempDir dir;
+  auto g = small_gaussians(9);
+  g.means[4] = torch::tensor({-3.5f, 0.f, 7.25f});
+  save_gaussians(dir.file("g.ply"), g);
   const auto j = test::run_fresnel("info --json " + dir.file("g.ply"));
   ASSERT_EQ(j.exit_code, 0) << j.output;
   EXPECT_NE(j.output.find("\"count\": 9"), std::string::npos) << j.output;
@@ -87,7 +99,13 @@ TEST(CliInfo, CountsNaNsInsteadOfFailing) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("count:          2"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("NaN/Inf values: 2 (in 1 Gaussians)"), std::string::npos) << r.output;
-  // convert refuses the same file.
+}
+
+TEST(CliConvert, RefusesNaNs) {
+  test::TempDir dir;
+  std::vector<float> v = {0, 0, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f,
+                          1, NAN, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, NAN, 0.5f};
+  test::write_bytes(dir.file("nan.bin"), std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
   const auto c = test::run_fresnel("convert " + dir.file("nan.bin") + " " + dir.file("x.ply"));
   EXPECT_EQ(c.exit_code, 1);
   EXPECT_NE(c.output.find("NaN"), std::string::npos) << c.output;
