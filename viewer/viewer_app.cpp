@@ -12,6 +12,7 @@
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
 #include "depth_sort.hpp"
+#include "export/image_reconstruction.hpp"
 #include "gl_context.hpp"
 #include "scene.hpp"
 #include "sort_worker.hpp"
@@ -41,6 +42,16 @@ Scene load_scene(const std::string& path, const ViewerOptions& o, int64_t test_c
   if (is_gaussian_file(path)) {
     if (method) *method = "file";
     return make_scene(load_gaussians(path), path, false, fov);
+  }
+  if (is_image_file(path)) {
+    // "Use Learned Decoder": the checkpoint's decoder; otherwise SAAG on the checkpoint's depth.
+    onnx_export::ReconstructionOptions ro;
+    ro.checkpoint = o.checkpoint;
+    ro.use_learned_decoder = o.use_learned_decoder;
+    onnx_export::ImageReconstructor reconstructor(ro);
+    const auto r = reconstructor.run(path);
+    if (method) *method = r.method;
+    return make_scene(r.gaussians, path, true, fov);
   }
   throw file_error(path, "not a Gaussians file (" + supported_gaussian_extensions() +
                              ") or an image (.png, .jpg, .jpeg, .webp)");

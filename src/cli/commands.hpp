@@ -16,5 +16,7 @@ void register_models(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_render(CLI::App& app);
 void register_export_onnx(CLI::App& app);
+void register_infer(CLI::App& app);
+void register_decode(CLI::App& app);
 
 }  // namespace fresnel::cli

@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   register_bench(app);
   register_render(app);
   register_export_onnx(app);
+  register_infer(app);
+  register_decode(app);
 
   try {
     app.parse(argc, argv);

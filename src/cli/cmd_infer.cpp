@@ -1,0 +1,106 @@
+// `fresnel infer`: images → 3D Gaussians files with a trained checkpoint (the original's decoder_inference.py
+// path, but from the image: background removal, encoders, decoder).
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli_common.hpp"
+#include "cli/commands.hpp"
+#include "core/atomic_write.hpp"
+#include "core/error.hpp"
+#include "core/gaussian_io.hpp"
+#include "core/image_io.hpp"
+#include "core/log.hpp"
+#include "core/progress.hpp"
+#include "export/image_reconstruction.hpp"
+
+namespace fresnel::cli {
+
+namespace {
+
+struct InferArgs {
+  std::vector<std::string> images;
+  std::string output, format = "ply";
+  onnx_export::ReconstructionOptions rec;
+  bool saag = false;
+  int64_t num_gaussians = 0;
+};
+
+int run_infer(InferArgs& a) {
+  namespace fs = std::filesystem;
+  for (const auto& img : a.images)
+    if (!is_image_file(img)) throw UsageError(img + ": not an image (.png, .jpg, .jpeg, .webp)");
+  if (a.format != "ply" && a.format != "splat" && a.format != "bin")
+    throw UsageError("--format must be ply, splat or bin");
+  a.rec.use_learned_decoder = !a.saag;
+  if (a.num_gaussians > 0) a.rec.num_gaussians = a.num_gaussians;
+  // One image and a Gaussians file name → that file; otherwise -o is a directory of {stem}.{format}.
+  const bool single_file = a.images.size() == 1 && is_gaussian_file(a.output);
+  if (!single_file) {
+    if (fs::path(a.output).has_extension() && is_gaussian_file(a.output))
+      throw UsageError("-o: with several images, give a directory (one file per image is written into it)");
+    ensure_directory(a.output);
+  }
+  onnx_export::ImageReconstructor reconstructor(a.rec);
+  Progress progress("infer", int64_t(a.images.size()), "img");
+  int failed = 0;
+  for (const auto& img : a.images) {
+    const std::string out =
+        single_file ? a.output : (fs::path(a.output) / (fs::path(img).stem().string() + "." + a.format)).string();
+    try {
+      const auto r = reconstructor.run(img);
+      save_gaussians(out, r.gaussians);
+      std::printf("%s -> %s: %lld Gaussians (%s)\n", img.c_str(), out.c_str(), (long long)r.gaussians.count(),
+                  r.method.c_str());
+    } catch (const UsageError&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (a.images.size() == 1) throw;
+      log_warn(std::string("infer: ") + e.what());
+      ++failed;
+    }
+    progress.advance();
+  }
+  progress.finish();
+  if (failed > 0) {
+    std::cerr << "error: " << failed << " of " << a.images.size() << " images failed\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_infer(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "infer",
+      "Reconstruct 3D Gaussians from images with a trained checkpoint: optional background removal, the encoders the "
+      "checkpoint was trained with (its built-in encoder, or DINOv2 + Depth Anything weights), the decoder. Output "
+      "Gaussians are in the input camera's frame (OpenCV axes); view them with fresnel-viewer.");
+  auto a = std::make_shared<InferArgs>();
+  cmd->add_option("images", a->images, "Input images (.png, .jpg, .jpeg, .webp)")->required();
+  cmd->add_option("-o,--output", a->output,
+                  "Output file (.ply, .splat, .bin) for one image, or a directory for several")
+      ->required();
+  cmd->add_option("--checkpoint", a->rec.checkpoint, "Decoder checkpoint written by `fresnel train`");
+  cmd->add_option("--format", a->format, "File format inside an output directory: ply, splat or bin")
+      ->capture_default_str();
+  cmd->add_flag("--saag", a->saag,
+                "Use the non-learned SAAG generator on the depth map (the checkpoint's depth, or --depth_model)");
+  cmd->add_flag("--remove_background", a->rec.remove_background,
+                "Remove the background and crop around the object first (as the original's preprocessing)");
+  cmd->add_option("--bg_model", a->rec.bg_model, "U2-Net ONNX model for --remove_background (default: GrabCut)");
+  cmd->add_option("--dinov2", a->rec.dinov2_weights,
+                  "DINOv2 weights (safetensors) for checkpoints trained on precomputed features");
+  cmd->add_option("--depth_model", a->rec.depth_weights, "Depth Anything V2 weights (safetensors)");
+  cmd->add_option("--num_gaussians", a->num_gaussians, "Keep the first K Gaussians per patch (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([a] {
+    int code = 0;
+    const int rc = run_guarded([&] { code = run_infer(*a); });
+    if (rc != 0) throw CLI::RuntimeError(rc);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace fresnel::cli
