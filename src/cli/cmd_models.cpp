@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/safetensors.hpp"
 #include "encode/weights.hpp"
+#include "metrics/lpips.hpp"
 
 namespace fresnel::cli {
 namespace fs = std::filesystem;
@@ -44,11 +45,17 @@ void check_safetensors(const std::string& path, Found& found) {
     auto f = SafetensorsFile::open(path);
     const auto kind = encode::detect_checkpoint(f);
     if (kind == encode::CheckpointKind::Unknown) {
-      std::string lower = name;
-      std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-      if (lower.find("lpips") != std::string::npos) {
-        std::cout << "  " << name << ": LPIPS weights (" << f.keys().size() << " tensors; checked when training loads them)\n";
-        found.lpips.push_back(name);
+      if (f.contains("lin0.model.1.weight")) {
+        // LPIPS: its own loader validates every tensor (presence, shape, finite, non-negative linear weights).
+        try {
+          auto lp = Lpips::load(path);
+          std::cout << "  " << name << ": OK — LPIPS (" << lpips_net_name(lp->net()) << "), " << f.keys().size()
+                    << " tensors\n";
+          found.lpips.push_back(name);
+        } catch (const std::exception& e) {
+          ++found.bad;
+          std::cout << "  " << name << ": BROKEN — LPIPS: " << e.what() << "\n";
+        }
       } else {
         std::cout << "  " << name << ": not an encoder checkpoint (" << f.keys().size() << " tensors)\n";
       }
@@ -139,7 +146,8 @@ void register_models(CLI::App& app) {
                 << (found.depth.empty() ? "unavailable (no valid Depth Anything V2 checkpoint)"
                                         : "available — " + list(found.depth))
                 << "\n  LPIPS loss: "
-                << (found.lpips.empty() ? "no *lpips*.safetensors file found" : "weights present — " + list(found.lpips))
+                << (found.lpips.empty() ? "unavailable (no valid LPIPS safetensors; --lpips_weights)"
+                                        : "available — " + list(found.lpips))
                 << "\n  background removal: alpha channel and built-in GrabCut always; U2-Net ONNX "
                 << (found.onnx.empty() ? "unavailable (no loadable .onnx)" : "available — " + list(found.onnx)) << "\n";
       bad = found.bad;

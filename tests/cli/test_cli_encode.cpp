@@ -64,6 +64,29 @@ TEST(CliModels, ChecksEveryFileAndReportsPaths) {
   EXPECT_NE(r.output.find("models folder not found"), std::string::npos) << r.output;
 }
 
+TEST(CliModels, RecognisesLpipsWeights) {
+  fresnel::test::TempDir dir;
+  // AlexNet trunk + LPIPS linear layers under the torchvision / LPIPS names (docs/metrics.md).
+  std::map<std::string, torch::Tensor> w = {
+      {"features.0.weight", torch::zeros({64, 3, 11, 11})},  {"features.0.bias", torch::zeros({64})},
+      {"features.3.weight", torch::zeros({192, 64, 5, 5})},  {"features.3.bias", torch::zeros({192})},
+      {"features.6.weight", torch::zeros({384, 192, 3, 3})}, {"features.6.bias", torch::zeros({384})},
+      {"features.8.weight", torch::zeros({256, 384, 3, 3})}, {"features.8.bias", torch::zeros({256})},
+      {"features.10.weight", torch::zeros({256, 256, 3, 3})}, {"features.10.bias", torch::zeros({256})}};
+  const int64_t c[5] = {64, 192, 384, 256, 256};
+  for (int k = 0; k < 5; ++k) w["lin" + std::to_string(k) + ".model.1.weight"] = torch::ones({1, c[k], 1, 1});
+  fresnel::save_safetensors(dir.file("lpips_alex.safetensors"), w);
+  auto r = run_fresnel("models --dir " + dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("lpips_alex.safetensors: OK — LPIPS (alex)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("LPIPS loss: available"), std::string::npos) << r.output;
+  w["lin2.model.1.weight"] = -torch::ones({1, 384, 1, 1});
+  fresnel::save_safetensors(dir.file("lpips_alex.safetensors"), w);
+  r = run_fresnel("models --dir " + dir.path());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("lin2.model.1.weight"), std::string::npos) << r.output;
+}
+
 TEST(CliPreprocess, ClearMessagesForUnavailablePaths) {
   fresnel::test::TempDir dir;
   std::filesystem::create_directories(dir.file("img"));
