@@ -58,7 +58,8 @@ for ply in "$OUT"/gaussians/*.ply; do
 done
 
 step "5/7 metrics on the $SPLIT split: trained model and the unprojected baseline"
-"$FRESNEL" eval --data_dir "$WORK/data" --split "$SPLIT" --checkpoint "$CKPT" --out "$OUT/eval_model"
+# The reconstructions from step 3 are named <object id>.ply in each object's input camera frame: what eval scores.
+"$FRESNEL" eval --data_dir "$WORK/data" --split "$SPLIT" --gaussians "$OUT/gaussians" --out "$OUT/eval_model"
 "$FRESNEL" eval --data_dir "$WORK/data" --split "$SPLIT" --baseline unprojected --out "$OUT/eval_baseline"
 
 step "6/7 export the decoder to ONNX (checked in OpenCV DNN)"
