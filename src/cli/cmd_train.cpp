@@ -145,6 +145,8 @@ void register_train(CLI::App& app) {
   cmd->add_option("--novel_view_weight", c.loss.novel_view_weight,
                   "Weight of the losses on other views of multi-view datasets (0 = input view only)")->capture_default_str();
   cmd->add_option("--novel_views", c.novel_views, "Other views rendered per sample")->capture_default_str();
+  cmd->add_option("--mask_weight", c.loss.mask_weight,
+                  "Rendered alpha vs object mask loss (datasets with masks; 0 = off)")->capture_default_str();
   cmd->add_option("--ssim_weight", c.loss.ssim_weight, "SSIM loss weight")->capture_default_str();
   cmd->add_option("--depth_weight", c.loss.depth_weight, "Rendered-depth loss weight")->capture_default_str();
   cmd->add_option("--depth_head_weight", c.loss.depth_head_weight, "Built-in depth head loss weight")->capture_default_str();

@@ -63,4 +63,15 @@ Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictI
   return p;
 }
 
+GaussianPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model) {
+  return [model](const ObjectViews& obj) {
+    const auto& in = obj.input();
+    const Camera& c = in.camera;
+    PredictInputs extra;
+    extra.intrinsics = torch::tensor({float(c.fx / c.width), float(c.fy / c.height), float(c.cx / c.width),
+                                      float(c.cy / c.height)});
+    return model->predict(in.rgb, extra).gaussians;
+  };
+}
+
 }  // namespace fresnel::train

@@ -14,11 +14,13 @@
 #pragma once
 #include <torch/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "core/camera.hpp"
 #include "core/gaussians.hpp"
+#include "evaluate/evaluate.hpp"
 #include "train/model.hpp"
 
 namespace fresnel::train {
@@ -61,5 +63,8 @@ class InferenceModel {
   mutable FresnelModel model_;  // forward() is logically const (eval mode, no grad)
   torch::Device device_;
 };
+
+// `fresnel eval --checkpoint`: predicts from each object's input view (image and its camera intrinsics).
+GaussianPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model);
 
 }  // namespace fresnel::train

@@ -6,7 +6,7 @@ namespace fresnel::train {
 
 namespace F = torch::nn::functional;
 
-torch::Tensor l1_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& w) {
+torch::Tensor pixel_l1_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& w) {
   auto d = (r - t).abs();
   return w.defined() ? (d * w).mean() : d.mean();
 }

@@ -27,10 +27,11 @@ struct LossConfig {
   double tensegrity_weight = 0.01;
   double depth_head_weight = 1.0;   // built-in encoder: supervised depth head
   double novel_view_weight = 1.0;   // multi-view supervision
+  double mask_weight = 0.5;         // rendered alpha vs object mask (datasets with masks), every rendered view
 };
 
 // Per-pixel L1; with `weights` (B,1,R,R): mean(|r − t|·w).
-torch::Tensor l1_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& weights = {});
+torch::Tensor pixel_l1_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& weights = {});
 // VLM pixel weights: (1 − vlm_weight) + vlm_weight·density (density in [0.5,1.5]), detached.
 torch::Tensor vlm_pixel_weights(const torch::Tensor& density, double vlm_weight);
 // Soft mask near uniform Fresnel zone boundaries: sigmoid((10/τ)(τ − min_k |d − b_k|)), b_k = k/n, τ = 0.02.

@@ -252,7 +252,7 @@ std::map<std::string, double> Trainer::train_step(const Batch& batch, const Hfts
     if (novel)
       for (const auto& c : batch.view_cameras[b]) cams[b].push_back(c.resized(R, R));
   }
-  torch::Tensor rgb, depth_accum;  // (B,C,3,R,R), (B,C,1,R,R)
+  torch::Tensor rgb, depth_accum, alpha;  // (B,C,3,R,R), (B,C,1,R,R), (B,C,R,R)
   if (cfg_.use_wave_rendering) {
     std::vector<torch::Tensor> rs;
     for (int64_t b = 0; b < B; ++b) {
@@ -269,6 +269,7 @@ std::map<std::string, double> Trainer::train_step(const Batch& batch, const Hfts
     auto r = render_batch(g, cams, ro);
     rgb = r.rgb.permute({0, 1, 4, 2, 3});
     depth_accum = r.depth_accum.unsqueeze(2);
+    alpha = r.alpha;
   }
 
   // Targets at the render resolution.
@@ -292,7 +293,7 @@ std::map<std::string, double> Trainer::train_step(const Batch& batch, const Hfts
   torch::Tensor weights;
   if (L.use_vlm && batch.vlm_density.defined() && pose_view < 0)
     weights = resize_to(vlm_pixel_weights(batch.vlm_density.to(device_), L.vlm_weight), R);
-  terms["rgb"] = L.rgb_weight * train::l1_loss(r0, target0, weights);
+  terms["rgb"] = L.rgb_weight * pixel_l1_loss(r0, target0, weights);
   auto ssim_term = [&](const torch::Tensor& r, const torch::Tensor& t) {
     auto rc = r.clamp(0.0, 1.0);
     return device_.is_cpu() ? ssim_loss(rc, t) : 1.0 - ssim_per_image_reference(rc, t).mean();
@@ -322,9 +323,19 @@ std::map<std::string, double> Trainer::train_step(const Batch& batch, const Hfts
   if (novel) {
     auto rv = rgb.narrow(1, 1, rgb.size(1) - 1).flatten(0, 1);
     auto tv = resize_to(batch.view_images.to(device_).flatten(0, 1), R);
-    auto nv = train::l1_loss(rv, tv);
+    auto nv = pixel_l1_loss(rv, tv);
     if (L.ssim_weight > 0) nv = nv + L.ssim_weight * ssim_term(rv, tv);
     terms["novel_view"] = L.novel_view_weight * nv;
+  }
+  // Silhouette supervision (ours): rendered alpha against the object masks of every rendered view. Without it,
+  // multi-view training can fall into "render nothing" (all opacities → 0), where the gradients vanish.
+  if (L.mask_weight > 0 && alpha.defined() && batch.mask.defined()) {
+    std::vector<torch::Tensor> masks;
+    if (pose_view >= 0) masks.push_back(batch.view_masks.select(1, pose_view).to(device_));
+    else masks.push_back(batch.mask.to(device_));
+    if (novel) for (int64_t v = 0; v < batch.num_views(); ++v) masks.push_back(batch.view_masks.select(1, v).to(device_));
+    auto m = resize_to(torch::stack(masks, 1).flatten(0, 1), R).view({B, -1, R, R});
+    terms["mask"] = L.mask_weight * (alpha - m).abs().mean();
   }
   torch::Tensor total = torch::zeros({}, r0.options());
   for (auto& [k, v] : terms) total = total + v;
@@ -381,6 +392,7 @@ void Trainer::run_epoch(int64_t epoch) {
                ": non-finite loss or gradient, batch skipped");
     } else {
       rec.total = terms["total"];
+      rec.terms = terms;
       ++good;
       for (auto& [k, v] : terms) sums[k] += v;
     }
@@ -397,7 +409,7 @@ void Trainer::run_epoch(int64_t epoch) {
   state_.skipped_batches += skipped;
   auto& h = state_.history;
   static const char* kKeys[] = {"total", "rgb", "ssim", "lpips", "depth", "boundary", "residual", "phase_retrieval",
-                                "frequency", "novel_view", "depth_head"};
+                                "frequency", "novel_view", "depth_head", "mask"};
   for (const char* k : kKeys) h[k].push_back(good ? sums[k] / good : 0.0);
   h["seconds"].push_back(secs);
   h["skipped"].push_back(skipped);

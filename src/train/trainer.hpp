@@ -58,6 +58,7 @@ struct TrainConfig {
 struct StepRecord {
   int64_t epoch = 0, batch = 0;
   double total = 0;
+  std::map<std::string, double> terms;  // weighted loss terms of the step
   bool skipped = false;
 };
 

@@ -87,7 +87,10 @@ class SingleViewSource : public SampleSource {
     const std::string stem = fs::path(path).stem().string();
     Sample s;
     s.name = stem;
-    auto img = load_image(path);  // (H,W,3)
+    // preprocess writes the exact encoder input (after background removal and crop) as {stem}_input.png: features,
+    // depth and target then share one crop.
+    const auto input_png = fs::path(features_dir_) / (stem + "_input.png");
+    auto img = load_image(fs::exists(input_png) ? input_png.string() : path);  // (H,W,3)
     img = resize_image(img, o_.image_size, o_.image_size, ResizeFilter::Lanczos).clamp(0.0, 1.0);
     s.image = Jitter::draw(o_.augment, rng).apply(img.permute({2, 0, 1}).contiguous());
     if (o_.load_features)

@@ -115,11 +115,11 @@ TEST(Hfts, HorvitzThompsonOpacityIsUnbiasedInOpticalDepth) {
 
 TEST(Losses, L1VlmAndBoundary) {
   auto r = torch::full({1, 3, 4, 4}, 0.5), t = torch::full({1, 3, 4, 4}, 0.25);
-  EXPECT_NEAR(l1_loss(r, t).item<float>(), 0.25, 1e-6);
+  EXPECT_NEAR(pixel_l1_loss(r, t).item<float>(), 0.25, 1e-6);
   auto density = torch::full({1, 1, 4, 4}, 1.5);
   auto w = vlm_pixel_weights(density, 0.5);
   EXPECT_NEAR(w.mean().item<float>(), 0.5 + 0.75, 1e-6);
-  EXPECT_NEAR(l1_loss(r, t, w).item<float>(), 0.25 * 1.25, 1e-6);
+  EXPECT_NEAR(pixel_l1_loss(r, t, w).item<float>(), 0.25 * 1.25, 1e-6);
   // On a boundary (d = 0.5 with 8 zones) the mask is sigmoid(10) ≈ 1; mid-zone (d = 0.0625) ≈ 0.
   auto m = fresnel_boundary_mask(torch::tensor({0.5, 0.0625, 0.51}).view({1, 1, 1, 3}), 8);
   EXPECT_NEAR(m[0][0][0][0].item<double>(), 1.0 / (1.0 + std::exp(-10.0)), 1e-6);
