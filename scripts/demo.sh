@@ -15,7 +15,7 @@ VIEWER=$(dirname "$FRESNEL")/viewer/fresnel-viewer
 
 case "$SCALE" in
   tiny)    OBJECTS=8;  VIEWS=2; SIZE=64; EPOCHS=2;  BATCH=2; HIDDEN=64,32;          FEAT=16; TURN=4 ;;
-  default) OBJECTS=60; VIEWS=3; SIZE=64; EPOCHS=12; BATCH=4; HIDDEN=256,256,128,64; FEAT=32; TURN=8 ;;
+  default) OBJECTS=30; VIEWS=2; SIZE=64; EPOCHS=5;  BATCH=4; HIDDEN=256,256,128,64; FEAT=32; TURN=8 ;;
   *) echo "demo.sh: scale must be tiny or default, got '$SCALE'" >&2; exit 2 ;;
 esac
 
