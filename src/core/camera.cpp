@@ -122,11 +122,12 @@ Camera Camera::from_fov(double fov_y_radians, int width, int height) {
 
 Camera Camera::from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy, double cx, double cy, int width,
                                    int height) {
-  // Legacy: u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy. With y' = −y, z' = −z this is the OpenCV projection,
-  // so the OpenCV view is diag(1,−1,−1,1)·legacy_view.
+  // Legacy: u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy, in a world with y up and the camera looking down −z.
+  // Legacy files are converted at their boundary by the world flip F = diag(1,−1,−1) (p' = F·p, see
+  // legacy_bin_format), and the camera axes flip the same way, so the OpenCV view is F·V·F.
   const Mat4 flip = {1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1};
   Camera c;
-  c.world_to_camera = mat4_mul(flip, legacy_view);
+  c.world_to_camera = mat4_mul(mat4_mul(flip, legacy_view), flip);
   c.fx = fx;
   c.fy = fy;
   c.cx = cx;

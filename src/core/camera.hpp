@@ -44,10 +44,12 @@ struct Camera {
                         int height);
   // Camera with principal point at the image centre and focal length from a vertical field of view.
   static Camera from_fov(double fov_y_radians, int width, int height);
-  // Converts the original's −Z camera (OpenGL-style view, u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy).
+  // Converts the original's −Z camera (OpenGL-style view, u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy) into a camera
+  // of the converted world p' = (x, −y, −z) — the same flip legacy .bin files get at their boundary.
   static Camera from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy, double cx, double cy,
                                     int width, int height);
-  // The original's training camera: identity view in its −Z convention, fx = fy = 0.8·R, centre R/2.
+  // The original's training camera (identity view in its −Z convention, fx = fy = 0.8·R, centre R/2); in the
+  // converted world it is the identity view.
   static Camera legacy_frontal(int resolution);
 
   nlohmann::json to_json() const;

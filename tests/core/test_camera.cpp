@@ -23,14 +23,25 @@ TEST(Camera, LookAtProjectsTargetToPrincipalPoint) {
 }
 
 TEST(Camera, LegacyMinusZMatchesOriginalProjection) {
-  // The original: u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy (spec §3, invariant 5).
+  // The original: u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy (spec §3, invariant 5). Its points enter our world
+  // converted as (x, −y, −z), like legacy .bin files; the converted camera must give the same pixels.
   const int r = 100;
   auto cam = Camera::legacy_frontal(r);
   const double x = 0.3, y = -0.4, z = -2.0;
-  auto p = cam.project({x, y, z});
+  auto p = cam.project({x, -y, -z});
   EXPECT_NEAR(p[0], 0.4 * r * x + r / 2.0, 1e-9);
   EXPECT_NEAR(p[1], -0.4 * r * y + r / 2.0, 1e-9);
   EXPECT_NEAR(p[2], 2.0, 1e-9);
+  auto id = mat4_identity();
+  for (int i = 0; i < 16; ++i) EXPECT_DOUBLE_EQ(cam.world_to_camera[i], id[i]);
+  // A moved legacy camera: camera at z = +2 (view translation −2 in the original), looking down −z.
+  Mat4 v = mat4_identity();
+  v[11] = -2.0;
+  auto moved = Camera::from_legacy_minus_z(v, 50, 50, 32, 32, 64, 64);
+  const double px = 0.2, py = 0.1, pz = -1.0;  // legacy point; legacy camera-space z = pz − 2
+  auto q = moved.project({px, -py, -pz});
+  EXPECT_NEAR(q[0], 50 * px / (-(pz - 2.0)) + 32, 1e-9);
+  EXPECT_NEAR(q[1], 50 * (-py) / (-(pz - 2.0)) + 32, 1e-9);
 }
 
 TEST(Camera, JsonRoundTrip) {
