@@ -49,11 +49,13 @@ void Progress::finish() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (finished_) return;
   finished_ = true;
-  render(true);
+  // Plain logs already hold the final count when advance() drew it; a terminal needs the closing newline.
+  if (tty_ || drawn_count_ != count_) render(true);
 }
 
 void Progress::render(bool final_line) {
   if (log_level() == LogLevel::Quiet) return;
+  drawn_count_ = count_;
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? count_ / elapsed : 0.0;
   std::ostringstream line;

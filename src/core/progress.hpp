@@ -28,7 +28,7 @@ class Progress {
  private:
   void render(bool final_line);
   std::string label_, unit_, status_;
-  int64_t total_, count_ = 0;
+  int64_t total_, count_ = 0, drawn_count_ = -1;  // drawn_count_: count shown by the last line
   bool tty_, finished_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
   std::mutex mutex_;

@@ -42,6 +42,8 @@ TEST(Progress, PlainLinesWhenNotATerminalWithEta) {
   EXPECT_NE(text.find("epoch 4/4 (100%)"), std::string::npos);
   EXPECT_NE(text.find("img/s"), std::string::npos);
   EXPECT_NE(text.find("loss 0.5"), std::string::npos);
+  // The final count is printed once, not again by finish().
+  EXPECT_EQ(text.find("epoch 4/4", text.find("epoch 4/4") + 1), std::string::npos);
 }
 
 TEST(Progress, QuietPrintsNothing) {
