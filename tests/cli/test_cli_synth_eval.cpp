@@ -41,9 +41,10 @@ TEST(CliEval, SourceChoiceAndCheckpointAreClear) {
   const auto two = run_fresnel("eval --data_dir " + tmp.path() + "/d --baseline unprojected --gaussians " + tmp.path() +
                                " --out " + tmp.path() + "/r");
   EXPECT_EQ(two.exit_code, 2) << two.output;
+  // A missing checkpoint is a failure (exit 1) whose message names the file.
   const auto ckpt = run_fresnel("eval --data_dir " + tmp.path() + "/d --checkpoint x.pt --out " + tmp.path() + "/r");
-  EXPECT_NE(ckpt.exit_code, 0);
-  EXPECT_NE(ckpt.output.find("--checkpoint"), std::string::npos) << ckpt.output;
+  EXPECT_EQ(ckpt.exit_code, 1) << ckpt.output;
+  EXPECT_NE(ckpt.output.find("x.pt"), std::string::npos) << ckpt.output;
   const auto missing = run_fresnel("eval --data_dir " + tmp.path() + "/nope --baseline unprojected --out " + tmp.path() + "/r");
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   EXPECT_NE(missing.output.find("nope"), std::string::npos) << missing.output;
