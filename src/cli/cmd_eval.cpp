@@ -4,6 +4,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "decode/saag.hpp"
 #include "evaluate/baselines.hpp"
 #include "evaluate/evaluate.hpp"
 #include "train/inference_model.hpp"
@@ -17,6 +18,20 @@ struct EvalArgs {
   int contact_objects = 4;
 };
 
+// Baseline (b): the original's surface-aligned generator (SAAG, spec §12.7) on the input view's metric depth
+// (0 = background, skipped), in the input camera frame like every prediction.
+GaussianPredictor saag_baseline_predictor() {
+  return [](const ObjectViews& obj) {
+    const ViewData& in = obj.input();
+    const Camera& c = in.camera;
+    const auto K = torch::tensor({c.fx / c.width, c.fy / c.height, c.cx / c.width, c.cy / c.height}, torch::kDouble);
+    decode::SaagOptions o;
+    o.depth_mode = decode::DepthMode::Metric;
+    o.subsample = 1;
+    return decode::saag_from_depth(in.rgb.permute({2, 0, 1}), in.depth, K, o);
+  };
+}
+
 void run_eval(const EvalArgs& a) {
   const int sources = int(!a.checkpoint.empty()) + int(!a.gaussians_dir.empty()) + int(!a.baseline.empty());
   if (sources != 1) throw UsageError("give exactly one of --checkpoint, --gaussians or --baseline");
@@ -28,9 +43,15 @@ void run_eval(const EvalArgs& a) {
   opt.contact_sheet_objects = a.contact_objects;
   GaussianPredictor predict;
   if (!a.baseline.empty()) {
-    if (a.baseline != "unprojected") throw UsageError("--baseline must be 'unprojected' (got '" + a.baseline + "')");
-    predict = unprojected_predictor();
-    opt.method = "baseline: unprojected pixels";
+    if (a.baseline == "unprojected") {
+      predict = unprojected_predictor();
+      opt.method = "baseline: unprojected pixels";
+    } else if (a.baseline == "saag") {
+      predict = saag_baseline_predictor();
+      opt.method = "baseline: SAAG (the original's non-learned generator) on ground-truth depth";
+    } else {
+      throw UsageError("--baseline must be 'unprojected' or 'saag' (got '" + a.baseline + "')");
+    }
   } else if (!a.gaussians_dir.empty()) {
     predict = gaussian_files_predictor(a.gaussians_dir);
     opt.method = "gaussians: " + a.gaussians_dir;
@@ -60,7 +81,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--checkpoint", a->checkpoint, "Decoder checkpoint to evaluate");
   cmd->add_option("--gaussians", a->gaussians_dir,
                   "Directory of <object_id>.ply Gaussians in each object's input camera frame");
-  cmd->add_option("--baseline", a->baseline, "Built-in baseline: unprojected (input pixels at ground-truth depth)");
+  cmd->add_option("--baseline", a->baseline, "Built-in baseline: unprojected (input pixels at ground-truth depth) or saag (the original's non-learned generator on ground-truth depth)");
   cmd->add_option("--views", a->views, "Views to score: input, novel or all")->capture_default_str();
   cmd->add_option("--split", a->split, "Dataset split: train, val or test")->capture_default_str();
   cmd->add_option("--max_objects", a->max_objects, "Evaluate at most N objects (0: all)")->capture_default_str();

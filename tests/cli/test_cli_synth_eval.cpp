@@ -49,3 +49,13 @@ TEST(CliEval, SourceChoiceAndCheckpointAreClear) {
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   EXPECT_NE(missing.output.find("nope"), std::string::npos) << missing.output;
 }
+
+TEST(CliEval, SaagBaselineWritesAReport) {
+  fresnel::test::TempDir tmp;
+  ASSERT_EQ(run_fresnel("synth --out " + tmp.path() + "/d --objects 1 --views 2 --size 32 --split 0,0,1 --aa 1").exit_code, 0);
+  const auto e = run_fresnel("eval --data_dir " + tmp.path() + "/d --baseline saag --out " + tmp.path() + "/r");
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NE(e.output.find("SAAG"), std::string::npos) << e.output;
+  EXPECT_TRUE(fs::exists(tmp.path() + "/r/report.json"));
+  EXPECT_EQ(run_fresnel("eval --data_dir " + tmp.path() + "/d --baseline nope --out " + tmp.path() + "/r2").exit_code, 2);
+}
