@@ -90,18 +90,18 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
     if (o.remove_background) files.push_back((fs::path(out_dir) / input_image_file_name(stem)).string());
     return files;
   };
-  std::vector<std::string> todo;
+  std::vector<std::string> pending;
   for (const auto& img : mine) {
     const auto files = outputs_of(img);
     if (std::all_of(files.begin(), files.end(), [](const std::string& f) { return fs::exists(f); })) {
       ++stats.skipped;
     } else {
-      todo.push_back(img);
+      pending.push_back(img);
     }
   }
   log_info("preprocess: " + std::to_string(mine.size()) + " images in shard " + std::to_string(o.shard_index) + "/" +
            std::to_string(o.shard_count) + ", " + std::to_string(stats.skipped) + " already done, output " + out_dir);
-  if (todo.empty()) return stats;
+  if (pending.empty()) return stats;
 
   // Load models only when there is work (a finished folder needs no weights).
   auto dinov2 = load_dinov2(require_weights(o.dinov2_weights, "DINOv2", "--dinov2_weights"), o.dinov2_size);
@@ -119,8 +119,8 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
 
   torch::NoGradGuard no_grad;
   std::unique_ptr<Progress> bar;
-  if (o.progress) bar = std::make_unique<Progress>("preprocess", static_cast<int64_t>(todo.size()), "img");
-  for (const auto& img : todo) {
+  if (o.progress) bar = std::make_unique<Progress>("preprocess", static_cast<int64_t>(pending.size()), "img");
+  for (const auto& img : pending) {
     try {
       const auto files = outputs_of(img);
       auto loaded = to_u8(load_image(img, /*keep_alpha=*/o.remove_background));
