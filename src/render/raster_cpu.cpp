@@ -13,8 +13,10 @@
 #include <numeric>
 #include <vector>
 
+#include "render/camera_params.hpp"
 #include "render/constants.hpp"
 #include "render/gaussian_math.hpp"
+#include "render/lanes.hpp"
 
 namespace fresnel::raster {
 namespace {
@@ -35,30 +37,6 @@ enum Rec : int {
 inline int record_width(bool phases) { return phases ? 24 : 16; }
 // Per-entry gradient slots written by the backward tile kernels (field-major).
 enum GradField : int { gU = 0, gV, gA, gB, gC, gO, gZ, gCol0, gCol1, gCol2, gPhi0, gPhi1, gPhi2, kNumGrads };
-
-template <typename S>
-CameraParams<S> camera_params(const Camera& cam) {
-  CameraParams<S> p{};
-  for (int i = 0; i < 3; ++i) {
-    for (int j = 0; j < 3; ++j) p.R[3 * i + j] = S(cam.world_to_camera[4 * i + j]);
-    p.t[i] = S(cam.world_to_camera[4 * i + 3]);
-  }
-  p.fx = S(cam.fx);
-  p.fy = S(cam.fy);
-  p.cx = S(cam.cx);
-  p.cy = S(cam.cy);
-  p.near_plane = S(cam.near_plane);
-  p.far_plane = S(cam.far_plane);
-  const Vec3 c = cam.position();
-  for (int i = 0; i < 3; ++i) p.pos[i] = S(c[i]);
-  p.width = cam.width;
-  p.height = cam.height;
-  p.lim_x_lo = S((-rc::kGuardBand * cam.width - cam.cx) / cam.fx);
-  p.lim_x_hi = S(((1 + rc::kGuardBand) * cam.width - cam.cx) / cam.fx);
-  p.lim_y_lo = S((-rc::kGuardBand * cam.height - cam.cy) / cam.fy);
-  p.lim_y_hi = S(((1 + rc::kGuardBand) * cam.height - cam.cy) / cam.fy);
-  return p;
-}
 
 using gmath::pixel_span;
 
@@ -230,28 +208,6 @@ inline TileRect tile_rect(int64_t t, int width, int height) {
   return {x0, std::min(x0 + kTile, width), y0, std::min(y0 + kTile, height)};
 }
 
-// e^x for x ≤ 0 without a libm call (about twice as fast as expf here): Cody–Waite range
-// reduction and a degree-6 polynomial (relative error ≈ 2e-7 in float). Double precision keeps std::exp
-// (used by the gradient checks). Results are bit-identical for any thread count.
-inline float exp_nonpos(float x) {
-  x = std::max(x, -87.0f);
-  // Round to nearest with the 1.5·2^23 trick (no libm call).
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (int32_t(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-inline double exp_nonpos(double x) { return std::exp(x); }
-
 // Exponent of a Gaussian at a pixel centre; false when the pixel lies outside its 3σ ellipse or the
 // power is positive through rounding (same tests as the reference twin).
 template <typename S>
@@ -272,14 +228,30 @@ inline bool tile_rows(const S* f, const TileRect& r, int H, int& ys, int& ye) {
 // ---------------------------------------------------------------------------------------------------
 // Forward compositing of one tile. Gaussians are visited in depth order and each touches only the
 // pixels of its ellipse inside the tile; per-pixel state lives in fixed-size arrays (no allocation).
+// Pixels of a row run in SIMD lanes (lanes.hpp): each lane evaluates exactly the scalar expressions and
+// masks replace the per-pixel branches, so every pixel's result is the same as a one-pixel-at-a-time loop.
 template <typename S, bool kPhase>
 void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
                   const Settings& s, S* rgb, S* alpha, S* dacc, S* finalT, int32_t* last_out, S* phasor) {
+  using LS = lanes::Lanes<S>;
+  using V = typename LS::V;
+  using M = typename LS::M;
+  using I = typename LS::Int;
+  constexpr int kW = LS::kWidth;
+  using lanes::load;
+  using lanes::splat;
+  using lanes::store;
   const TileRect r = tile_rect(t, W, H);
   const int npix = (r.x1 - r.x0) * (r.y1 - r.y0);
-  S T[kTilePixels], acc[3][kTilePixels], dep[kTilePixels];
-  S ur[3][kTilePixels], ui[3][kTilePixels];
-  int32_t last[kTilePixels], done[kTilePixels];
+  alignas(16) S T[kTilePixels], acc[3][kTilePixels], dep[kTilePixels];
+  alignas(16) S ur[3][kTilePixels], ui[3][kTilePixels];
+  alignas(16) I last[kTilePixels], done[kTilePixels];
+  alignas(16) S centre_x[kTile];  // pixel-centre x of each tile column
+  alignas(16) I column[kTile];
+  for (int i = 0; i < kTile; ++i) {
+    centre_x[i] = S(r.x0 + i) + S(0.5);
+    column[i] = I(i);
+  }
   for (int p = 0; p < kTilePixels; ++p) {
     T[p] = S(1);
     dep[p] = S(0);
@@ -294,6 +266,7 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
   int row_done[kTile] = {0};  // finished pixels per row: full rows are skipped
   const int tw = r.x1 - r.x0;
   const int64_t begin = offsets[t], end = offsets[t + 1];
+  const V max_alpha = splat<V>(S(rc::kMaxAlpha));
   for (int64_t k = begin; k < end && ndone < npix; ++k) {
     // Records of later entries are scattered in memory: fetch them ahead (the loop is latency-bound).
     if (k + kPrefetch < end) __builtin_prefetch(recs + int64_t(ent[k + kPrefetch]) * R);
@@ -308,37 +281,52 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
         pc[c] = col[c] * f[kCos0 + c];
         ps[c] = col[c] * f[kSin0 + c];
       }
-    const int32_t pos = int32_t(k - begin + 1);
+    const M posm = splat<M>(I(k - begin + 1));
     for (int y = ys; y < ye; ++y) {
       if (row_done[y - r.y0] == tw) continue;
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
       if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
-      int p = (y - r.y0) * kTile + (xs - r.x0);
-      for (int x = xs; x < xe; ++x, ++p) {
-        if (done[p]) continue;
-        const S dx = u - (S(x) + S(0.5));
-        S power;
-        if (!eval_power(A, B, C, dx, dy, power)) continue;
-        const S a = std::min(S(rc::kMaxAlpha), o * exp_nonpos(power));
-        if (a < S(rc::kMinAlpha)) continue;
-        const S nextT = T[p] * (S(1) - a);
-        if (nextT < S(rc::kMinTransmittance)) {
-          done[p] = 1;
-          ++ndone;
-          ++row_done[y - r.y0];
-          continue;
+      const S cdy = C * dy * dy;
+      const int lo = xs - r.x0, hi = xe - r.x0, row = (y - r.y0) * kTile;
+      for (int gx = lo & ~(kW - 1); gx < hi; gx += kW) {
+        const int p = row + gx;
+        const M colx = load<M>(column + gx);
+        const M dn = load<M>(done + p);
+        M m = (colx >= I(lo)) & (colx < I(hi)) & (dn == I(0));
+        const V dx = u - load<V>(centre_x + gx);
+        const V power = S(-0.5) * (A * dx * dx + cdy) - B * dx * dy;
+        m &= (power <= S(0)) & (power >= S(rc::kMinPower));
+        if (!lanes::any(m)) continue;
+        const V raw = o * lanes::exp_nonpos(power);
+        const V a = raw < max_alpha ? raw : max_alpha;  // std::min(kMaxAlpha, raw)
+        m &= a >= S(rc::kMinAlpha);
+        const V Tp = load<V>(T + p);
+        const V nextT = Tp * (S(1) - a);
+        const M stop = m & (nextT < S(rc::kMinTransmittance));
+        if (lanes::any(stop)) {
+          store(done + p, dn | stop);
+          const int n = lanes::count(stop);
+          ndone += n;
+          row_done[y - r.y0] += n;
+          m &= ~stop;
         }
-        const S w = a * T[p];
-        for (int c = 0; c < 3; ++c) acc[c][p] += w * col[c];
-        if (kPhase)
-          for (int c = 0; c < 3; ++c) {
-            ur[c][p] += w * pc[c];
-            ui[c][p] += w * ps[c];
+        if (!lanes::any(m)) continue;
+        const V w = a * Tp;
+        for (int c = 0; c < 3; ++c) {
+          const V ac = load<V>(acc[c] + p);
+          store(acc[c] + p, m ? ac + w * col[c] : ac);
+          if (kPhase) {
+            const V re = load<V>(ur[c] + p), im = load<V>(ui[c] + p);
+            store(ur[c] + p, m ? re + w * pc[c] : re);
+            store(ui[c] + p, m ? im + w * ps[c] : im);
           }
-        dep[p] += w * z;
-        T[p] = nextT;
-        last[p] = pos;
+        }
+        const V dp = load<V>(dep + p);
+        store(dep + p, m ? dp + w * z : dp);
+        store(T + p, m ? nextT : Tp);
+        const M lp = load<M>(last + p);
+        store(last + p, m ? posm : lp);
       }
     }
   }
@@ -360,7 +348,7 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
       alpha[pix] = S(1) - T[p];
       dacc[pix] = dep[p];
       finalT[pix] = T[p];
-      last_out[pix] = last[p];
+      last_out[pix] = int32_t(last[p]);
     }
 }
 
@@ -408,27 +396,50 @@ struct SlotLayout {
 // ---------------------------------------------------------------------------------------------------
 // Backward of one tile: back to front, recovering T_i = T_{i+1}/(1−α_i), with 3DGS's running
 // "colour behind" so each Gaussian's dL/dα costs O(1). Gradients of the tile's entry j go to its slot j.
+// Pixels of a row run in SIMD lanes like the forward tile; each entry's sums are kept per lane and added
+// lane by lane in a fixed order, so results never depend on the thread count.
 template <typename S, bool kPhase>
 void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
                    const Settings& s, const S* finalT, const int32_t* last_in, const S* phasor, const S* g_rgb,
                    const S* g_alpha, const S* g_dacc, const SlotLayout& L, S* slots) {
+  using LS = lanes::Lanes<S>;
+  using V = typename LS::V;
+  using M = typename LS::M;
+  using I = typename LS::Int;
+  constexpr int kW = LS::kWidth;
+  using lanes::load;
+  using lanes::splat;
+  using lanes::store;
   const TileRect r = tile_rect(t, W, H);
-  S T[kTilePixels], Tfin[kTilePixels], rec[3][kTilePixels], recz[kTilePixels], last_a[kTilePixels];
-  S last_c[3][kTilePixels], last_z[kTilePixels], gc[3][kTilePixels], gbg[kTilePixels], gz[kTilePixels];
-  S rho_r[3][kTilePixels], rho_i[3][kTilePixels];
-  int32_t last[kTilePixels];
+  alignas(16) S T[kTilePixels], Tfin[kTilePixels], rec[3][kTilePixels], recz[kTilePixels], last_a[kTilePixels];
+  alignas(16) S last_c[3][kTilePixels], last_z[kTilePixels], gc[3][kTilePixels], gbg[kTilePixels], gz[kTilePixels];
+  alignas(16) S rho_r[3][kTilePixels], rho_i[3][kTilePixels];
+  alignas(16) I last[kTilePixels];
+  alignas(16) S centre_x[kTile];
+  alignas(16) I column[kTile];
+  for (int i = 0; i < kTile; ++i) {
+    centre_x[i] = S(r.x0 + i) + S(0.5);
+    column[i] = I(i);
+  }
   const S eps = S(rc::kPhaseEps);
-  for (int p = 0; p < kTilePixels; ++p) last[p] = 0;
+  // Pixels outside the image (partial tiles) keep last = 0 and neutral state, so no lane ever uses them.
+  for (int p = 0; p < kTilePixels; ++p) {
+    last[p] = 0;
+    T[p] = Tfin[p] = S(1);
+    recz[p] = last_a[p] = last_z[p] = gbg[p] = gz[p] = S(0);
+    for (int c = 0; c < 3; ++c) {
+      rec[c][p] = last_c[c][p] = gc[c][p] = S(0);
+      rho_r[c][p] = rho_i[c][p] = S(0);
+    }
+  }
   for (int y = r.y0; y < r.y1; ++y)
     for (int x = r.x0; x < r.x1; ++x) {
       const int p = (y - r.y0) * kTile + (x - r.x0);
       const int64_t pix = int64_t(y) * W + x;
       T[p] = Tfin[p] = finalT[pix];
       last[p] = last_in[pix];
-      recz[p] = last_a[p] = last_z[p] = S(0);
       S bgdot = 0;
       for (int c = 0; c < 3; ++c) {
-        rec[c][p] = last_c[c][p] = S(0);
         gc[c][p] = g_rgb[pix * 3 + c];
         bgdot += S(s.background[c]) * gc[c][p];
         if (kPhase) {
@@ -444,13 +455,14 @@ void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, cons
   int32_t row_last[kTile] = {0};  // deepest contribution per row: rows past it are skipped
   for (int y = r.y0; y < r.y1; ++y)
     for (int x = r.x0; x < r.x1; ++x)
-      row_last[y - r.y0] = std::max(row_last[y - r.y0], last[(y - r.y0) * kTile + x - r.x0]);
+      row_last[y - r.y0] = std::max(row_last[y - r.y0], int32_t(last[(y - r.y0) * kTile + x - r.x0]));
   const int64_t begin = offsets[t];
-  const int64_t kmax = L.count[t], V = L.total;
+  const int64_t kmax = L.count[t], NV = L.total;
   S* out = slots + L.offset[t];
   const S amp = S(s.phase_amplitude);
+  const V zero = splat<V>(S(0)), one = splat<V>(S(1)), max_alpha = splat<V>(S(rc::kMaxAlpha));
   for (int64_t j = kmax - 1; j >= 0; --j) {
-    for (int f = 0; f < kNumGrads; ++f) out[f * V + j] = S(0);
+    for (int f = 0; f < kNumGrads; ++f) out[f * NV + j] = S(0);
     if (j >= kPrefetch) __builtin_prefetch(recs + int64_t(ent[begin + j - kPrefetch]) * R);
     const S* f = recs + int64_t(ent[begin + j]) * R;
     int ys, ye;
@@ -464,57 +476,77 @@ void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, cons
         sn[c] = f[kSin0 + c];
       }
     const int32_t pos = int32_t(j);  // pixels with last > pos received this Gaussian
-    S su = 0, sv = 0, sA = 0, sB = 0, sC = 0, so = 0, sz = 0, scol[3] = {0, 0, 0}, sphi[3] = {0, 0, 0};
+    V su = zero, sv = zero, sA = zero, sB = zero, sC = zero, so = zero, sz = zero;
+    V scol[3] = {zero, zero, zero}, sphi[3] = {zero, zero, zero};
     for (int y = ys; y < ye; ++y) {
       if (row_last[y - r.y0] <= pos) continue;
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
       if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
-      int p = (y - r.y0) * kTile + (xs - r.x0);
-      for (int x = xs; x < xe; ++x, ++p) {
-        if (last[p] <= pos) continue;
-        const S dx = u - (S(x) + S(0.5));
-        S power;
-        if (!eval_power(A, B, C, dx, dy, power)) continue;
-        const S G = exp_nonpos(power);
-        const S raw = o * G;
-        const S a = std::min(S(rc::kMaxAlpha), raw);
-        if (a < S(rc::kMinAlpha)) continue;
-        const S one_minus = S(1) - a;
-        T[p] = T[p] / one_minus;  // transmittance in front of this Gaussian
-        const S w = a * T[p];
-        S dalpha = 0;
+      const S cdy = C * dy * dy;
+      const int lo = xs - r.x0, hi = xe - r.x0, row = (y - r.y0) * kTile;
+      for (int gx = lo & ~(kW - 1); gx < hi; gx += kW) {
+        const int p = row + gx;
+        const M colx = load<M>(column + gx);
+        M m = (colx >= I(lo)) & (colx < I(hi)) & (load<M>(last + p) > I(pos));
+        if (!lanes::any(m)) continue;
+        const V dx = u - load<V>(centre_x + gx);
+        const V power = S(-0.5) * (A * dx * dx + cdy) - B * dx * dy;
+        m &= (power <= S(0)) & (power >= S(rc::kMinPower));
+        if (!lanes::any(m)) continue;
+        const V G = lanes::exp_nonpos(power);
+        const V raw = o * G;
+        const V a = raw < max_alpha ? raw : max_alpha;
+        m &= a >= S(rc::kMinAlpha);
+        if (!lanes::any(m)) continue;
+        const V one_minus = S(1) - a;
+        const V Tp = load<V>(T + p) / one_minus;  // transmittance in front of this Gaussian
+        store(T + p, m ? Tp : load<V>(T + p));
+        const V w = a * Tp;
+        const V la = load<V>(last_a + p);
+        const V keep = S(1) - la;
+        V dalpha = zero;
         for (int c = 0; c < 3; ++c) {
-          S eff = col[c], fac = S(1);
+          const V g = load<V>(gc[c] + p);
+          V eff = splat<V>(col[c]), fac = one;
           if (kPhase) {
-            fac = (S(1) - amp) + amp * (rho_r[c][p] * cs[c] + rho_i[c][p] * sn[c]);
+            const V rr = load<V>(rho_r[c] + p), ri = load<V>(rho_i[c] + p);
+            fac = (S(1) - amp) + amp * (rr * cs[c] + ri * sn[c]);
             eff = col[c] * fac;
-            sphi[c] += amp * w * col[c] * (rho_i[c][p] * cs[c] - rho_r[c][p] * sn[c]) * gc[c][p];
+            sphi[c] += m ? amp * w * col[c] * (ri * cs[c] - rr * sn[c]) * g : zero;
           }
-          scol[c] += w * fac * gc[c][p];
-          rec[c][p] = last_a[p] * last_c[c][p] + (S(1) - last_a[p]) * rec[c][p];
-          dalpha += (eff - rec[c][p]) * gc[c][p];
-          last_c[c][p] = eff;
+          scol[c] += m ? w * fac * g : zero;
+          const V rc_old = load<V>(rec[c] + p);
+          const V rc_new = la * load<V>(last_c[c] + p) + keep * rc_old;
+          store(rec[c] + p, m ? rc_new : rc_old);
+          store(last_c[c] + p, m ? eff : load<V>(last_c[c] + p));
+          dalpha += (eff - rc_new) * g;
         }
-        recz[p] = last_a[p] * last_z[p] + (S(1) - last_a[p]) * recz[p];
-        dalpha += (z - recz[p]) * gz[p];
-        dalpha *= T[p];
-        dalpha += Tfin[p] / one_minus * gbg[p];
-        last_z[p] = z;
-        last_a[p] = a;
-        sz += w * gz[p];
-        if (raw > S(rc::kMaxAlpha)) continue;  // α clamped: no gradient to opacity or shape
-        so += G * dalpha;
-        const S gp = raw * dalpha;
-        su += gp * (-A * dx - B * dy);
-        sv += gp * (-C * dy - B * dx);
-        sA += S(-0.5) * dx * dx * gp;
-        sC += S(-0.5) * dy * dy * gp;
-        sB += -dx * dy * gp;
+        const V rz_old = load<V>(recz + p);
+        const V rz_new = la * load<V>(last_z + p) + keep * rz_old;
+        store(recz + p, m ? rz_new : rz_old);
+        const V gzp = load<V>(gz + p);
+        dalpha += (z - rz_new) * gzp;
+        dalpha *= Tp;
+        dalpha += load<V>(Tfin + p) / one_minus * load<V>(gbg + p);
+        store(last_z + p, m ? splat<V>(z) : load<V>(last_z + p));
+        store(last_a + p, m ? a : la);
+        sz += m ? w * gzp : zero;
+        m &= raw <= max_alpha;  // α clamped: no gradient to opacity or shape
+        so += m ? G * dalpha : zero;
+        const V gp = raw * dalpha;
+        su += m ? gp * (-A * dx - B * dy) : zero;
+        sv += m ? gp * (-C * dy - B * dx) : zero;
+        sA += m ? S(-0.5) * dx * dx * gp : zero;
+        sC += m ? S(-0.5) * dy * dy * gp : zero;
+        sB += m ? -dx * dy * gp : zero;
       }
     }
-    const S vals[kNumGrads] = {su, sv, sA, sB, sC, so, sz, scol[0], scol[1], scol[2], sphi[0], sphi[1], sphi[2]};
-    for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = vals[q];
+    using lanes::hsum;
+    const S vals[kNumGrads] = {hsum(su),      hsum(sv),      hsum(sA),      hsum(sB),      hsum(sC),
+                               hsum(so),      hsum(sz),      hsum(scol[0]), hsum(scol[1]), hsum(scol[2]),
+                               hsum(sphi[0]), hsum(sphi[1]), hsum(sphi[2])};
+    for (int q = 0; q < kNumGrads; ++q) out[q * NV + j] = vals[q];
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/camera.hpp"
+#include "render/camera_params.hpp"
 #include "render/constants.hpp"
 #include "render/gaussian_math.hpp"
 #include "render/raster_cuda.hpp"
@@ -21,29 +22,6 @@ constexpr int kTile = rc::kTileSize;
 constexpr int kRec = 16;  // record: u v A B C o z r g b ex ey k2 (same meaning as the CPU record)
 enum Rec : int { kU = 0, kV, kConA, kConB, kConC, kOpacity, kDepth, kColR, kColG, kColB, kExtX, kExtY, kK2 };
 enum GradField : int { gU = 0, gV, gA, gB, gC, gO, gZ, gCol0, gCol1, gCol2, kGrads };
-
-CameraParams<float> camera_params(const Camera& cam) {
-  CameraParams<float> p{};
-  for (int i = 0; i < 3; ++i) {
-    for (int j = 0; j < 3; ++j) p.R[3 * i + j] = float(cam.world_to_camera[4 * i + j]);
-    p.t[i] = float(cam.world_to_camera[4 * i + 3]);
-  }
-  p.fx = float(cam.fx);
-  p.fy = float(cam.fy);
-  p.cx = float(cam.cx);
-  p.cy = float(cam.cy);
-  p.near_plane = float(cam.near_plane);
-  p.far_plane = float(cam.far_plane);
-  const Vec3 c = cam.position();
-  for (int i = 0; i < 3; ++i) p.pos[i] = float(c[i]);
-  p.width = cam.width;
-  p.height = cam.height;
-  p.lim_x_lo = float((-rc::kGuardBand * cam.width - cam.cx) / cam.fx);
-  p.lim_x_hi = float(((1 + rc::kGuardBand) * cam.width - cam.cx) / cam.fx);
-  p.lim_y_lo = float((-rc::kGuardBand * cam.height - cam.cy) / cam.fy);
-  p.lim_y_hi = float(((1 + rc::kGuardBand) * cam.height - cam.cy) / cam.fy);
-  return p;
-}
 
 __device__ void tile_rect_of(const float* f, int W, int H, int& tx0, int& tx1, int& ty0, int& ty1) {
   int x0, x1, y0, y1;
@@ -270,7 +248,7 @@ int blocks_for(int64_t n, int threads) { return int((n + threads - 1) / threads)
 }  // namespace
 
 ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& s) {
-  const auto cam = camera_params(camera);
+  const auto cam = camera_params<float>(camera);
   const int64_t n = in.means.size(0);
   const int W = camera.width, H = camera.height;
   const int tiles_x = (W + kTile - 1) / kTile, tiles_y = (H + kTile - 1) / kTile;
@@ -317,7 +295,7 @@ ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& 
 void backward_cuda(const Inputs& in, const Camera& camera, const Settings& s, const CameraState& st,
                    const at::Tensor& grad_rgb, const at::Tensor& grad_alpha, const at::Tensor& grad_depth_accum,
                    Grads& g) {
-  const auto cam = camera_params(camera);
+  const auto cam = camera_params<float>(camera);
   const int64_t n = in.means.size(0);
   const int W = camera.width, H = camera.height;
   const int tiles_x = (W + kTile - 1) / kTile, tiles_y = (H + kTile - 1) / kTile;
