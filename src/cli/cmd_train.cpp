@@ -144,6 +144,17 @@ void register_train(CLI::App& app) {
   cmd->add_option("--decoder_hidden", f->hidden, "Decoder MLP widths (the original's: 512,512,256,128)")->capture_default_str();
   cmd->add_option("--novel_view_weight", c.loss.novel_view_weight,
                   "Weight of the losses on other views of multi-view datasets (0 = input view only)")->capture_default_str();
+  cmd->add_flag("--pixel_aligned", c.model.pixel_aligned,
+                "Ours: experiment 2 on a feature grid at image resolution, colours as residuals on the image, "
+                "scales relative to the pixel footprint; an untrained model equals the unprojected-pixels baseline");
+  auto* fg = cmd->add_option("--feature_grid", c.model.feature_grid,
+                             "Built-in encoder output grid (default 37, DINOv2's; with --pixel_aligned: --image_size)");
+  cmd->add_option("--decoder_depth", c.model.decoder_depth,
+                  "Built-in encoder: depth the decoder places Gaussians with: predicted (depth head) or data "
+                  "(the dataset's depth, also used at evaluation; inference falls back to predicted)")
+      ->check(CLI::IsMember({"predicted", "data"}))
+      ->capture_default_str();
+  auto* dro = cmd->add_option("--dropout", c.model.dropout, "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
   cmd->add_option("--novel_views", c.novel_views, "Other views rendered per sample")->capture_default_str();
   cmd->add_option("--mask_weight", c.loss.mask_weight,
                   "Rendered alpha vs object mask loss (datasets with masks; 0 = off)")->capture_default_str();
@@ -160,7 +171,7 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--no_augmentation", f->no_aug, "Disable colour jitter");
   cmd->add_option("--saag_subsample", c.model.saag_subsample, "Experiments 1/3: SAAG pixel stride")->capture_default_str();
 
-  cmd->callback([f, fd, nsp, ncs, ncn, ncz, phz, dfp, mwl] {
+  cmd->callback([f, fd, fg, dro, nsp, ncs, ncn, ncz, phz, dfp, mwl] {
     const int rc = run_guarded([&] {
       auto& c = f->cfg;
       if (f->experiment == 4 || f->experiment == 5)
@@ -183,6 +194,11 @@ void register_train(CLI::App& app) {
       c.model.feature_dim = (f->encoder == "builtin" && fd->count() == 0) ? 64 : f->feature_dim;
       c.model.decoder_hidden = parse_int_list(f->hidden, "--decoder_hidden");
       c.model.image_size = c.image_size;
+      if (c.model.pixel_aligned) {
+        if (f->experiment != 2) throw UsageError("--pixel_aligned applies to --experiment 2");
+        if (fg->count() == 0) c.model.feature_grid = c.image_size;
+        if (dro->count() == 0) c.model.dropout = 0.0;  // a per-pixel head needs every pixel's output
+      }
       c.max_images = f->max_images;
       c.augment = !f->no_aug;
       if (f->use_qsr) {

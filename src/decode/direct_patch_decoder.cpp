@@ -1,6 +1,7 @@
 #include "decode/direct_patch_decoder.hpp"
 
 #include "core/error.hpp"
+#include "decode/pixel_aligned.hpp"
 
 namespace fresnel::decode {
 
@@ -21,6 +22,10 @@ DirectPatchDecoderImpl::DirectPatchDecoderImpl(DirectPatchDecoderOptions o) : op
                                                 torch::nn::Linear(128, 1)));
   }
   depth_offset = register_parameter("depth_offset", torch::full({1}, kDefaultDepthOffset));
+  if (options_.pixel_aligned) {
+    torch::nn::Linear head(std::dynamic_pointer_cast<torch::nn::LinearImpl>(mlp->ptr(mlp->size() - 1)));
+    init_pixel_aligned_head(head, options_.gaussians_per_patch, params_per_gaussian());
+  }
 }
 
 GridDepth grid_depth(const torch::Tensor& depth, int64_t h, int64_t w, DepthMode mode,
@@ -64,32 +69,41 @@ DecoderOutput DirectPatchDecoderImpl::activate(const torch::Tensor& raw, const D
   const auto opts = raw.options();
   auto K_int = in.intrinsics.defined() ? in.intrinsics.to(opts) : default_normalized_intrinsics(B, opts);
 
-  // Depth per patch → camera z (B,h,w,1), broadcast over K.
-  torch::Tensor z, dnorm;
-  if (in.depth.defined()) {
-    auto gd = grid_depth(in.depth.to(opts), h, w, options_.depth_mode, depth_offset, options_.use_fresnel_zones,
-                         options_.num_fresnel_zones);
-    z = gd.z.squeeze(1).unsqueeze(-1);
-    dnorm = gd.normalized;
+  torch::Tensor means, scales, colors, opacities, dnorm;
+  if (options_.pixel_aligned) {
+    auto p = pixel_aligned_params(raw, in.images, in.depth, K_int, options_.depth_mode, depth_offset);
+    means = p.means;
+    scales = p.scales;
+    colors = p.colors;
+    opacities = p.opacities;
+    dnorm = p.normalized_depth;
   } else {
-    z = depth_offset.view({1, 1, 1, 1}).expand({B, h, w, 1});
+    // Depth per patch → camera z (B,h,w,1), broadcast over K.
+    torch::Tensor z;
+    if (in.depth.defined()) {
+      auto gd = grid_depth(in.depth.to(opts), h, w, options_.depth_mode, depth_offset, options_.use_fresnel_zones,
+                           options_.num_fresnel_zones);
+      z = gd.z.squeeze(1).unsqueeze(-1);
+      dnorm = gd.normalized;
+    } else {
+      z = depth_offset.view({1, 1, 1, 1}).expand({B, h, w, 1});
+    }
+    // Patch centres in normalised image coordinates, then the offset in the original's [−1,1] units.
+    auto jj = (torch::arange(w, opts) + 0.5) / static_cast<double>(w);
+    auto ii = (torch::arange(h, opts) + 0.5) / static_cast<double>(h);
+    auto u = jj.view({1, 1, w, 1}) + 0.5 * options_.position_offset_scale * raw.select(-1, 0);
+    auto v = ii.view({1, h, 1, 1}) + 0.5 * options_.position_offset_scale * raw.select(-1, 1);
+    auto zz = z.expand({B, h, w, K});
+    means = unproject_normalized(u, v, zz, K_int);  // (B,h,w,K,3)
+    // raw[2] (the original's z offset) is unused: z is locked to depth (the original's experiment 015 fix).
+    scales = activate_scale(raw.narrow(-1, 3, 3));
+    colors = torch::sigmoid(raw.narrow(-1, 12, 3));
+    opacities = torch::sigmoid(raw.select(-1, 15));
   }
-  // Patch centres in normalised image coordinates, then the offset in the original's [−1,1] units.
-  auto jj = (torch::arange(w, opts) + 0.5) / static_cast<double>(w);
-  auto ii = (torch::arange(h, opts) + 0.5) / static_cast<double>(h);
-  auto u = jj.view({1, 1, w, 1}) + 0.5 * options_.position_offset_scale * raw.select(-1, 0);
-  auto v = ii.view({1, h, 1, 1}) + 0.5 * options_.position_offset_scale * raw.select(-1, 1);
-  auto zz = z.expand({B, h, w, K});
-  auto means = unproject_normalized(u, v, zz, K_int);  // (B,h,w,K,3)
-  // raw[2] (the original's z offset) is unused: z is locked to depth (the original's experiment 015 fix).
-
-  auto scales = activate_scale(raw.narrow(-1, 3, 3));
   // 6D rotation relative to the identity frame, so zero raw output means no rotation (the original's zero
   // 6D vector is degenerate).
   auto eye6 = torch::tensor({1.f, 0.f, 0.f, 0.f, 1.f, 0.f}, opts);
   auto quats = rotation_6d_to_quaternion(raw.narrow(-1, 6, 6) + eye6);
-  auto colors = torch::sigmoid(raw.narrow(-1, 12, 3));
-  auto opacities = torch::sigmoid(raw.select(-1, 15));
 
   DecoderOutput out;
   if (options_.use_edge_aware && dnorm.defined()) {

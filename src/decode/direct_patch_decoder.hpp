@@ -33,6 +33,12 @@ struct DirectPatchDecoderOptions {
   int64_t depth_feature_dim = 64;
   DepthMode depth_mode = DepthMode::Normalized;
   double position_offset_scale = 0.25;  // offsets in normalised image coordinates [−1,1], as the original's grid
+  // Pixel-aligned parameterisation (ours, docs/training.md "Pixel-aligned decoding"): meant for a feature grid at
+  // image resolution (the built-in encoder's `feature_grid`). Colours are residuals on the input image's colour
+  // at the patch, scales are multiples of the patch footprint, each Gaussian has a depth offset along its ray,
+  // and the last layer starts near zero, so an untrained decoder reproduces the unprojected-pixels baseline
+  // (slot 0 opaque on the surface, slots ≥ 1 faint and behind it, free to learn what the input view hides).
+  bool pixel_aligned = false;
 };
 
 // Per-Gaussian raw output slots (spec §4.2): [0:3] pos, [3:6] scale, [6:12] rot6d, [12:15] colour, [15] opacity,
@@ -52,6 +58,7 @@ struct DecoderInputs {
   torch::Tensor intrinsics;   // (B,4) normalised (fx/W, fy/H, cx/W, cy/H); default (0.8,0.8,0.5,0.5)
   std::optional<int64_t> num_gaussians;  // HFTS: keep the first k of K per patch
   torch::Tensor elevation, azimuth;      // (B,) radians, for the pose encoding
+  torch::Tensor images;                  // (B,3,H,W) in [0,1]; required in pixel-aligned mode (colour residuals)
 };
 
 class DirectPatchDecoderImpl : public torch::nn::Module {
@@ -86,5 +93,10 @@ struct GridDepth {
 };
 GridDepth grid_depth(const torch::Tensor& depth, int64_t h, int64_t w, DepthMode mode,
                      const torch::Tensor& depth_offset, bool snap_zones, int64_t num_zones);
+
+// Metric depth (B,1,H,W) (≤ 0 = background) on an h×w grid for pixel-aligned Gaussians: each cell takes its
+// nearest surface (no blending of object and background into mid-air points); background cells are put one
+// object radius behind the farthest surface of their image, where black Gaussians hide nothing.
+torch::Tensor surface_grid_depth(const torch::Tensor& depth, int64_t h, int64_t w);
 
 }  // namespace fresnel::decode

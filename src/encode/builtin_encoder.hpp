@@ -12,6 +12,10 @@ namespace fresnel::encode {
 struct BuiltinEncoderOptions {
   int64_t channels = 64;  // feature width C
   int64_t grid = 37;      // output grid (DINOv2's 37×37)
+  // Fine grids (pixel-aligned decoding, e.g. grid = image size): the context network runs on a grid/4 grid and
+  // is upsampled and fused with a shallow full-grid branch that sees the pixels themselves, so a fine grid costs
+  // little more than a coarse one.
+  bool fine = false;
   // Depth head output: true → metric depth along camera z (softplus, > 0); false → normalised depth in [0,1]
   // with 1 = near (sigmoid), the original's Depth Anything convention.
   bool metric_depth = true;
@@ -29,6 +33,7 @@ class BuiltinEncoderImpl : public torch::nn::Module {
   const BuiltinEncoderOptions& options() const { return options_; }
 
   torch::nn::Sequential stem{nullptr}, context{nullptr}, depth_head{nullptr};
+  torch::nn::Sequential local{nullptr}, fuse{nullptr};  // fine grids only
 
  private:
   BuiltinEncoderOptions options_;

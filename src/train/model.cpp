@@ -29,7 +29,10 @@ nlohmann::json ModelConfig::to_json() const {
           {"depth_mode", depth_mode},
           {"input_intrinsics", input_intrinsics},
           {"saag_subsample", saag_subsample},
-          {"image_size", image_size}};
+          {"image_size", image_size},
+          {"pixel_aligned", pixel_aligned},
+          {"feature_grid", feature_grid},
+          {"decoder_depth", decoder_depth}};
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -61,6 +64,13 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   get("input_intrinsics", c.input_intrinsics);
   get("saag_subsample", c.saag_subsample);
   get("image_size", c.image_size);
+  get("pixel_aligned", c.pixel_aligned);
+  get("feature_grid", c.feature_grid);
+  get("decoder_depth", c.decoder_depth);
+  if (c.feature_grid < 1) throw Error("model config: feature_grid must be >= 1");
+  if (c.decoder_depth != "predicted" && c.decoder_depth != "data")
+    throw Error("model config: decoder_depth must be 'predicted' or 'data'");
+  if (c.pixel_aligned && c.experiment != 2) throw Error("model config: pixel_aligned applies to experiment 2 only");
   if (c.experiment < 1 || c.experiment > 3) throw Error("model config: experiment must be 1, 2 or 3");
   if (c.encoder != "builtin" && c.encoder != "precomputed")
     throw Error("model config: encoder must be 'builtin' or 'precomputed', got '" + c.encoder + "'");
@@ -74,6 +84,8 @@ FresnelModelImpl::FresnelModelImpl(ModelConfig c) : config_(std::move(c)) {
     encode::BuiltinEncoderOptions eo;
     eo.channels = config_.feature_dim;
     eo.metric_depth = config_.mode() == decode::DepthMode::Metric;
+    eo.grid = config_.feature_grid;
+    eo.fine = config_.pixel_aligned;
     encoder = register_module("encoder", encode::BuiltinEncoder(eo));
   }
   if (config_.experiment == 2) {
@@ -92,6 +104,7 @@ FresnelModelImpl::FresnelModelImpl(ModelConfig c) : config_(std::move(c)) {
     o.use_depth_fusion = config_.use_depth_fusion;
     o.depth_feature_dim = config_.depth_feature_dim;
     o.depth_mode = config_.mode();
+    o.pixel_aligned = config_.pixel_aligned;
     direct = register_module("decoder", decode::DirectPatchDecoder(o));
   } else if (config_.experiment == 1) {
     decode::SaagRefinementOptions o;
@@ -141,8 +154,9 @@ ModelOutput FresnelModelImpl::forward(const ModelInputs& in) {
     auto enc = encoder->forward(in.images);
     features = enc.features;
     out.predicted_depth = enc.depth;
-    // The decoder sees the predicted depth, as at inference: the depth head is supervised by the dataset depth.
-    depth = enc.depth;
+    // By default the decoder sees the predicted depth, as at inference on a bare image (the depth head is
+    // supervised by the dataset depth); with decoder_depth "data" it uses the given depth when there is one.
+    if (!(config_.decoder_depth == "data" && in.depth.defined())) depth = enc.depth;
   }
   if (!features.defined()) throw Error("model: no features (precomputed features missing)");
   out.depth_used = depth;
@@ -154,6 +168,7 @@ ModelOutput FresnelModelImpl::forward(const ModelInputs& in) {
     di.num_gaussians = in.num_gaussians;
     di.elevation = in.elevation;
     di.azimuth = in.azimuth;
+    di.images = in.images;
     out.decoded = direct->forward(di);
     return out;
   }

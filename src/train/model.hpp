@@ -40,6 +40,13 @@ struct ModelConfig {
   std::array<double, 4> input_intrinsics = {0.8, 0.8, 0.5, 0.5};
   int saag_subsample = 4;  // experiments 1 and 3: one SAAG Gaussian per subsample² pixels
   int image_size = 256;    // training image size (inference resizes inputs to it)
+  // Ours (docs/training.md "Pixel-aligned decoding"): experiment 2 on a feature grid at image resolution with
+  // the pixel-aligned parameterisation (decode::DirectPatchDecoderOptions::pixel_aligned).
+  bool pixel_aligned = false;
+  int64_t feature_grid = 37;  // the built-in encoder's output grid
+  // Which depth the experiment-2 decoder places Gaussians with when the built-in encoder is used: "predicted"
+  // (its depth head; needs only an image) or "data" (the dataset's / caller's depth when given, else predicted).
+  std::string decoder_depth = "predicted";
 
   decode::DepthMode mode() const;
   bool builtin() const { return encoder == "builtin"; }
