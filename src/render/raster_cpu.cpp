@@ -40,21 +40,35 @@ enum GradField : int { gU = 0, gV, gA, gB, gC, gO, gZ, gCol0, gCol1, gCol2, gPhi
 
 using gmath::pixel_span;
 
-// Columns [x0, x1) ⊂ [xlo, xhi) of row offset dy = v − (y + 0.5) where the Gaussian can pass the per-pixel
-// test: the chord of the ellipse Mahalanobis² ≤ k2, widened slightly so rounding never loses a pixel.
+// Chords of one Gaussian's support ellipse (Mahalanobis² ≤ k2), row by row: the columns [x0, x1) ⊂ [xlo, xhi)
+// of row offset dy = v − (y + 0.5) where the per-pixel test can pass. The constants are widened
+// (k2·1.001 + 1e-3, det·0.999) and rounded in double once per (entry, tile), so the cheap per-row
+// arithmetic in S never loses a pixel the per-pixel test would accept; extra columns only cost time.
 template <typename S>
-inline bool row_span(const S* rec, S dy, int xlo, int xhi, int& x0, int& x1) {
-  const S A = rec[kConA], B = rec[kConB], C = rec[kConC];
-  const S k2 = rec[kK2] * S(1.001) + S(1e-3);
-  const S det = std::max(A * C - B * B, S(0)) * S(0.999);
-  const S D = A * k2 - dy * dy * det;
-  if (!(D >= S(0))) return false;
-  const double centre = double(rec[kU]) + double(B) * double(dy) / double(A) - 0.5;
-  const double half = std::sqrt(double(D)) / double(A);
-  x0 = std::max(xlo, int(std::floor(std::max(centre - half, -1e7))) - 1);
-  x1 = std::min(xhi, int(std::ceil(std::min(centre + half, 1e7))) + 2);
-  return x0 < x1;
-}
+struct RowChords {
+  S ak2, det, inv_a, slope, centre0;
+  explicit RowChords(const S* rec) {
+    const double A = rec[kConA], B = rec[kConB], C = rec[kConC];
+    const double k2 = double(rec[kK2]) * 1.001 + 1e-3;
+    ak2 = S(A * k2);
+    det = S(std::max(A * C - B * B, 0.0) * 0.999);
+    inv_a = S(1.0 / A);
+    slope = S(B / A);
+    centre0 = S(double(rec[kU]) - 0.5);  // column index whose pixel centre is u
+  }
+  bool span(S dy, int xlo, int xhi, int& x0, int& x1) const {
+    const S D = ak2 - dy * dy * det;
+    if (!(D >= S(0))) return false;
+    const S half = std::sqrt(D) * inv_a;
+    const S c = centre0 + slope * dy;
+    // Clamp near the tile so that the truncations below act as floor (arguments ≥ 4) and never overflow.
+    const S lo = std::max(c - half, S(xlo - 4)), hi = std::min(c + half, S(xhi + 4));
+    if (!(lo <= hi)) return false;
+    x0 = std::max(xlo, int(lo + S(8)) - 9);  // ≤ floor(lo) − 1
+    x1 = std::min(xhi, int(hi + S(8)) - 5);  // ≥ ceil(hi) + 2
+    return x0 < x1;
+  }
+};
 
 int tiles_along(int pixels) { return (pixels + kTile - 1) / kTile; }
 
@@ -273,6 +287,7 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
     const S* f = recs + int64_t(ent[k]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
+    const RowChords<S> chords(f);
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
     const S col[3] = {f[kColR], f[kColG], f[kColB]};
     S pc[3] = {0, 0, 0}, ps[3] = {0, 0, 0};
@@ -286,7 +301,7 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
       if (row_done[y - r.y0] == tw) continue;
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
-      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
+      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
       const S cdy = C * dy * dy;
       const int lo = xs - r.x0, hi = xe - r.x0, row = (y - r.y0) * kTile;
       for (int gx = lo & ~(kW - 1); gx < hi; gx += kW) {
@@ -467,6 +482,7 @@ void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, cons
     const S* f = recs + int64_t(ent[begin + j]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
+    const RowChords<S> chords(f);
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
     const S col[3] = {f[kColR], f[kColG], f[kColB]};
     S cs[3] = {1, 1, 1}, sn[3] = {0, 0, 0};
@@ -482,7 +498,7 @@ void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, cons
       if (row_last[y - r.y0] <= pos) continue;
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
-      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
+      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
       const S cdy = C * dy * dy;
       const int lo = xs - r.x0, hi = xe - r.x0, row = (y - r.y0) * kTile;
       for (int gx = lo & ~(kW - 1); gx < hi; gx += kW) {
@@ -707,6 +723,7 @@ void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, 
     const S* f = recs + int64_t(ent[k]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
+    const RowChords<S> chords(f);
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity];
     S pc[3], ps[3];
     for (int c = 0; c < 3; ++c) {
@@ -716,7 +733,7 @@ void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, 
     for (int y = ys; y < ye; ++y) {
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
-      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
+      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
       int p = (y - r.y0) * kTile + (xs - r.x0);
       for (int x = xs; x < xe; ++x, ++p) {
         const S dx = u - (S(x) + S(0.5));
@@ -772,6 +789,7 @@ void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets,
     const S* f = recs + int64_t(ent[begin + j]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
+    const RowChords<S> chords(f);
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity];
     S col[3], cs[3], sn[3];
     for (int c = 0; c < 3; ++c) {
@@ -783,7 +801,7 @@ void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets,
     for (int y = ys; y < ye; ++y) {
       const S dy = v - (S(y) + S(0.5));
       int xs, xe;
-      if (!row_span(f, dy, r.x0, r.x1, xs, xe)) continue;
+      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
       int p = (y - r.y0) * kTile + (xs - r.x0);
       for (int x = xs; x < xe; ++x, ++p) {
         const S dx = u - (S(x) + S(0.5));
