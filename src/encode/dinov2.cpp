@@ -3,11 +3,21 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <optional>
 
 #include "core/error.hpp"
+#include "encode/vit_inference.hpp"
 
 namespace fresnel::encode {
 namespace F = torch::nn::functional;
+
+namespace {
+// Without autograd on the CPU the blocks take the two-core inference path (vit_inference.hpp); with gradients
+// (or on a GPU) the plain module code below runs.
+bool use_inference_path(const torch::Tensor& x) {
+  return !torch::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == torch::kFloat;
+}
+}  // namespace
 
 int64_t Dinov2Config::mlp_hidden() const {
   const auto h = static_cast<int64_t>(static_cast<double>(hidden) * mlp_ratio);
@@ -96,6 +106,22 @@ torch::Tensor Dinov2SelfAttentionImpl::forward(const torch::Tensor& x) {
   return torch::matmul(attn, v).transpose(1, 2).reshape({b, n, d});
 }
 
+std::pair<torch::Tensor, torch::Tensor> Dinov2SelfAttentionImpl::fused_qkv() {
+  std::vector<int64_t> stamp;
+  for (const auto* lin : {&query, &key, &value})
+    for (const auto& t : {(*lin)->weight, (*lin)->bias}) {
+      stamp.push_back(reinterpret_cast<int64_t>(t.data_ptr()));
+      stamp.push_back(static_cast<int64_t>(t._version()));
+    }
+  if (stamp != fused_stamp_ || !fused_weight_.defined()) {
+    torch::NoGradGuard no_grad;
+    fused_weight_ = torch::cat({query->weight, key->weight, value->weight});
+    fused_bias_ = torch::cat({query->bias, key->bias, value->bias});
+    fused_stamp_ = std::move(stamp);
+  }
+  return {fused_weight_, fused_bias_};
+}
+
 Dinov2AttentionOutputImpl::Dinov2AttentionOutputImpl(const Dinov2Config& c) {
   dense = register_module("dense", torch::nn::Linear(c.hidden, c.hidden));
 }
@@ -159,7 +185,14 @@ Dinov2Impl::Dinov2Impl(const Dinov2Config& c) : config(c) {
 
 torch::Tensor Dinov2Impl::forward(const torch::Tensor& pixels) {
   auto x = embeddings->forward(pixels);
-  for (const auto& l : *encoder->layer) x = l->as<Dinov2LayerImpl>()->forward(x);
+  if (use_inference_path(x)) {
+    SingleThreadedBlas blas;
+    x = x.contiguous();
+    VitWorkspace ws;
+    for (const auto& l : *encoder->layer) dinov2_block_inference(*l->as<Dinov2LayerImpl>(), config.heads, x, ws);
+  } else {
+    for (const auto& l : *encoder->layer) x = l->as<Dinov2LayerImpl>()->forward(x);
+  }
   return layernorm->forward(x);
 }
 
@@ -176,8 +209,16 @@ std::vector<torch::Tensor> Dinov2Impl::intermediate_patch_tokens(const torch::Te
   int64_t last = 0;
   for (int64_t b : blocks) last = std::max(last, b);
   auto x = embeddings->forward(pixels);
+  const bool fast = use_inference_path(x);
+  std::optional<SingleThreadedBlas> blas;
+  VitWorkspace ws;
+  if (fast) blas.emplace(), x = x.contiguous();
   for (int64_t i = 0; i <= last; ++i) {
-    x = encoder->layer[i]->as<Dinov2LayerImpl>()->forward(x);
+    if (fast) {
+      dinov2_block_inference(*encoder->layer[i]->as<Dinov2LayerImpl>(), config.heads, x, ws);
+    } else {
+      x = encoder->layer[i]->as<Dinov2LayerImpl>()->forward(x);
+    }
     for (size_t k = 0; k < blocks.size(); ++k)
       if (blocks[k] == i) out[k] = layernorm->forward(x).slice(1, 1 + config.registers);
   }

@@ -57,8 +57,15 @@ TORCH_MODULE(Dinov2Embeddings);
 struct Dinov2SelfAttentionImpl : torch::nn::Module {
   explicit Dinov2SelfAttentionImpl(const Dinov2Config& c);
   torch::Tensor forward(const torch::Tensor& x);
+  // [query; key; value] weight (3D, D) and bias (3D) for the inference path's single projection GEMM; rebuilt
+  // whenever one of the six parameters is replaced or modified (loading weights), reused otherwise.
+  std::pair<torch::Tensor, torch::Tensor> fused_qkv();
   int64_t heads;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+
+ private:
+  torch::Tensor fused_weight_, fused_bias_;
+  std::vector<int64_t> fused_stamp_;  // data pointer and version counter of each source parameter
 };
 TORCH_MODULE(Dinov2SelfAttention);
 

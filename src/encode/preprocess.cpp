@@ -117,7 +117,8 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
            (o.remove_background ? std::string(", background removal: ") + (o.bg_model.empty() ? "GrabCut" : "U²-Net ONNX")
                                 : std::string()));
 
-  torch::NoGradGuard no_grad;
+  // Inference mode (not just no-grad) also skips version counting; the encoders take their two-core CPU path.
+  c10::InferenceMode inference;
   std::unique_ptr<Progress> bar;
   if (o.progress) bar = std::make_unique<Progress>("preprocess", static_cast<int64_t>(pending.size()), "img");
   for (const auto& img : pending) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <dlfcn.h>
+
 #include <cmath>
 #include <regex>
 
@@ -11,6 +13,7 @@
 #include "core/safetensors.hpp"
 #include "encode/depth_anything.hpp"
 #include "encode/dinov2.hpp"
+#include "encode/vit_inference.hpp"
 #include "encode/weights.hpp"
 #include "testutil/testutil.hpp"
 
@@ -320,6 +323,61 @@ TEST(Dinov2, BadWeightFilesNameTheProblem) {
   save_safetensors(path, w, {{"num_attention_heads", "2"}});
   msg = error_of([&] { load_dinov2(path, "small"); });
   EXPECT_NE(msg.find("size 'small'"), std::string::npos) << msg;
+}
+
+// The CPU inference path (vit_inference.hpp) splits tokens into row blocks and query tiles and runs them on
+// several threads; 16×16 patches + CLS (+ registers) give ragged last tiles, and two images share the buffers.
+TEST(Dinov2, InferencePathOnManyTokensAndThreadsMatchesReference) {
+  const int saved_threads = at::get_num_threads();
+  at::set_num_threads(2);
+  for (auto cfg : {tiny_vit(), tiny_vit(true, 3)}) {
+    auto w = random_weights(dinov2_parameter_shapes(cfg), 21);
+    Dinov2 model(cfg);
+    load_strict(*model, w, "memory");
+    RefVit ref{to_original_vit(w, "", "", 2), 32, 2, 2, 14, cfg.registers, cfg.swiglu, ""};
+    auto x = torch::randn({2, 3, 224, 224});
+    ASSERT_GT(1 + cfg.registers + 16 * 16, 2 * kVitQueryBlock);
+    ASSERT_NE((1 + cfg.registers + 16 * 16) % kVitRowBlock, 0);
+    torch::Tensor expect, with_grad_path;
+    {
+      torch::NoGradGuard ng;
+      expect = ref.tokens_after(x, 2, nullptr);
+    }
+    with_grad_path = model->forward(x);  // autograd on: the plain module code
+    ASSERT_TRUE(with_grad_path.requires_grad());
+    c10::InferenceMode inference;  // thread-local: the worker threads must see it too
+    auto out = model->forward(x);
+    ASSERT_EQ(out.sizes(), expect.sizes());
+    EXPECT_LT(test::max_abs_diff(out, expect), 2e-4);
+    EXPECT_LT(test::max_abs_diff(out, with_grad_path.detach()), 2e-4);
+    // A second pass reuses the fused q|k|v weights; changing a weight in place must invalidate them.
+    EXPECT_LT(test::max_abs_diff(model->forward(x), out), 1e-6);
+    {
+      c10::InferenceMode off(false);
+      torch::NoGradGuard ng;
+      model->encoder->layer[1]->as<Dinov2LayerImpl>()->attention->attention->value->weight.mul_(2);
+    }
+    EXPECT_GT(test::max_abs_diff(model->forward(x), out), 1e-3);
+  }
+  at::set_num_threads(saved_threads);
+}
+
+TEST(Dinov2, SingleThreadedBlasScopeRestoresTheThreadCount) {
+  using Get = int (*)();
+  const auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  // Debian's libtorch links the system BLAS; on this project's machines that is OpenBLAS.
+  ASSERT_NE(get, nullptr) << "OpenBLAS is not the BLAS in use";
+  const int before = get();
+  {
+    SingleThreadedBlas scope;
+    EXPECT_EQ(get(), 1);
+    {
+      SingleThreadedBlas nested;
+      EXPECT_EQ(get(), 1);
+    }
+    EXPECT_EQ(get(), 1);
+  }
+  EXPECT_EQ(get(), before);
 }
 
 // ---------------- Depth Anything V2 ----------------
