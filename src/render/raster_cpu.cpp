@@ -16,6 +16,10 @@
 #include "render/camera_params.hpp"
 #include "render/constants.hpp"
 #include "render/gaussian_math.hpp"
+
+// The lane helpers and tile kernels are always inlined into their 128-bit or AVX2 callers, so the
+// 32-byte vector calling convention GCC warns about is never used between functions.
+#pragma GCC diagnostic ignored "-Wpsabi"
 #include "render/lanes.hpp"
 
 namespace fresnel::raster {
@@ -244,10 +248,10 @@ inline bool tile_rows(const S* f, const TileRect& r, int H, int& ys, int& ye) {
 // pixels of its ellipse inside the tile; per-pixel state lives in fixed-size arrays (no allocation).
 // Pixels of a row run in SIMD lanes (lanes.hpp): each lane evaluates exactly the scalar expressions and
 // masks replace the per-pixel branches, so every pixel's result is the same as a one-pixel-at-a-time loop.
-template <typename S, bool kPhase>
-void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
+template <typename S, bool kPhase, int kBytes>
+FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
                   const Settings& s, S* rgb, S* alpha, S* dacc, S* finalT, int32_t* last_out, S* phasor) {
-  using LS = lanes::Lanes<S>;
+  using LS = lanes::Lanes<S, kBytes>;
   using V = typename LS::V;
   using M = typename LS::M;
   using I = typename LS::Int;
@@ -367,40 +371,6 @@ void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const
     }
 }
 
-template <typename S>
-ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings& s) {
-  ForwardOut out;
-  out.state = project_and_bin_typed<S>(in, camera, s);
-  const int W = camera.width, H = camera.height;
-  const auto opt = in.means.options();
-  out.rgb = torch::empty({H, W, 3}, opt);
-  out.alpha = torch::empty({H, W}, opt);
-  out.depth_accum = torch::empty({H, W}, opt);
-  CameraState& st = out.state;
-  st.final_T = torch::empty({H, W}, opt);
-  st.last = torch::empty({H, W}, torch::kInt32);
-  const bool phase = s.mode == BlendMode::kPhase;
-  if (phase) st.phasor = torch::empty({H, W, 6}, opt);
-  const S* recs = st.records.data_ptr<S>();
-  const int R = int(st.records.size(1));
-  const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
-  const int32_t* ent = st.entries.data_ptr<int32_t>();
-  S* rgb = out.rgb.data_ptr<S>();
-  S* al = out.alpha.data_ptr<S>();
-  S* da = out.depth_accum.data_ptr<S>();
-  S* fT = st.final_T.data_ptr<S>();
-  int32_t* last = st.last.data_ptr<int32_t>();
-  S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
-  const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  for_each_tile(tiles_by_cost(off, ntiles), [&](int64_t t) {
-    if (phase)
-      forward_tile<S, true>(t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
-    else
-      forward_tile<S, false>(t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
-  });
-  return out;
-}
-
 // Gradient slots: tile t owns `count[t]` consecutive slots starting at slot_offsets[t] (one per entry it
 // may have touched), stored field-major: slots[f * V + slot].
 struct SlotLayout {
@@ -413,11 +383,11 @@ struct SlotLayout {
 // "colour behind" so each Gaussian's dL/dα costs O(1). Gradients of the tile's entry j go to its slot j.
 // Pixels of a row run in SIMD lanes like the forward tile; each entry's sums are kept per lane and added
 // lane by lane in a fixed order, so results never depend on the thread count.
-template <typename S, bool kPhase>
-void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
+template <typename S, bool kPhase, int kBytes>
+FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
                    const Settings& s, const S* finalT, const int32_t* last_in, const S* phasor, const S* g_rgb,
                    const S* g_alpha, const S* g_dacc, const SlotLayout& L, S* slots) {
-  using LS = lanes::Lanes<S>;
+  using LS = lanes::Lanes<S, kBytes>;
   using V = typename LS::V;
   using M = typename LS::M;
   using I = typename LS::Int;
@@ -566,6 +536,89 @@ void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, cons
   }
 }
 
+// The tile kernels compiled twice: 128-bit lanes (SSE2, any x86-64) and, on x86-64, 256-bit lanes in
+// functions compiled for AVX2, picked at run time when the CPU has AVX2.
+template <typename S, bool kPhase, typename... A>
+void forward_tile_128(const A&... a) {
+  forward_tile<S, kPhase, 16>(a...);
+}
+template <typename S, bool kPhase, typename... A>
+void backward_tile_128(const A&... a) {
+  backward_tile<S, kPhase, 16>(a...);
+}
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define FRESNEL_WIDE_LANES 1
+template <typename S, bool kPhase, typename... A>
+__attribute__((target("avx2"))) void forward_tile_256(const A&... a) {
+  forward_tile<S, kPhase, 32>(a...);
+}
+template <typename S, bool kPhase, typename... A>
+__attribute__((target("avx2"))) void backward_tile_256(const A&... a) {
+  backward_tile<S, kPhase, 32>(a...);
+}
+#endif
+
+std::atomic<bool> g_only_128{false};
+
+bool wide_lanes() {
+#if defined(FRESNEL_WIDE_LANES)
+  static const bool has_avx2 = __builtin_cpu_supports("avx2");
+  return has_avx2 && !g_only_128.load();
+#else
+  return false;
+#endif
+}
+
+template <typename S, bool kPhase, typename... A>
+void run_forward_tile(bool wide, const A&... a) {
+#if defined(FRESNEL_WIDE_LANES)
+  if (wide) return forward_tile_256<S, kPhase>(a...);
+#endif
+  forward_tile_128<S, kPhase>(a...);
+}
+template <typename S, bool kPhase, typename... A>
+void run_backward_tile(bool wide, const A&... a) {
+#if defined(FRESNEL_WIDE_LANES)
+  if (wide) return backward_tile_256<S, kPhase>(a...);
+#endif
+  backward_tile_128<S, kPhase>(a...);
+}
+
+template <typename S>
+ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings& s) {
+  ForwardOut out;
+  out.state = project_and_bin_typed<S>(in, camera, s);
+  const int W = camera.width, H = camera.height;
+  const auto opt = in.means.options();
+  out.rgb = torch::empty({H, W, 3}, opt);
+  out.alpha = torch::empty({H, W}, opt);
+  out.depth_accum = torch::empty({H, W}, opt);
+  CameraState& st = out.state;
+  st.final_T = torch::empty({H, W}, opt);
+  st.last = torch::empty({H, W}, torch::kInt32);
+  const bool phase = s.mode == BlendMode::kPhase;
+  if (phase) st.phasor = torch::empty({H, W, 6}, opt);
+  const S* recs = st.records.data_ptr<S>();
+  const int R = int(st.records.size(1));
+  const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
+  const int32_t* ent = st.entries.data_ptr<int32_t>();
+  S* rgb = out.rgb.data_ptr<S>();
+  S* al = out.alpha.data_ptr<S>();
+  S* da = out.depth_accum.data_ptr<S>();
+  S* fT = st.final_T.data_ptr<S>();
+  int32_t* last = st.last.data_ptr<int32_t>();
+  S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
+  const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
+  const bool wide = wide_lanes();
+  for_each_tile(tiles_by_cost(off, ntiles), [&](int64_t t) {
+    if (phase)
+      run_forward_tile<S, true>(wide, t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
+    else
+      run_forward_tile<S, false>(wide, t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
+  });
+  return out;
+}
+
 // Sums the slots per Gaussian (each field over tiles and entries in a fixed order: deterministic), then
 // runs the projection and colour backward per Gaussian, adding into the gradient tensors.
 template <typename S>
@@ -698,11 +751,13 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
   std::vector<int64_t> tile_order(ntiles);
   std::iota(tile_order.begin(), tile_order.end(), 0);
   std::stable_sort(tile_order.begin(), tile_order.end(), [&](int64_t a, int64_t b) { return kmax[a] > kmax[b]; });
+  const bool wide = wide_lanes();
+  S* sl = slots.data();
   for_each_tile(tile_order, [&](int64_t t) {
     if (phase)
-      backward_tile<S, true>(t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, slots.data());
+      run_backward_tile<S, true>(wide, t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
     else
-      backward_tile<S, false>(t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, slots.data());
+      run_backward_tile<S, false>(wide, t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
   });
   finish_backward<S>(in, camera, s, st, L, slots, true, g);
 }
@@ -877,6 +932,8 @@ void wave_backward_typed(const Inputs& in, const Camera& camera, const Settings&
 }
 
 }  // namespace
+
+void limit_lanes_to_128_bits(bool on) { g_only_128.store(on); }
 
 CameraState project_and_bin(const Inputs& in, const Camera& cam, const Settings& s) {
   CameraState st;

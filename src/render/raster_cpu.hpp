@@ -70,6 +70,11 @@ void backward(const Inputs& in, const Camera& cam, const Settings& s, const Came
               const torch::Tensor& grad_rgb, const torch::Tensor& grad_alpha, const torch::Tensor& grad_depth_accum,
               Grads& g);
 
+// The tile kernels use 256-bit SIMD lanes when the CPU has AVX2 (checked at run time) and 128-bit lanes
+// otherwise. Forward results are bit-identical either way; gradients agree to float rounding (their
+// per-lane partial sums are grouped differently). Tests limit the lanes to check the 128-bit path too.
+void limit_lanes_to_128_bits(bool on);
+
 // Projection and binning only (also used by the wave-field renderer).
 CameraState project_and_bin(const Inputs& in, const Camera& cam, const Settings& s);
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "render/raster_cpu.hpp"
 #include "render/reference.hpp"
 #include "render/render.hpp"
 #include "scenes.hpp"
@@ -193,6 +194,36 @@ TEST(RenderDeterminism, SameBitsForAnyThreadCount) {
   torch::set_num_threads(saved);
   for (size_t t = 1; t < results.size(); ++t)
     for (size_t i = 0; i < results[0].size(); ++i) EXPECT_TRUE(torch::equal(results[0][i], results[t][i]));
+}
+
+// The tile kernels run on 256-bit lanes when the CPU has AVX2 and on 128-bit lanes otherwise; force the
+// 128-bit lanes and check them against the twin and against the default lanes (same forward bits).
+TEST(RenderLanes, NarrowLanesMatchTwinAndDefaultLanes) {
+  struct Restore {
+    ~Restore() { raster::limit_lanes_to_128_bits(false); }
+  } restore;
+  const Gaussians g0 = random_scene(300, 43, 1);
+  const std::vector<Camera> cams{oblique_camera(50), front_camera(50)};  // partial edge tiles
+  std::vector<std::vector<torch::Tensor>> results;
+  for (bool narrow : {false, true}) {
+    raster::limit_lanes_to_128_bits(narrow);
+    const Gaussians g = test::with_grad(g0);
+    const RenderOutput out = render(g, cams, {});
+    loss_of(out, 9).backward();
+    auto r = test::grads_of(g);
+    r.push_back(out.rgb.detach());
+    r.push_back(out.alpha.detach());
+    results.push_back(r);
+  }
+  for (size_t i = 0; i < results[0].size(); ++i) {
+    if (i + 2 >= results[0].size())
+      EXPECT_TRUE(torch::equal(results[0][i], results[1][i])) << "forward output " << i;
+    else
+      EXPECT_LE(rel_err(results[1][i], results[0][i]), 1e-5) << "gradient " << i;
+  }
+  raster::limit_lanes_to_128_bits(true);
+  expect_forward_parity(random_scene(80, 44), {front_camera(40), oblique_camera(40)}, {});
+  expect_grad_parity(random_scene(40, 45, 2, false, torch::kFloat64), {oblique_camera(32)}, {}, 1e-6);
 }
 
 TEST(RenderRobustness, NoNaNOnDegenerateInput) {
