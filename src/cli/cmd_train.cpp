@@ -155,7 +155,7 @@ void register_train(CLI::App& app) {
       ->check(CLI::IsMember({"predicted", "data"}))
       ->capture_default_str();
   auto* dro = cmd->add_option("--dropout", c.model.dropout, "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
-  cmd->add_option("--novel_views", c.novel_views, "Other views rendered per sample")->capture_default_str();
+  auto* nvw = cmd->add_option("--novel_views", c.novel_views, "Other views rendered per sample")->capture_default_str();
   cmd->add_option("--mask_weight", c.loss.mask_weight,
                   "Rendered alpha vs object mask loss (datasets with masks; 0 = off)")->capture_default_str();
   cmd->add_option("--ssim_weight", c.loss.ssim_weight, "SSIM loss weight")->capture_default_str();
@@ -171,7 +171,7 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--no_augmentation", f->no_aug, "Disable colour jitter");
   cmd->add_option("--saag_subsample", c.model.saag_subsample, "Experiments 1/3: SAAG pixel stride")->capture_default_str();
 
-  cmd->callback([f, fd, fg, dro, nsp, ncs, ncn, ncz, phz, dfp, mwl] {
+  cmd->callback([f, fd, fg, dro, nvw, nsp, ncs, ncn, ncz, phz, dfp, mwl] {
     const int rc = run_guarded([&] {
       auto& c = f->cfg;
       if (f->experiment == 4 || f->experiment == 5)
@@ -235,9 +235,13 @@ void register_train(CLI::App& app) {
       so.feature_dim = c.model.feature_dim;
       so.load_features = !c.model.builtin();
       so.augment = c.augment;
-      so.novel_views = c.loss.novel_view_weight > 0 || c.multi_pose_augmentation ? c.novel_views : 0;
+      so.novel_views = 0;
       auto probe = train::open_source(so);
+      so.novel_views = c.loss.novel_view_weight > 0 || c.multi_pose_augmentation ? c.novel_views : 0;
+      // The default view count adapts to the dataset; an explicit --novel_views above it is an error (below).
+      if (nvw->count() == 0) so.novel_views = std::min(so.novel_views, probe->extra_views_per_sample());
       if (!probe->has_extra_views()) so.novel_views = 0;
+      c.novel_views = so.novel_views;
       if (c.multi_pose_augmentation) {
         if (!probe->has_extra_views())
           throw UsageError("--multi_pose_augmentation needs a multi-view dataset: the original supervised every pose "

@@ -195,6 +195,10 @@ ExportSummary export_direct_patch_decoder(decode::DirectPatchDecoder& decoder, c
                                           const std::string& path) {
   const auto& o = decoder->options();
   if (eo.opset < 14) throw UsageError("export-onnx: opset must be at least 14");
+  if (o.pixel_aligned)
+    throw Error("export-onnx: this is a pixel-aligned decoder (--pixel_aligned): its colours are residuals on the "
+                "input image, which the original's ONNX interface (inputs features, depth) does not carry; export a "
+                "model trained without --pixel_aligned, or use the checkpoint with `fresnel infer`");
   if (o.depth_mode == decode::DepthMode::Metric && (o.use_fresnel_zones || o.use_edge_aware))
     throw Error("export-onnx: Fresnel zones and edge-aware placement with metric depth are not expressible in the "
                 "ONNX graph (they need per-image min/max normalisation); export a model trained with "

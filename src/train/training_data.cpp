@@ -133,7 +133,7 @@ class MultiViewSource : public SampleSource {
     // Precomputed features come with Depth Anything's normalised depth files; otherwise the dataset's metric depth.
     return o_.load_features ? decode::DepthMode::Normalized : decode::DepthMode::Metric;
   }
-  bool has_extra_views() const override { return ds_.views_per_object() > 1; }
+  int extra_views_per_sample() const override { return ds_.views_per_object() - 1; }
   std::string describe() const override {
     return std::to_string(ids_.size()) + " objects × " + std::to_string(ds_.views_per_object()) + " views in " +
            o_.data_dir + " (" + o_.split + ")";

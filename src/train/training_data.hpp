@@ -65,7 +65,8 @@ class SampleSource {
   virtual int64_t size() const = 0;
   virtual Sample load(int64_t index, uint64_t seed) const = 0;
   virtual decode::DepthMode depth_mode() const = 0;
-  virtual bool has_extra_views() const { return false; }
+  virtual bool has_extra_views() const { return extra_views_per_sample() > 0; }
+  virtual int extra_views_per_sample() const { return 0; }
   virtual std::string describe() const = 0;
 };
 

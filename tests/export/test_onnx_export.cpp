@@ -145,6 +145,21 @@ TEST(OnnxExport, UnsupportedCombinationIsAClearError) {
   EXPECT_FALSE(std::ifstream(dir.file("d.onnx")).good());
 }
 
+TEST(OnnxExport, PixelAlignedDecoderIsAClearError) {
+  test::TempDir dir;
+  decode::DirectPatchDecoderOptions o;
+  o.feature_dim = 8;
+  o.pixel_aligned = true;
+  auto d = make_decoder(o);
+  try {
+    export_direct_patch_decoder(d, small_export(), dir.file("d.onnx"));
+    FAIL() << "expected an error";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("pixel-aligned"), std::string::npos) << err.what();
+  }
+  EXPECT_FALSE(std::ifstream(dir.file("d.onnx")).good());
+}
+
 TEST(OnnxExport, CorruptModelFileIsAClearError) {
   test::TempDir dir;
   test::write_bytes(dir.file("bad.onnx"), "this is not protobuf \x01\x02\x03");
