@@ -10,7 +10,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "render/camera_params.hpp"
@@ -158,8 +160,100 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
   });
 }
 
+// Sort key of a depth whose unsigned order is the numeric order (negative values have all bits flipped,
+// others only the sign bit), so depths sort with a radix sort.
+template <typename S>
+inline auto depth_key(S z) {
+  using U = std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>;
+  U b;
+  std::memcpy(&b, &z, sizeof b);
+  const U sign = U(1) << (8 * sizeof(U) - 1);
+  return (b & sign) ? U(~b) : U(b | sign);
+}
+
+// Ranks of the visible Gaussians by (depth, id): an LSD radix sort over the depth bits (stable, and ids
+// enter in increasing order, so ties stay ordered by id).
+template <typename S>
+std::vector<int32_t> depth_order(const std::vector<S>& scratch, int R, const std::vector<uint8_t>& visible) {
+  using U = decltype(depth_key(S(0)));
+  std::vector<int32_t> ids, tmp_ids;
+  std::vector<U> keys, tmp_keys;
+  for (int64_t i = 0; i < int64_t(visible.size()); ++i)
+    if (visible[i]) {
+      ids.push_back(int32_t(i));
+      keys.push_back(depth_key(scratch[size_t(i) * R + kDepth]));
+    }
+  const size_t m = ids.size();
+  tmp_ids.resize(m);
+  tmp_keys.resize(m);
+  for (int shift = 0; shift < int(8 * sizeof(U)); shift += 8) {
+    size_t count[257] = {0};
+    for (size_t i = 0; i < m; ++i) count[((keys[i] >> shift) & 0xFF) + 1]++;
+    if (count[((keys.empty() ? 0 : keys[0] >> shift) & 0xFF) + 1] == m) continue;  // all equal: pass is a no-op
+    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
+    for (size_t i = 0; i < m; ++i) {
+      const size_t at = count[(keys[i] >> shift) & 0xFF]++;
+      tmp_keys[at] = keys[i];
+      tmp_ids[at] = ids[i];
+    }
+    keys.swap(tmp_keys);
+    ids.swap(tmp_ids);
+  }
+  return ids;
+}
+
+// Tile columns [c0, c1) ⊂ [tx_lo, tx_hi) of a tile row that a Gaussian's support ellipse reaches: the
+// x-extent of the ellipse inside the row's pixel band (exact for an ellipse, so tiles in the bounding box
+// that the ellipse misses get no entry). Widened (k2·1.01 + 0.01 and one pixel each side) so that a tile
+// holding a pixel the per-pixel test accepts is never dropped; dropping the others changes no result.
+struct TileCover {
+  bool exact = false;  // false for degenerate conics: keep the bounding box
+  double u, v, B, det, k2a, inv_a, ymax, xmax, y_right, y_left;
+  template <typename S>
+  explicit TileCover(const S* f) {
+    const double A = f[kConA], C = f[kConC];
+    B = f[kConB];
+    det = A * C - B * B;
+    if (!(det > 0) || !(A > 0) || !(C > 0)) return;
+    exact = true;
+    const double k2 = double(f[kK2]) * 1.01 + 0.01;
+    u = f[kU];
+    v = f[kV];
+    // In X = x − u, Y = y − v the support is A X² + 2B X Y + C Y² ≤ k2.
+    k2a = k2 * A;
+    inv_a = 1.0 / A;
+    ymax = std::sqrt(k2a / det);
+    xmax = std::sqrt(k2 * C / det);
+    y_right = -B * xmax / C;  // Y of the rightmost point; the leftmost is at −y_right
+    y_left = -y_right;
+  }
+  // Right end of the chord at Y is concave in Y, the left end convex: each extreme over a band lies at the
+  // ellipse's extreme point when that is inside the band, else at the nearer band edge.
+  double chord_end(double Y, double side) const {
+    return (-B * Y + side * std::sqrt(std::max(k2a - det * Y * Y, 0.0))) * inv_a;
+  }
+  void columns(int ty, int H, int tx_lo, int tx_hi, int& c0, int& c1) const {
+    c0 = tx_lo;
+    c1 = tx_hi;
+    if (!exact) return;
+    const double b0 = std::max(double(ty) * kTile - v, -ymax);
+    const double b1 = std::min(std::min(double(ty + 1) * kTile, double(H)) - v, ymax);
+    if (!(b0 <= b1)) {
+      c1 = c0;  // the band misses the ellipse
+      return;
+    }
+    const double hi = (y_right >= b0 && y_right <= b1) ? xmax : chord_end(y_right < b0 ? b0 : b1, 1.0);
+    const double lo = (y_left >= b0 && y_left <= b1) ? -xmax : chord_end(y_left < b0 ? b0 : b1, -1.0);
+    const double xl = std::max(u + lo - 1, -1e7), xr = std::min(u + hi + 1, 1e7);
+    c0 = std::max(tx_lo, int(std::floor(xl / kTile)));
+    c1 = std::min(tx_hi, int(std::floor(xr / kTile)) + 1);
+  }
+};
+
 // Projection, global depth sort of the visible Gaussians (ties by id) and tile binning. Binning walks the
 // Gaussians in depth order, so every tile's list comes out sorted by (depth, id) without per-tile sorts.
+// It runs on a fixed number of rank chunks (independent of the thread count): each chunk counts its
+// entries per tile, and chunk c writes after chunks 0..c−1 in every tile, which keeps the rank order.
 template <typename S>
 CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const Settings& s) {
   const auto cam = camera_params<S>(camera);
@@ -168,12 +262,8 @@ CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const 
   std::vector<S> scratch(size_t(n) * R);
   std::vector<uint8_t> visible(n);
   project_all<S>(in, cam, s, scratch.data(), R, visible.data(), n);
-  std::vector<std::pair<S, int32_t>> keys;
-  keys.reserve(n);
-  for (int64_t i = 0; i < n; ++i)
-    if (visible[i]) keys.emplace_back(scratch[i * R + kDepth], int32_t(i));
-  std::sort(keys.begin(), keys.end());
-  const int64_t M = int64_t(keys.size());
+  const std::vector<int32_t> ranked = depth_order(scratch, R, visible);
+  const int64_t M = int64_t(ranked.size());
   CameraState st;
   st.order = torch::empty({M}, torch::kInt32);
   st.records = torch::empty({M, R}, in.means.options());
@@ -181,38 +271,61 @@ CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const 
   S* rec = st.records.data_ptr<S>();
   at::parallel_for(0, M, 4096, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
-      order[r] = keys[r].second;
-      std::copy_n(&scratch[size_t(keys[r].second) * R], R, rec + r * R);
+      order[r] = ranked[r];
+      std::copy_n(&scratch[size_t(ranked[r]) * R], R, rec + r * R);
     }
   });
   const int W = camera.width, H = camera.height;
   const int tx = tiles_along(W), ty = tiles_along(H), ntiles = tx * ty;
-  std::vector<int> rect(4 * M);
-  std::vector<int64_t> counts(ntiles + 1, 0);
-  for (int64_t r = 0; r < M; ++r) {
+  // Calls fn(tile) for every tile Gaussian r can reach.
+  auto for_tiles_of = [&](int64_t r, auto&& fn) {
     const S* f = rec + r * R;
     int x0, x1, y0, y1;
     pixel_span(f[kU], f[kExtX], W, x0, x1);
     pixel_span(f[kV], f[kExtY], H, y0, y1);
-    int* q = &rect[4 * r];
-    q[0] = x0 / kTile;
-    q[1] = (x1 - 1) / kTile + 1;
-    q[2] = y0 / kTile;
-    q[3] = (y1 - 1) / kTile + 1;
-    for (int y = q[2]; y < q[3]; ++y)
-      for (int x = q[0]; x < q[1]; ++x) counts[y * tx + x + 1]++;
-  }
-  for (int t = 0; t < ntiles; ++t) counts[t + 1] += counts[t];
+    const int q0 = x0 / kTile, q1 = (x1 - 1) / kTile + 1, q2 = y0 / kTile, q3 = (y1 - 1) / kTile + 1;
+    if (q1 - q0 <= 1 || q3 - q2 <= 1) {  // one tile column or row: the box is already tight enough
+      for (int y = q2; y < q3; ++y)
+        for (int x = q0; x < q1; ++x) fn(y * tx + x);
+      return;
+    }
+    const TileCover cover(f);
+    for (int y = q2; y < q3; ++y) {
+      int c0, c1;
+      cover.columns(y, H, q0, q1, c0, c1);
+      for (int x = c0; x < c1; ++x) fn(y * tx + x);
+    }
+  };
+  constexpr int64_t kChunks = 32;
+  const int64_t chunk = (M + kChunks - 1) / kChunks;
+  std::vector<int64_t> cursor(size_t(kChunks) * ntiles, 0);  // per chunk: count, then write position
+  at::parallel_for(0, kChunks, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; ++c) {
+      int64_t* cnt = &cursor[size_t(c) * ntiles];
+      for (int64_t r = c * chunk; r < std::min(M, (c + 1) * chunk); ++r) for_tiles_of(r, [&](int t) { cnt[t]++; });
+    }
+  });
   st.tile_offsets = torch::empty({ntiles + 1}, torch::kInt64);
-  std::copy(counts.begin(), counts.end(), st.tile_offsets.data_ptr<int64_t>());
-  st.entries = torch::empty({counts[ntiles]}, torch::kInt32);
-  int32_t* ent = st.entries.data_ptr<int32_t>();
-  std::vector<int64_t> cursor(counts.begin(), counts.end() - 1);
-  for (int64_t r = 0; r < M; ++r) {
-    const int* q = &rect[4 * r];
-    for (int y = q[2]; y < q[3]; ++y)
-      for (int x = q[0]; x < q[1]; ++x) ent[cursor[y * tx + x]++] = int32_t(r);
+  int64_t* off = st.tile_offsets.data_ptr<int64_t>();
+  int64_t total = 0;
+  for (int t = 0; t < ntiles; ++t) {
+    off[t] = total;
+    for (int64_t c = 0; c < kChunks; ++c) {
+      const int64_t k = cursor[size_t(c) * ntiles + t];
+      cursor[size_t(c) * ntiles + t] = total;
+      total += k;
+    }
   }
+  off[ntiles] = total;
+  st.entries = torch::empty({total}, torch::kInt32);
+  int32_t* ent = st.entries.data_ptr<int32_t>();
+  at::parallel_for(0, kChunks, 1, [&](int64_t cb, int64_t ce) {
+    for (int64_t c = cb; c < ce; ++c) {
+      int64_t* pos = &cursor[size_t(c) * ntiles];
+      for (int64_t r = c * chunk; r < std::min(M, (c + 1) * chunk); ++r)
+        for_tiles_of(r, [&](int t) { ent[pos[t]++] = int32_t(r); });
+    }
+  });
   return st;
 }
 
@@ -331,18 +444,16 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
           m &= ~stop;
         }
         if (!lanes::any(m)) continue;
-        const V w = a * Tp;
+        // Weight 0 in masked lanes: adding an exact zero leaves those pixels' sums unchanged.
+        const V w = m ? a * Tp : splat<V>(S(0));
         for (int c = 0; c < 3; ++c) {
-          const V ac = load<V>(acc[c] + p);
-          store(acc[c] + p, m ? ac + w * col[c] : ac);
+          store(acc[c] + p, load<V>(acc[c] + p) + w * col[c]);
           if (kPhase) {
-            const V re = load<V>(ur[c] + p), im = load<V>(ui[c] + p);
-            store(ur[c] + p, m ? re + w * pc[c] : re);
-            store(ui[c] + p, m ? im + w * ps[c] : im);
+            store(ur[c] + p, load<V>(ur[c] + p) + w * pc[c]);
+            store(ui[c] + p, load<V>(ui[c] + p) + w * ps[c]);
           }
         }
-        const V dp = load<V>(dep + p);
-        store(dep + p, m ? dp + w * z : dp);
+        store(dep + p, load<V>(dep + p) + w * z);
         store(T + p, m ? nextT : Tp);
         const M lp = load<M>(last + p);
         store(last + p, m ? posm : lp);
@@ -489,6 +600,7 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
         const V Tp = load<V>(T + p) / one_minus;  // transmittance in front of this Gaussian
         store(T + p, m ? Tp : load<V>(T + p));
         const V w = a * Tp;
+        const V wm = m ? w : zero;  // masked lanes add exact zeros to the sums below
         const V la = load<V>(last_a + p);
         const V keep = S(1) - la;
         V dalpha = zero;
@@ -499,9 +611,9 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
             const V rr = load<V>(rho_r[c] + p), ri = load<V>(rho_i[c] + p);
             fac = (S(1) - amp) + amp * (rr * cs[c] + ri * sn[c]);
             eff = col[c] * fac;
-            sphi[c] += m ? amp * w * col[c] * (ri * cs[c] - rr * sn[c]) * g : zero;
+            sphi[c] += amp * wm * col[c] * (ri * cs[c] - rr * sn[c]) * g;
           }
-          scol[c] += m ? w * fac * g : zero;
+          scol[c] += wm * fac * g;
           const V rc_old = load<V>(rec[c] + p);
           const V rc_new = la * load<V>(last_c[c] + p) + keep * rc_old;
           store(rec[c] + p, m ? rc_new : rc_old);
@@ -517,15 +629,16 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
         dalpha += load<V>(Tfin + p) / one_minus * load<V>(gbg + p);
         store(last_z + p, m ? splat<V>(z) : load<V>(last_z + p));
         store(last_a + p, m ? a : la);
-        sz += m ? w * gzp : zero;
+        sz += wm * gzp;
         m &= raw <= max_alpha;  // α clamped: no gradient to opacity or shape
-        so += m ? G * dalpha : zero;
-        const V gp = raw * dalpha;
-        su += m ? gp * (-A * dx - B * dy) : zero;
-        sv += m ? gp * (-C * dy - B * dx) : zero;
-        sA += m ? S(-0.5) * dx * dx * gp : zero;
-        sC += m ? S(-0.5) * dy * dy * gp : zero;
-        sB += m ? -dx * dy * gp : zero;
+        const V dm = m ? dalpha : zero;
+        so += G * dm;
+        const V gp = raw * dm;
+        su += gp * (-A * dx - B * dy);
+        sv += gp * (-C * dy - B * dx);
+        sA += S(-0.5) * dx * dx * gp;
+        sC += S(-0.5) * dy * dy * gp;
+        sB += -dx * dy * gp;
       }
     }
     using lanes::hsum;
@@ -623,7 +736,7 @@ ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings&
 // runs the projection and colour backward per Gaussian, adding into the gradient tensors.
 template <typename S>
 void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, const CameraState& st,
-                     const SlotLayout& L, const std::vector<S>& slots, bool has_depth_grad, Grads& g) {
+                     const SlotLayout& L, const S* slots, bool has_depth_grad, Grads& g) {
   const auto cam = camera_params<S>(camera);
   const int64_t M = st.order.size(0);
   const int64_t ntiles = int64_t(L.count.size());
@@ -634,7 +747,7 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
   at::parallel_for(0, kNumGrads, 1, [&](int64_t fb, int64_t fe) {
     for (int64_t f = fb; f < fe; ++f) {
       S* pf = per.data() + f * M;
-      const S* sf = slots.data() + f * V;
+      const S* sf = slots + f * V;
       for (int64_t t = 0; t < ntiles; ++t) {
         const int32_t* e = ent + off[t];
         const S* sl = sf + L.offset[t];
@@ -737,7 +850,8 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
     }
   });
   const SlotLayout L = make_layout(kmax);
-  std::vector<S> slots(size_t(kNumGrads) * L.total);
+  // Left uninitialised: the tile kernels write every slot they own (tens of MB need no zeroing pass).
+  std::unique_ptr<S[]> slots(new S[size_t(kNumGrads) * L.total]);
   const S* recs = st.records.data_ptr<S>();
   const int R = int(st.records.size(1));
   const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
@@ -752,14 +866,14 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
   std::iota(tile_order.begin(), tile_order.end(), 0);
   std::stable_sort(tile_order.begin(), tile_order.end(), [&](int64_t a, int64_t b) { return kmax[a] > kmax[b]; });
   const bool wide = wide_lanes();
-  S* sl = slots.data();
+  S* sl = slots.get();
   for_each_tile(tile_order, [&](int64_t t) {
     if (phase)
       run_backward_tile<S, true>(wide, t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
     else
       run_backward_tile<S, false>(wide, t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
   });
-  finish_backward<S>(in, camera, s, st, L, slots, true, g);
+  finish_backward<S>(in, camera, s, st, L, slots.get(), true, g);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -918,7 +1032,8 @@ void wave_backward_typed(const Inputs& in, const Camera& camera, const Settings&
   std::vector<int64_t> count(ntiles);
   for (int64_t t = 0; t < ntiles; ++t) count[t] = off[t + 1] - off[t];
   const SlotLayout L = make_layout(count);
-  std::vector<S> slots(size_t(kNumGrads) * L.total);
+  // Left uninitialised: the tile kernels write every slot they own (tens of MB need no zeroing pass).
+  std::unique_ptr<S[]> slots(new S[size_t(kNumGrads) * L.total]);
   const S* recs = st.records.data_ptr<S>();
   const int R = int(st.records.size(1));
   const int32_t* ent = st.entries.data_ptr<int32_t>();
@@ -926,9 +1041,9 @@ void wave_backward_typed(const Inputs& in, const Camera& camera, const Settings&
   const S* gI = grad_int.data_ptr<S>();
   const S* gC = grad_cov.data_ptr<S>();
   for_each_tile(tiles_by_cost(off, ntiles), [&](int64_t t) {
-    wave_backward_tile<S>(t, recs, R, off, ent, W, H, fl, gI, gC, L, slots.data());
+    wave_backward_tile<S>(t, recs, R, off, ent, W, H, fl, gI, gC, L, slots.get());
   });
-  finish_backward<S>(in, camera, s, st, L, slots, false, g);
+  finish_backward<S>(in, camera, s, st, L, slots.get(), false, g);
 }
 
 }  // namespace
