@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -208,7 +209,8 @@ std::vector<int32_t> depth_order(const std::vector<S>& scratch, int R, const std
 // holding a pixel the per-pixel test accepts is never dropped; dropping the others changes no result.
 struct TileCover {
   bool exact = false;  // false for degenerate conics: keep the bounding box
-  double u, v, B, det, k2a, inv_a, ymax, xmax, y_right, y_left;
+  double u = 0, v = 0, B = 0, det = 0, k2a = 0, inv_a = 0, ymax = 0, xmax = 0, y_right = 0, y_left = 0;
+  TileCover() = default;
   template <typename S>
   explicit TileCover(const S* f) {
     const double A = f[kConA], C = f[kConC];
@@ -245,8 +247,9 @@ struct TileCover {
     const double hi = (y_right >= b0 && y_right <= b1) ? xmax : chord_end(y_right < b0 ? b0 : b1, 1.0);
     const double lo = (y_left >= b0 && y_left <= b1) ? -xmax : chord_end(y_left < b0 ? b0 : b1, -1.0);
     const double xl = std::max(u + lo - 1, -1e7), xr = std::min(u + hi + 1, 1e7);
-    c0 = std::max(tx_lo, int(std::floor(xl / kTile)));
-    c1 = std::min(tx_hi, int(std::floor(xr / kTile)) + 1);
+    // floor(a) as a truncation of a positive number (a ≥ −1e7/16).
+    c0 = std::max(tx_lo, int(xl / kTile + 1e6) - 1000000);
+    c1 = std::min(tx_hi, int(xr / kTile + 1e6) - 1000000 + 1);
   }
 };
 
@@ -277,32 +280,40 @@ CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const 
   });
   const int W = camera.width, H = camera.height;
   const int tx = tiles_along(W), ty = tiles_along(H), ntiles = tx * ty;
-  // Calls fn(tile) for every tile Gaussian r can reach.
-  auto for_tiles_of = [&](int64_t r, auto&& fn) {
-    const S* f = rec + r * R;
-    int x0, x1, y0, y1;
-    pixel_span(f[kU], f[kExtX], W, x0, x1);
-    pixel_span(f[kV], f[kExtY], H, y0, y1);
-    const int q0 = x0 / kTile, q1 = (x1 - 1) / kTile + 1, q2 = y0 / kTile, q3 = (y1 - 1) / kTile + 1;
-    if (q1 - q0 <= 1 || q3 - q2 <= 1) {  // one tile column or row: the box is already tight enough
-      for (int y = q2; y < q3; ++y)
-        for (int x = q0; x < q1; ++x) fn(y * tx + x);
-      return;
+  // Bounding boxes in tiles, then the tile columns of every (Gaussian, tile row), computed once and kept
+  // for both the counting and the writing pass.
+  std::vector<std::array<int16_t, 4>> box(M);  // tile columns [0,1), tile rows [2,3)
+  std::vector<int64_t> row_base(M + 1, 0);
+  at::parallel_for(0, M, 4096, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const S* f = rec + r * R;
+      int x0, x1, y0, y1;
+      pixel_span(f[kU], f[kExtX], W, x0, x1);
+      pixel_span(f[kV], f[kExtY], H, y0, y1);
+      box[r] = {int16_t(x0 / kTile), int16_t((x1 - 1) / kTile + 1), int16_t(y0 / kTile), int16_t((y1 - 1) / kTile + 1)};
+      row_base[r + 1] = box[r][3] - box[r][2];
     }
-    const TileCover cover(f);
-    for (int y = q2; y < q3; ++y) {
-      int c0, c1;
-      cover.columns(y, H, q0, q1, c0, c1);
-      for (int x = c0; x < c1; ++x) fn(y * tx + x);
-    }
-  };
+  });
+  for (int64_t r = 0; r < M; ++r) row_base[r + 1] += row_base[r];
+  std::vector<std::array<int16_t, 2>> cols(row_base[M]);
   constexpr int64_t kChunks = 32;
   const int64_t chunk = (M + kChunks - 1) / kChunks;
   std::vector<int64_t> cursor(size_t(kChunks) * ntiles, 0);  // per chunk: count, then write position
   at::parallel_for(0, kChunks, 1, [&](int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; ++c) {
       int64_t* cnt = &cursor[size_t(c) * ntiles];
-      for (int64_t r = c * chunk; r < std::min(M, (c + 1) * chunk); ++r) for_tiles_of(r, [&](int t) { cnt[t]++; });
+      for (int64_t r = c * chunk; r < std::min(M, (c + 1) * chunk); ++r) {
+        const auto& q = box[r];
+        // One tile column or row: the box is already tight.
+        const bool tight = q[1] - q[0] <= 1 || q[3] - q[2] <= 1;
+        const TileCover cover = tight ? TileCover() : TileCover(rec + r * R);
+        for (int y = q[2]; y < q[3]; ++y) {
+          int c0 = q[0], c1 = q[1];
+          if (!tight) cover.columns(y, H, q[0], q[1], c0, c1);
+          cols[row_base[r] + y - q[2]] = {int16_t(c0), int16_t(c1)};
+          for (int x = c0; x < c1; ++x) cnt[y * tx + x]++;
+        }
+      }
     }
   });
   st.tile_offsets = torch::empty({ntiles + 1}, torch::kInt64);
@@ -323,7 +334,10 @@ CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const 
     for (int64_t c = cb; c < ce; ++c) {
       int64_t* pos = &cursor[size_t(c) * ntiles];
       for (int64_t r = c * chunk; r < std::min(M, (c + 1) * chunk); ++r)
-        for_tiles_of(r, [&](int t) { ent[pos[t]++] = int32_t(r); });
+        for (int y = box[r][2]; y < box[r][3]; ++y) {
+          const auto& span = cols[row_base[r] + y - box[r][2]];
+          for (int x = span[0]; x < span[1]; ++x) ent[pos[y * tx + x]++] = int32_t(r);
+        }
     }
   });
   return st;
