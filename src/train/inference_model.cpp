@@ -18,15 +18,7 @@ InferenceModel::InferenceModel(FresnelModel model, const torch::Device& device)
 }
 
 Camera InferenceModel::input_camera(int width, int height) const {
-  const auto& k = config().input_intrinsics;
-  Camera c;
-  c.fx = k[0] * width;
-  c.fy = k[1] * height;
-  c.cx = k[2] * width;
-  c.cy = k[3] * height;
-  c.width = width;
-  c.height = height;
-  return c;
+  return input_camera_from_normalized(config().input_intrinsics, width, height);
 }
 
 Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictInputs& extra) const {

@@ -118,6 +118,17 @@ FresnelModelImpl::FresnelModelImpl(ModelConfig c) : config_(std::move(c)) {
   }
 }
 
+Camera input_camera_from_normalized(const std::array<double, 4>& k, int width, int height) {
+  Camera c;
+  c.fx = k[0] * width;
+  c.fy = k[1] * height;
+  c.cx = k[2] * width;
+  c.cy = k[3] * height;
+  c.width = width;
+  c.height = height;
+  return c;
+}
+
 Gaussians batch_saag(const torch::Tensor& images, const torch::Tensor& depth, const torch::Tensor& intrinsics,
                      int subsample, decode::DepthMode mode) {
   const auto opts = decode::saag_fixed_count_options(subsample, mode);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/camera.hpp"
 #include "decode/direct_patch_decoder.hpp"
 #include "decode/saag.hpp"
 #include "decode/saag_decoders.hpp"
@@ -85,6 +86,9 @@ class FresnelModelImpl : public torch::nn::Module {
   ModelConfig config_;
 };
 TORCH_MODULE(FresnelModel);
+
+// The input camera at w×h from normalised intrinsics (fx/W, fy/H, cx/W, cy/H): identity pose, OpenCV axes.
+Camera input_camera_from_normalized(const std::array<double, 4>& k, int width, int height);
 
 // SAAG Gaussians (fixed count per image) for a batch, from images (B,3,S,S) and depth (B,1,S,S).
 Gaussians batch_saag(const torch::Tensor& images, const torch::Tensor& depth, const torch::Tensor& intrinsics,

@@ -162,14 +162,9 @@ torch::Tensor resize_to(const torch::Tensor& x, int R, bool nearest = false) {
 }
 
 Camera input_camera_at(const torch::Tensor& k, int R) {
-  auto a = k.to(torch::kCPU, torch::kDouble);
-  Camera c;
-  c.fx = a[0].item<double>() * R;
-  c.fy = a[1].item<double>() * R;
-  c.cx = a[2].item<double>() * R;
-  c.cy = a[3].item<double>() * R;
-  c.width = c.height = R;
-  return c;
+  auto a = k.to(torch::kCPU, torch::kDouble).contiguous();
+  const double* p = a.data_ptr<double>();
+  return input_camera_from_normalized({p[0], p[1], p[2], p[3]}, R, R);
 }
 
 Gaussians subset_of(const Gaussians& g, const torch::Tensor& idx) {
