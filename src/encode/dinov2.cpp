@@ -108,12 +108,16 @@ torch::Tensor Dinov2SelfAttentionImpl::forward(const torch::Tensor& x) {
 
 std::pair<torch::Tensor, torch::Tensor> Dinov2SelfAttentionImpl::fused_qkv() {
   std::vector<int64_t> stamp;
+  bool trackable = true;  // inference tensors (made under c10::InferenceMode) have no version counter
   for (const auto* lin : {&query, &key, &value})
     for (const auto& t : {(*lin)->weight, (*lin)->bias}) {
+      trackable = trackable && !t.is_inference();
       stamp.push_back(reinterpret_cast<int64_t>(t.data_ptr()));
-      stamp.push_back(static_cast<int64_t>(t._version()));
+      stamp.push_back(trackable ? static_cast<int64_t>(t._version()) : 0);
     }
-  if (stamp != fused_stamp_ || !fused_weight_.defined()) {
+  if (!trackable || stamp != fused_stamp_ || !fused_weight_.defined()) {
+    // A normal tensor even when called under inference mode, so that it can be used outside it too.
+    c10::InferenceMode normal_tensors(false);
     torch::NoGradGuard no_grad;
     fused_weight_ = torch::cat({query->weight, key->weight, value->weight});
     fused_bias_ = torch::cat({query->bias, key->bias, value->bias});

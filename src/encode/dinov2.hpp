@@ -58,7 +58,8 @@ struct Dinov2SelfAttentionImpl : torch::nn::Module {
   explicit Dinov2SelfAttentionImpl(const Dinov2Config& c);
   torch::Tensor forward(const torch::Tensor& x);
   // [query; key; value] weight (3D, D) and bias (3D) for the inference path's single projection GEMM; rebuilt
-  // whenever one of the six parameters is replaced or modified (loading weights), reused otherwise.
+  // whenever one of the six parameters is replaced or modified (loading weights), reused otherwise (rebuilt every
+  // call for parameters created under c10::InferenceMode, which have no version counter).
   std::pair<torch::Tensor, torch::Tensor> fused_qkv();
   int64_t heads;
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};

@@ -362,6 +362,20 @@ TEST(Dinov2, InferencePathOnManyTokensAndThreadsMatchesReference) {
   at::set_num_threads(saved_threads);
 }
 
+TEST(Dinov2, ModelBuiltUnderInferenceModeRunsTheInferencePath) {
+  c10::InferenceMode inference;
+  auto cfg = tiny_vit();
+  auto w = random_weights(dinov2_parameter_shapes(cfg), 9);
+  Dinov2 model(cfg);  // inference-tensor parameters: no version counters
+  load_strict(*model, w, "memory");
+  RefVit ref{to_original_vit(w, "", "", 2), 32, 2, 2, 14, 0, false, ""};
+  auto x = torch::randn({1, 3, 56, 56});
+  const auto expect = ref.tokens_after(x, 2, nullptr);
+  EXPECT_LT(test::max_abs_diff(model->forward(x), expect), 2e-4);
+  model->encoder->layer[0]->as<Dinov2LayerImpl>()->attention->attention->query->bias.add_(1);
+  EXPECT_GT(test::max_abs_diff(model->forward(x), expect), 1e-3);  // the fused weights followed the change
+}
+
 TEST(Dinov2, SingleThreadedBlasScopeRestoresTheThreadCount) {
   using Get = int (*)();
   const auto get = reinterpret_cast<Get>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
