@@ -418,6 +418,12 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
     const S* f = recs + int64_t(ent[k]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
+    {
+      // Skip the entry when every row it can touch has finished.
+      bool open = false;
+      for (int y = ys; y < ye && !open; ++y) open = row_done[y - r.y0] != tw;
+      if (!open) continue;
+    }
     const RowChords<S> chords(f);
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
     const S col[3] = {f[kColR], f[kColG], f[kColB]};
@@ -577,6 +583,12 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
     const S* f = recs + int64_t(ent[begin + j]) * R;
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
+    {
+      // Skip the entry when none of its rows has a pixel that received it.
+      int32_t deepest = 0;
+      for (int y = ys; y < ye; ++y) deepest = std::max(deepest, row_last[y - r.y0]);
+      if (deepest <= int32_t(j)) continue;
+    }
     const RowChords<S> chords(f);
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
     const S col[3] = {f[kColR], f[kColG], f[kColB]};
