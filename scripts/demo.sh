@@ -40,7 +40,7 @@ step "1/6 generate a multi-view dataset ($OBJECTS objects, $((VIEWS + 1)) views 
 step "2/6 train the default model (built-in encoder + pixel-aligned DirectPatchDecoder) on the CPU, $EPOCHS epochs"
 "$FRESNEL" train --experiment 2 --encoder builtin --pixel_aligned --feature_dim "$FEAT" --decoder_hidden "$HIDDEN" \
   --gaussians_per_patch 2 --data_dir "$WORK/data" --output_dir "$WORK/checkpoints" --epochs "$EPOCHS" \
-  --image_size "$SIZE" --batch_size "$BATCH" --novel_view_weight 1 --novel_views 3 --lr 1e-3 \
+  --image_size "$SIZE" --batch_size "$BATCH" --novel_view_weight 1 --novel_views 3 --lr 1e-3 --pixel_scale_floor 0.2 \
   --save_interval "$EPOCHS" --seed 7
 CKPT="$WORK/checkpoints/decoder_exp2_best.pt"
 cp "$WORK/checkpoints/training_metrics_exp2.png" "$OUT/loss_curve.png"

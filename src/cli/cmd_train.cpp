@@ -147,6 +147,10 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--pixel_aligned", c.model.pixel_aligned,
                 "Ours: experiment 2 on a feature grid at image resolution, colours as residuals on the image, "
                 "scales relative to the pixel footprint; an untrained model equals the unprojected-pixels baseline");
+  cmd->add_option("--pixel_scale_floor", c.model.pixel_scale_floor,
+                  "With --pixel_aligned: smallest Gaussian scale as a fraction of the pixel footprint, in [0, 0.3) "
+                  "(keeps splats from shrinking to dots that show when rendered larger than trained)")
+      ->capture_default_str();
   auto* fg = cmd->add_option("--feature_grid", c.model.feature_grid,
                              "Built-in encoder output grid (default 37, DINOv2's; with --pixel_aligned: --image_size)");
   cmd->add_option("--decoder_depth", c.model.decoder_depth,

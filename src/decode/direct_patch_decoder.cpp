@@ -71,7 +71,8 @@ DecoderOutput DirectPatchDecoderImpl::activate(const torch::Tensor& raw, const D
 
   torch::Tensor means, scales, colors, opacities, dnorm;
   if (options_.pixel_aligned) {
-    auto p = pixel_aligned_params(raw, in.images, in.depth, K_int, options_.depth_mode, depth_offset);
+    auto p = pixel_aligned_params(raw, in.images, in.depth, K_int, options_.depth_mode, depth_offset,
+                                  options_.pixel_scale_floor);
     means = p.means;
     scales = p.scales;
     colors = p.colors;

@@ -39,6 +39,7 @@ struct DirectPatchDecoderOptions {
   // and the last layer starts near zero, so an untrained decoder reproduces the unprojected-pixels baseline
   // (slot 0 opaque on the surface, slots ≥ 1 faint and behind it, free to learn what the input view hides).
   bool pixel_aligned = false;
+  double pixel_scale_floor = 0.0;  // smallest scale / footprint in pixel-aligned mode (decode/pixel_aligned.hpp)
 };
 
 // Per-Gaussian raw output slots (spec §4.2): [0:3] pos, [3:6] scale, [6:12] rot6d, [12:15] colour, [15] opacity,

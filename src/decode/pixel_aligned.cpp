@@ -46,7 +46,10 @@ torch::Tensor surface_grid_depth(const torch::Tensor& depth, int64_t h, int64_t 
 }
 
 PixelAlignedParams pixel_aligned_params(const torch::Tensor& raw, const torch::Tensor& images, const torch::Tensor& depth,
-                                        const torch::Tensor& intrinsics, DepthMode mode, const torch::Tensor& depth_offset) {
+                                        const torch::Tensor& intrinsics, DepthMode mode, const torch::Tensor& depth_offset,
+                                        double scale_floor) {
+  if (!(scale_floor >= 0.0 && scale_floor < kPixelScaleFactor))
+    throw Error("pixel-aligned decoder: scale floor must be in [0, " + std::to_string(kPixelScaleFactor) + ")");
   if (!images.defined() || images.dim() != 4 || images.size(1) != 3)
     throw Error("pixel-aligned decoder: needs the input images (B,3,H,W) for its colour residuals");
   const auto B = raw.size(0), h = raw.size(1), w = raw.size(2);
@@ -79,7 +82,8 @@ PixelAlignedParams pixel_aligned_params(const torch::Tensor& raw, const torch::T
   // Footprint of one patch at depth z: z / (fx in patch units).
   auto fx_cells = (intrinsics.select(1, 0) * double(w)).view({B, 1, 1, 1});
   auto footprint = z / fx_cells;
-  p.scales = (kPixelScaleFactor * footprint).unsqueeze(-1) * torch::exp(raw.narrow(-1, 3, 3).clamp(-6.0, 5.0));
+  auto rel = scale_floor + (kPixelScaleFactor - scale_floor) * torch::exp(raw.narrow(-1, 3, 3).clamp(-6.0, 5.0));
+  p.scales = footprint.unsqueeze(-1) * rel;
 
   auto prior = torch::logit(resize(images.to(opts), h, w).clamp(1e-3, 1.0 - 1e-3)).permute({0, 2, 3, 1}).unsqueeze(3);
   p.colors = torch::sigmoid(prior + raw.narrow(-1, 12, 3));

@@ -32,6 +32,7 @@ nlohmann::json ModelConfig::to_json() const {
           {"image_size", image_size},
           {"pixel_aligned", pixel_aligned},
           {"feature_grid", feature_grid},
+          {"pixel_scale_floor", pixel_scale_floor},
           {"decoder_depth", decoder_depth}};
 }
 
@@ -66,6 +67,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   get("image_size", c.image_size);
   get("pixel_aligned", c.pixel_aligned);
   get("feature_grid", c.feature_grid);
+  get("pixel_scale_floor", c.pixel_scale_floor);
   get("decoder_depth", c.decoder_depth);
   if (c.feature_grid < 1) throw Error("model config: feature_grid must be >= 1");
   if (c.decoder_depth != "predicted" && c.decoder_depth != "data")
@@ -105,6 +107,7 @@ FresnelModelImpl::FresnelModelImpl(ModelConfig c) : config_(std::move(c)) {
     o.depth_feature_dim = config_.depth_feature_dim;
     o.depth_mode = config_.mode();
     o.pixel_aligned = config_.pixel_aligned;
+    o.pixel_scale_floor = config_.pixel_scale_floor;
     direct = register_module("decoder", decode::DirectPatchDecoder(o));
   } else if (config_.experiment == 1) {
     decode::SaagRefinementOptions o;

@@ -45,6 +45,7 @@ struct ModelConfig {
   // the pixel-aligned parameterisation (decode::DirectPatchDecoderOptions::pixel_aligned).
   bool pixel_aligned = false;
   int64_t feature_grid = 37;  // the built-in encoder's output grid
+  double pixel_scale_floor = 0.0;  // pixel-aligned: smallest scale as a fraction of the pixel footprint
   // Which depth the experiment-2 decoder places Gaussians with when the built-in encoder is used: "predicted"
   // (its depth head; needs only an image) or "data" (the dataset's / caller's depth when given, else predicted).
   std::string decoder_depth = "predicted";

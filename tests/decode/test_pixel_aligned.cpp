@@ -67,6 +67,23 @@ TEST(PixelAligned, DepthSlotMovesAlongTheRayAndNearerDepthIsNearer) {
   EXPECT_LT(c.means[0][0][1][0][2].item<double>(), c.means[0][0][0][0][2].item<double>());
 }
 
+TEST(PixelAligned, ScaleFloorBoundsScalesFromBelowAndKeepsTheStart) {
+  torch::manual_seed(5);
+  auto in = metric_inputs(4);
+  auto raw = torch::zeros({1, 4, 4, 1, kP});
+  auto z0 = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.2);
+  auto free0 = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0));
+  EXPECT_LT((z0.scales - free0.scales).abs().max().item<double>(), 1e-7);  // same start: 0.3 footprint
+  raw.narrow(-1, 3, 3).fill_(-50.0);
+  auto lo = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.2);
+  auto free = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0));
+  auto footprint = free0.scales / kPixelScaleFactor;
+  EXPECT_GT((lo.scales / footprint).min().item<double>(), 0.2 - 1e-6);
+  EXPECT_LT((free.scales / footprint).max().item<double>(), 0.01);
+  EXPECT_THROW(pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.5),
+               std::exception);
+}
+
 TEST(PixelAligned, MissingImagesIsAClearError) {
   auto raw = torch::zeros({1, 2, 2, 1, kP});
   try {
