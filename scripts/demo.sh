@@ -15,7 +15,7 @@ VIEWER=$(dirname "$FRESNEL")/viewer/fresnel-viewer
 
 case "$SCALE" in
   tiny)    OBJECTS=8;   VIEWS=3; SIZE=64; EPOCHS=2; BATCH=2; HIDDEN=32,32; FEAT=16; TURN=4 ;;
-  default) OBJECTS=160; VIEWS=4; SIZE=64; EPOCHS=8; BATCH=4; HIDDEN=64,64; FEAT=32; TURN=8 ;;
+  default) OBJECTS=320; VIEWS=4; SIZE=64; EPOCHS=10; BATCH=4; HIDDEN=64,64; FEAT=32; TURN=8 ;;
   *) echo "demo.sh: scale must be tiny or default, got '$SCALE'" >&2; exit 2 ;;
 esac
 
@@ -40,7 +40,7 @@ step "1/6 generate a multi-view dataset ($OBJECTS objects, $((VIEWS + 1)) views 
 step "2/6 train the default model (built-in encoder + pixel-aligned DirectPatchDecoder) on the CPU, $EPOCHS epochs"
 "$FRESNEL" train --experiment 2 --encoder builtin --pixel_aligned --feature_dim "$FEAT" --decoder_hidden "$HIDDEN" \
   --gaussians_per_patch 2 --data_dir "$WORK/data" --output_dir "$WORK/checkpoints" --epochs "$EPOCHS" \
-  --image_size "$SIZE" --batch_size "$BATCH" --novel_view_weight 1 --novel_views 3 --lr 1e-3 --pixel_scale_floor 0.2 \
+  --image_size "$SIZE" --batch_size "$BATCH" --novel_view_weight 1 --novel_views 3 --lr 1e-3 --pixel_scale_floor 0.25 \
   --save_interval "$EPOCHS" --seed 7
 CKPT="$WORK/checkpoints/decoder_exp2_best.pt"
 cp "$WORK/checkpoints/training_metrics_exp2.png" "$OUT/loss_curve.png"
@@ -58,7 +58,7 @@ step "3/6 reconstruct the held-out ($SPLIT) images"
 step "4/6 turntables of the reconstructions"
 for ply in "$OUT"/gaussians/*.ply; do
   id=$(basename "$ply" .ply)
-  "$FRESNEL" --quiet render "$ply" --out "$OUT/turntables/$id" --orbit "$TURN" --size 256x256 --elevation 15
+  "$FRESNEL" --quiet render "$ply" --out "$OUT/turntables/$id" --orbit "$TURN" --size 128x128 --elevation 15
 done
 
 step "5/6 metrics on the $SPLIT split: trained model and the unprojected baseline"

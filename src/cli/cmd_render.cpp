@@ -41,6 +41,8 @@ std::array<float, 3> parse_background(const std::string& s) {
   return c;
 }
 
+constexpr double kOrbitVisibleOpacity = 0.05;
+
 void run_render(const RenderArgs& a) {
   if ((a.orbit > 0) == !a.cameras_json.empty())
     throw UsageError("give exactly one of --orbit N or --cameras cameras.json");
@@ -49,7 +51,14 @@ void run_render(const RenderArgs& a) {
   std::vector<Camera> cams;
   if (a.orbit > 0) {
     const auto [w, h] = parse_size(a.size);
-    const auto [lo, hi] = g.bounds();
+    // Frame what can be seen: nearly transparent Gaussians (e.g. a decoder's background pixels) and a few strays
+    // would otherwise stretch the bounds and shrink the object in the frame. Robust bounds: the 1st–99th
+    // percentile per axis of the visible Gaussians' centres.
+    const auto visible = (g.opacities >= kOrbitVisibleOpacity).nonzero().squeeze(1);
+    const auto means = (visible.numel() > 0 ? g.means.index_select(0, visible) : g.means).to(torch::kFloat64);
+    const bool many = means.size(0) > 100;  // percentiles of a handful of points would cut real content
+    const auto lo = many ? torch::quantile(means, 0.01, 0) : std::get<0>(means.min(0));
+    const auto hi = many ? torch::quantile(means, 0.99, 0) : std::get<0>(means.max(0));
     const auto centre = ((lo + hi) * 0.5).to(torch::kFloat64);
     const double extent = (hi - lo).norm().item<double>() * 0.5;
     const double fov = a.fov_deg * M_PI / 180.0;
