@@ -1,4 +1,4 @@
-// Runs the built `fresnel` binary (tests/cli only, where FRESNEL_EXE is defined).
+// Runs commands and the built `fresnel` binary (run_fresnel where FRESNEL_EXE is defined: tests/cli, tests/viewer).
 #pragma once
 #include <sys/wait.h>
 
@@ -13,10 +13,10 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-inline CliResult run_fresnel(const std::string& args) {
-  const std::string cmd = std::string(FRESNEL_EXE) + " " + args + " 2>&1";
+// Runs a shell command line; stdout and stderr are captured together.
+inline CliResult run_command(const std::string& command) {
   CliResult r{-1, ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buf{};
   size_t n;
@@ -25,5 +25,9 @@ inline CliResult run_fresnel(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+#ifdef FRESNEL_EXE
+inline CliResult run_fresnel(const std::string& args) { return run_command(std::string(FRESNEL_EXE) + " " + args); }
+#endif
 
 }  // namespace fresnel::test

@@ -1,10 +1,8 @@
 // The viewer's image path: an image opened with a decoder checkpoint (and with --saag) is reconstructed and drawn
 // exactly as `fresnel infer` + `fresnel render` of the camera the viewer saves (PSNR ≥ 30 dB), under Xvfb (Mesa).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +13,7 @@
 #include "core/image_io.hpp"
 #include "testutil/cli_runner.hpp"
 #include "testutil/testutil.hpp"
+#include "viewer_test_support.hpp"
 #include "train/checkpoint.hpp"
 
 using namespace fresnel;
@@ -22,29 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-test::CliResult run(const std::string& command) {
-  test::CliResult r{-1, ""};
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string xvfb_prefix() {
-  if (run("command -v xvfb-run").exit_code != 0 || run("command -v xauth").exit_code != 0)
-    ADD_FAILURE() << "xvfb-run and xauth are needed to test the viewer without a display; install them with "
-                     "`sudo apt-get install xvfb xauth` (scripts/install-deps.sh does)";
-  return "xvfb-run -a -s '-screen 0 640x480x24' ";
-}
-
-double psnr(const torch::Tensor& a, const torch::Tensor& b) {
-  const double mse = (a - b).pow(2).mean().item<double>();
-  return 10.0 * std::log10(1.0 / std::max(mse, 1e-12));
-}
+using test::psnr;
+using test::run_command;
+using test::xvfb_prefix;
 
 // A small model with the built-in encoder (no external weights), random initial weights: the check is that the
 // viewer and the command line turn the same image into the same picture, not that the model is good.
@@ -83,7 +62,7 @@ double viewer_vs_cli(const test::TempDir& dir, const std::string& image, const s
   const std::string tag = mode.empty() ? "decoder" : "saag";
   const std::string shot = dir.file(tag + "_shot.png"), cams = dir.file(tag + "_camera.json");
   const std::string bg = "0.1,0.2,0.3";
-  const auto v = run(xvfb_prefix() + FRESNEL_VIEWER_EXE + " " + image + " --checkpoint " + checkpoint + " " + mode +
+  const auto v = run_command(xvfb_prefix() + FRESNEL_VIEWER_EXE + " " + image + " --checkpoint " + checkpoint + " " + mode +
                      " --screenshot " + shot + " --save-camera " + cams + " --size 96x80 --yaw 25 --pitch 10" +
                      " --background " + bg);
   EXPECT_EQ(v.exit_code, 0) << v.output;
@@ -118,14 +97,16 @@ TEST(ViewerImage, CheckpointDecoderAndSaagMatchInferAndRender) {
   const double saag = viewer_vs_cli(dir, image, checkpoint, "--saag", &saag_shot);
   EXPECT_GE(saag, 30.0) << "SAAG: viewer vs infer+render PSNR " << saag << " dB";
   // --saag really switches the generator ("Use Learned Decoder" off): the two pictures differ.
-  if (decoder_shot.defined() && saag_shot.defined()) EXPECT_LT(psnr(decoder_shot, saag_shot), 25.0);
+  if (decoder_shot.defined() && saag_shot.defined()) {
+    EXPECT_LT(psnr(decoder_shot, saag_shot), 25.0);
+  }
   std::printf("viewer vs infer+render PSNR: decoder %.2f dB, SAAG %.2f dB\n", decoder, saag);
 }
 
 TEST(ViewerImage, MissingCheckpointNamesTheFile) {
   test::TempDir dir;
   const std::string image = test_image(dir);
-  const auto r = run(std::string(FRESNEL_VIEWER_EXE) + " " + image + " --checkpoint " + dir.file("nope.pt") +
+  const auto r = run_command(std::string(FRESNEL_VIEWER_EXE) + " " + image + " --checkpoint " + dir.file("nope.pt") +
                      " --screenshot " + dir.file("x.png"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("nope.pt"), std::string::npos) << r.output;

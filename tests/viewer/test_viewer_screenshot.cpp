@@ -1,10 +1,8 @@
 // The viewer's GPU splatting agrees with the tile rasterizer: a headless screenshot under Xvfb (Mesa)
 // matches render() of the same camera (the camera the viewer saves with --save-camera).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,43 +15,15 @@
 #include "render/render.hpp"
 #include "splat_data.hpp"
 #include "testutil/testutil.hpp"
+#include "viewer_test_support.hpp"
 
 using namespace fresnel;
 
 namespace {
 
-struct CommandResult {
-  int exit_code;
-  std::string output;
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult r{-1, ""};
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-bool have_program(const std::string& name) { return run("command -v " + name).exit_code == 0; }
-
-// xvfb-run gives the viewer a private X server (CI has no display). Its absence is a failure: the
-// viewer would go untested.
-std::string xvfb_prefix() {
-  if (!have_program("xvfb-run") || !have_program("xauth"))
-    ADD_FAILURE() << "xvfb-run and xauth are needed to test the viewer without a display; install them with "
-                     "`sudo apt-get install xvfb xauth` (scripts/install-deps.sh does)";
-  return "xvfb-run -a -s '-screen 0 640x480x24' ";
-}
-
-double psnr(const torch::Tensor& a, const torch::Tensor& b) {
-  const double mse = (a - b).pow(2).mean().item<double>();
-  return 10.0 * std::log10(1.0 / std::max(mse, 1e-12));
-}
+using test::psnr;
+using test::run_command;
+using test::xvfb_prefix;
 
 // A scene with overlapping Gaussians of several sizes, anisotropies and opacities, so that sorting,
 // blending, the covariance projection and the cut-offs all show in the image.
@@ -72,7 +42,7 @@ TEST(ViewerScreenshot, MatchesTheRasterizer) {
   test::TempDir dir;
   const std::string ply = dir.file("scene.ply"), png = dir.file("shot.png"), cams = dir.file("camera.json");
   save_gaussians(ply, known_scene());
-  const auto r = run(xvfb + FRESNEL_VIEWER_EXE + " " + ply + " --screenshot " + png + " --save-camera " + cams +
+  const auto r = run_command(xvfb + FRESNEL_VIEWER_EXE + " " + ply + " --screenshot " + png + " --save-camera " + cams +
                      " --size 160x120 --yaw 35 --pitch 20 --distance 4.5 --target 0,0,0 --background 0.1,0.2,0.3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
@@ -110,7 +80,7 @@ TEST(ViewerScreenshot, FrontViewOfASingleGaussianIsCentred) {
   g.opacities = torch::tensor({0.9f});
   g.colors = torch::tensor({{1.f, 0.f, 0.f}});
   save_gaussians(dir.file("one.ply"), g);
-  const auto r = run(xvfb + FRESNEL_VIEWER_EXE + " " + dir.file("one.ply") + " --screenshot " + dir.file("one.png") +
+  const auto r = run_command(xvfb + FRESNEL_VIEWER_EXE + " " + dir.file("one.ply") + " --screenshot " + dir.file("one.png") +
                      " --size 64x64 --yaw 0 --pitch 0 --distance 3 --target 0,0,3 --background 0,0,0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const torch::Tensor img = load_image(dir.file("one.png"));
@@ -125,14 +95,14 @@ TEST(ViewerScreenshot, FrontViewOfASingleGaussianIsCentred) {
 TEST(ViewerCommandLine, BadInputIsAClearError) {
   test::TempDir dir;
   // Input errors are reported before a window is opened, so no display is needed.
-  auto r = run(std::string(FRESNEL_VIEWER_EXE) + " " + dir.file("missing.ply") + " --screenshot " + dir.file("x.png"));
+  auto r = run_command(std::string(FRESNEL_VIEWER_EXE) + " " + dir.file("missing.ply") + " --screenshot " + dir.file("x.png"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("missing.ply"), std::string::npos) << r.output;
   test::write_bytes(dir.file("bad.ply"), "ply\nformat binary_little_endian 1.0\nelement vertex 10\n");
-  r = run(std::string(FRESNEL_VIEWER_EXE) + " " + dir.file("bad.ply") + " --screenshot " + dir.file("x.png"));
+  r = run_command(std::string(FRESNEL_VIEWER_EXE) + " " + dir.file("bad.ply") + " --screenshot " + dir.file("x.png"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("bad.ply"), std::string::npos) << r.output;
-  r = run(std::string(FRESNEL_VIEWER_EXE) + " --size 12by7 --screenshot " + dir.file("x.png"));
+  r = run_command(std::string(FRESNEL_VIEWER_EXE) + " --size 12by7 --screenshot " + dir.file("x.png"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--size"), std::string::npos) << r.output;
   EXPECT_FALSE(std::ifstream(dir.file("x.png")).good());
