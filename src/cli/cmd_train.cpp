@@ -76,10 +76,10 @@ void register_train(CLI::App& app) {
                              "Feature width: 384/768/1024 for DINOv2 small/base/large; with --encoder builtin the "
                              "built-in encoder's width (default 64 there)");
   fd->capture_default_str();
-  cmd->add_flag("--use_depth_fusion", c.model.use_depth_fusion, "Fuse a depth-map encoding into the features");
-  cmd->add_option("--depth_feature_dim", c.model.depth_feature_dim, "Depth encoder width")->capture_default_str();
+  cmd->add_flag("--use_depth_fusion", c.model.decoder.use_depth_fusion, "Fuse a depth-map encoding into the features");
+  cmd->add_option("--depth_feature_dim", c.model.decoder.depth_feature_dim, "Depth encoder width")->capture_default_str();
   cmd->add_option("--resume", c.resume, "Resume from a checkpoint (model, optimizer, schedule, epoch and RNG)");
-  cmd->add_option("--gaussians_per_patch", c.model.gaussians_per_patch, "Gaussians per patch K (experiment 2)")
+  cmd->add_option("--gaussians_per_patch", c.model.decoder.gaussians_per_patch, "Gaussians per patch K (experiment 2)")
       ->capture_default_str();
   auto* nsp = cmd->add_option("--n_spiral_points", f->n_spiral_points, "Experiment 4 only (not available)");
   cmd->add_flag("--use_tensegrity_loss", c.loss.tensegrity, "Nearest-neighbour spacing loss on Gaussian positions");
@@ -91,14 +91,14 @@ void register_train(CLI::App& app) {
   cmd->add_flag("--use_vlm_guidance", c.loss.use_vlm, "Weight the L1 loss by {stem}_vlm_density.npy");
   cmd->add_option("--vlm_weight", c.loss.vlm_weight, "VLM weighting strength in [0,1]")->capture_default_str();
   // Fresnel heuristics.
-  cmd->add_flag("--use_fresnel_zones", c.model.use_fresnel_zones, "Snap depth to Fresnel zones; adds the boundary loss");
-  cmd->add_option("--num_fresnel_zones", c.model.num_fresnel_zones, "Number of depth zones")->capture_default_str();
+  cmd->add_flag("--use_fresnel_zones", c.model.decoder.use_fresnel_zones, "Snap depth to Fresnel zones; adds the boundary loss");
+  cmd->add_option("--num_fresnel_zones", c.model.decoder.num_fresnel_zones, "Number of depth zones")->capture_default_str();
   cmd->add_option("--boundary_weight", c.loss.boundary_weight, "Zone-boundary L1 weight")->capture_default_str();
-  cmd->add_flag("--use_edge_aware", c.model.use_edge_aware, "Smaller, more opaque Gaussians at depth edges");
+  cmd->add_flag("--use_edge_aware", c.model.decoder.use_edge_aware, "Smaller, more opaque Gaussians at depth edges");
   cmd->add_flag("--use_phase_blending", c.use_phase_blending, "Interference-like alpha compositing with phases");
-  cmd->add_flag("--use_phase_output", c.model.use_phase_output, "Decoder predicts per-channel phases");
-  cmd->add_option("--edge_scale_factor", c.model.edge_scale_factor, "Scale shrink at edges")->capture_default_str();
-  cmd->add_option("--edge_opacity_boost", c.model.edge_opacity_boost, "Opacity boost at edges")->capture_default_str();
+  cmd->add_flag("--use_phase_output", c.model.decoder.use_phase_output, "Decoder predicts per-channel phases");
+  cmd->add_option("--edge_scale_factor", c.model.decoder.edge_scale_factor, "Scale shrink at edges")->capture_default_str();
+  cmd->add_option("--edge_opacity_boost", c.model.decoder.edge_opacity_boost, "Opacity boost at edges")->capture_default_str();
   cmd->add_option("--phase_amplitude", c.phase_amplitude, "Phase interference amplitude")->capture_default_str();
   // Physics.
   cmd->add_flag("--use_wave_rendering", c.use_wave_rendering, "Coherent wave-field renderer (needs phase output)");
@@ -136,7 +136,7 @@ void register_train(CLI::App& app) {
   cmd->add_option("--pose_range_azimuth", f->pose_az, "Accepted for compatibility (poses come from the dataset)")
       ->expected(2);
   cmd->add_option("--frontal_prob", c.frontal_prob, "Probability of the input view in multi-pose mode")->capture_default_str();
-  cmd->add_flag("--use_pose_encoding", c.model.use_pose_encoding, "Pose-conditioned opacity modulation");
+  cmd->add_flag("--use_pose_encoding", c.model.decoder.use_pose_encoding, "Pose-conditioned opacity modulation");
   // Ours.
   cmd->add_option("--encoder", f->encoder, "precomputed ({stem}_dinov2.bin) or builtin (CNN trained end to end)")
       ->check(CLI::IsMember({"precomputed", "builtin"}))->capture_default_str();
@@ -144,10 +144,10 @@ void register_train(CLI::App& app) {
   cmd->add_option("--decoder_hidden", f->hidden, "Decoder MLP widths (the original's: 512,512,256,128)")->capture_default_str();
   cmd->add_option("--novel_view_weight", c.loss.novel_view_weight,
                   "Weight of the losses on other views of multi-view datasets (0 = input view only)")->capture_default_str();
-  cmd->add_flag("--pixel_aligned", c.model.pixel_aligned,
+  cmd->add_flag("--pixel_aligned", c.model.decoder.pixel_aligned,
                 "Ours: experiment 2 on a feature grid at image resolution, colours as residuals on the image, "
                 "scales relative to the pixel footprint; an untrained model equals the unprojected-pixels baseline");
-  cmd->add_option("--pixel_scale_floor", c.model.pixel_scale_floor,
+  cmd->add_option("--pixel_scale_floor", c.model.decoder.pixel_scale_floor,
                   "With --pixel_aligned: smallest Gaussian scale as a fraction of the pixel footprint, in [0, 0.3) "
                   "(keeps splats from shrinking to dots that show when rendered larger than trained)")
       ->capture_default_str();
@@ -158,7 +158,7 @@ void register_train(CLI::App& app) {
                   "(the dataset's depth, also used at evaluation; inference falls back to predicted)")
       ->check(CLI::IsMember({"predicted", "data"}))
       ->capture_default_str();
-  auto* dro = cmd->add_option("--dropout", c.model.dropout, "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
+  auto* dro = cmd->add_option("--dropout", c.model.decoder.dropout, "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
   auto* nvw = cmd->add_option("--novel_views", c.novel_views, "Other views rendered per sample")->capture_default_str();
   cmd->add_option("--mask_weight", c.loss.mask_weight,
                   "Rendered alpha vs object mask loss (datasets with masks; 0 = off)")->capture_default_str();
@@ -195,18 +195,18 @@ void register_train(CLI::App& app) {
                          "use --learnable_wavelengths for per-channel wavelengths");
       c.model.experiment = f->experiment;
       c.model.encoder = f->encoder;
-      c.model.feature_dim = (f->encoder == "builtin" && fd->count() == 0) ? 64 : f->feature_dim;
-      c.model.decoder_hidden = parse_int_list(f->hidden, "--decoder_hidden");
+      c.model.decoder.feature_dim = (f->encoder == "builtin" && fd->count() == 0) ? 64 : f->feature_dim;
+      c.model.decoder.hidden = parse_int_list(f->hidden, "--decoder_hidden");
       c.model.image_size = c.image_size;
-      if (c.model.pixel_aligned) {
+      if (c.model.decoder.pixel_aligned) {
         if (f->experiment != 2) throw UsageError("--pixel_aligned applies to --experiment 2");
         if (fg->count() == 0) c.model.feature_grid = c.image_size;
-        if (dro->count() == 0) c.model.dropout = 0.0;  // a per-pixel head needs every pixel's output
+        if (dro->count() == 0) c.model.decoder.dropout = 0.0;  // a per-pixel head needs every pixel's output
       }
       c.max_images = f->max_images;
       c.augment = !f->no_aug;
       if (f->use_qsr) {
-        c.model.use_phase_output = true;
+        c.model.decoder.use_phase_output = true;
         c.use_wave_rendering = true;
         c.loss.phase_retrieval = true;
       }
@@ -214,11 +214,11 @@ void register_train(CLI::App& app) {
         c.use_phase_blending = true;
         c.phase_amplitude = 0.3;
       }
-      if (c.use_phase_blending || c.use_wave_rendering) c.model.use_phase_output = true;
-      if ((c.model.use_phase_output || c.model.use_pose_encoding || c.model.use_edge_aware || c.model.use_fresnel_zones) &&
-          c.model.experiment != 2 && (c.use_phase_blending || c.use_wave_rendering || c.model.use_pose_encoding))
+      if (c.use_phase_blending || c.use_wave_rendering) c.model.decoder.use_phase_output = true;
+      if ((c.model.decoder.use_phase_output || c.model.decoder.use_pose_encoding || c.model.decoder.use_edge_aware || c.model.decoder.use_fresnel_zones) &&
+          c.model.experiment != 2 && (c.use_phase_blending || c.use_wave_rendering || c.model.decoder.use_pose_encoding))
         throw UsageError("phases and pose encoding belong to experiment 2's decoder; add --experiment 2");
-      c.loss.boundary = c.model.use_fresnel_zones;
+      c.loss.boundary = c.model.decoder.use_fresnel_zones;
       if (c.loss.lpips_weight > 0) {
         log_info("LPIPS term off: no LPIPS weights are configured in this build");
         c.loss.lpips_weight = 0;
@@ -226,7 +226,7 @@ void register_train(CLI::App& app) {
       c.hfts.image_size = c.image_size;
       if (f->train_resolution > 0) c.hfts.train_resolution = f->train_resolution;
       if (f->stochastic_k > 0) c.hfts.stochastic_k = f->stochastic_k;
-      c.hfts.base_k = c.model.gaussians_per_patch;
+      c.hfts.base_k = c.model.decoder.gaussians_per_patch;
       c.hfts.epochs = c.epochs;
       if (c.epochs < 1 || c.batch_size < 1 || c.image_size < 8)
         throw UsageError("--epochs and --batch_size must be >= 1 and --image_size >= 8");
@@ -236,7 +236,7 @@ void register_train(CLI::App& app) {
       so.image_size = c.image_size;
       so.max_images = c.max_images;
       so.feature_file = c.feature_file;
-      so.feature_dim = c.model.feature_dim;
+      so.feature_dim = c.model.decoder.feature_dim;
       so.load_features = !c.model.builtin();
       so.augment = c.augment;
       so.novel_views = 0;
@@ -250,7 +250,7 @@ void register_train(CLI::App& app) {
         if (!probe->has_extra_views())
           throw UsageError("--multi_pose_augmentation needs a multi-view dataset: the original supervised every pose "
                            "with the input image, which teaches nothing about other views");
-        if (!c.model.use_pose_encoding)
+        if (!c.model.decoder.use_pose_encoding)
           throw UsageError("--multi_pose_augmentation takes effect with --use_pose_encoding (as in the original)");
       }
       auto source = train::open_source(so);

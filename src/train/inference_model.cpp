@@ -34,8 +34,8 @@ Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictI
   ModelInputs in;
   in.images = image;
   if (extra.features.defined()) {
-    if (extra.features.dim() != 3 || extra.features.size(0) != config().feature_dim)
-      throw Error("predict: features must be (" + std::to_string(config().feature_dim) + ",h,w)");
+    if (extra.features.dim() != 3 || extra.features.size(0) != config().decoder.feature_dim)
+      throw Error("predict: features must be (" + std::to_string(config().decoder.feature_dim) + ",h,w)");
     in.features = extra.features.to(device_, torch::kFloat32).unsqueeze(0);
   } else if (needs_features()) {
     throw Error("predict: this model was trained on precomputed DINOv2 features; pass them (features)");

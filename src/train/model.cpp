@@ -10,69 +10,57 @@ decode::DepthMode ModelConfig::mode() const {
   return depth_mode == "metric" ? decode::DepthMode::Metric : decode::DepthMode::Normalized;
 }
 
+namespace {
+// Every field of a ModelConfig with its JSON key, in one place for writing and reading. The decoder's options keep
+// the flat keys of the original checkpoints' configuration.
+template <typename Config, typename Visit>
+void for_each_field(Config& c, Visit&& visit) {
+  visit("experiment", c.experiment);
+  visit("encoder", c.encoder);
+  visit("feature_dim", c.decoder.feature_dim);
+  visit("gaussians_per_patch", c.decoder.gaussians_per_patch);
+  visit("decoder_hidden", c.decoder.hidden);
+  visit("dropout", c.decoder.dropout);
+  visit("use_fresnel_zones", c.decoder.use_fresnel_zones);
+  visit("num_fresnel_zones", c.decoder.num_fresnel_zones);
+  visit("use_edge_aware", c.decoder.use_edge_aware);
+  visit("edge_scale_factor", c.decoder.edge_scale_factor);
+  visit("edge_opacity_boost", c.decoder.edge_opacity_boost);
+  visit("use_phase_output", c.decoder.use_phase_output);
+  visit("use_pose_encoding", c.decoder.use_pose_encoding);
+  visit("use_depth_fusion", c.decoder.use_depth_fusion);
+  visit("depth_feature_dim", c.decoder.depth_feature_dim);
+  visit("pixel_aligned", c.decoder.pixel_aligned);
+  visit("pixel_scale_floor", c.decoder.pixel_scale_floor);
+  visit("depth_mode", c.depth_mode);
+  visit("input_intrinsics", c.input_intrinsics);
+  visit("saag_subsample", c.saag_subsample);
+  visit("image_size", c.image_size);
+  visit("feature_grid", c.feature_grid);
+  visit("decoder_depth", c.decoder_depth);
+}
+}  // namespace
+
 nlohmann::json ModelConfig::to_json() const {
-  return {{"experiment", experiment},
-          {"encoder", encoder},
-          {"feature_dim", feature_dim},
-          {"gaussians_per_patch", gaussians_per_patch},
-          {"decoder_hidden", decoder_hidden},
-          {"dropout", dropout},
-          {"use_fresnel_zones", use_fresnel_zones},
-          {"num_fresnel_zones", num_fresnel_zones},
-          {"use_edge_aware", use_edge_aware},
-          {"edge_scale_factor", edge_scale_factor},
-          {"edge_opacity_boost", edge_opacity_boost},
-          {"use_phase_output", use_phase_output},
-          {"use_pose_encoding", use_pose_encoding},
-          {"use_depth_fusion", use_depth_fusion},
-          {"depth_feature_dim", depth_feature_dim},
-          {"depth_mode", depth_mode},
-          {"input_intrinsics", input_intrinsics},
-          {"saag_subsample", saag_subsample},
-          {"image_size", image_size},
-          {"pixel_aligned", pixel_aligned},
-          {"feature_grid", feature_grid},
-          {"pixel_scale_floor", pixel_scale_floor},
-          {"decoder_depth", decoder_depth}};
+  nlohmann::json j = nlohmann::json::object();
+  for_each_field(*this, [&](const char* key, const auto& value) { j[key] = value; });
+  return j;
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   ModelConfig c;
-  auto get = [&](const char* key, auto& out) {
-    if (!j.contains(key)) return;
+  for_each_field(c, [&](const char* key, auto& out) {
+    if (!j.contains(key)) return;  // absent in older checkpoints: the default
     try {
       j.at(key).get_to(out);
     } catch (const std::exception& e) {
       throw Error(std::string("model config: field '") + key + "' is malformed: " + e.what());
     }
-  };
-  get("experiment", c.experiment);
-  get("encoder", c.encoder);
-  get("feature_dim", c.feature_dim);
-  get("gaussians_per_patch", c.gaussians_per_patch);
-  get("decoder_hidden", c.decoder_hidden);
-  get("dropout", c.dropout);
-  get("use_fresnel_zones", c.use_fresnel_zones);
-  get("num_fresnel_zones", c.num_fresnel_zones);
-  get("use_edge_aware", c.use_edge_aware);
-  get("edge_scale_factor", c.edge_scale_factor);
-  get("edge_opacity_boost", c.edge_opacity_boost);
-  get("use_phase_output", c.use_phase_output);
-  get("use_pose_encoding", c.use_pose_encoding);
-  get("use_depth_fusion", c.use_depth_fusion);
-  get("depth_feature_dim", c.depth_feature_dim);
-  get("depth_mode", c.depth_mode);
-  get("input_intrinsics", c.input_intrinsics);
-  get("saag_subsample", c.saag_subsample);
-  get("image_size", c.image_size);
-  get("pixel_aligned", c.pixel_aligned);
-  get("feature_grid", c.feature_grid);
-  get("pixel_scale_floor", c.pixel_scale_floor);
-  get("decoder_depth", c.decoder_depth);
+  });
   if (c.feature_grid < 1) throw Error("model config: feature_grid must be >= 1");
   if (c.decoder_depth != "predicted" && c.decoder_depth != "data")
     throw Error("model config: decoder_depth must be 'predicted' or 'data'");
-  if (c.pixel_aligned && c.experiment != 2) throw Error("model config: pixel_aligned applies to experiment 2 only");
+  if (c.decoder.pixel_aligned && c.experiment != 2) throw Error("model config: pixel_aligned applies to experiment 2 only");
   if (c.experiment < 1 || c.experiment > 3) throw Error("model config: experiment must be 1, 2 or 3");
   if (c.encoder != "builtin" && c.encoder != "precomputed")
     throw Error("model config: encoder must be 'builtin' or 'precomputed', got '" + c.encoder + "'");
@@ -84,39 +72,24 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
 FresnelModelImpl::FresnelModelImpl(ModelConfig c) : config_(std::move(c)) {
   if (config_.builtin()) {
     encode::BuiltinEncoderOptions eo;
-    eo.channels = config_.feature_dim;
+    eo.channels = config_.decoder.feature_dim;
     eo.metric_depth = config_.mode() == decode::DepthMode::Metric;
     eo.grid = config_.feature_grid;
-    eo.fine = config_.pixel_aligned;
+    eo.fine = config_.decoder.pixel_aligned;
     encoder = register_module("encoder", encode::BuiltinEncoder(eo));
   }
   if (config_.experiment == 2) {
-    decode::DirectPatchDecoderOptions o;
-    o.feature_dim = config_.feature_dim;
-    o.gaussians_per_patch = config_.gaussians_per_patch;
-    o.hidden = config_.decoder_hidden;
-    o.dropout = config_.dropout;
-    o.use_fresnel_zones = config_.use_fresnel_zones;
-    o.num_fresnel_zones = config_.num_fresnel_zones;
-    o.use_edge_aware = config_.use_edge_aware;
-    o.edge_scale_factor = config_.edge_scale_factor;
-    o.edge_opacity_boost = config_.edge_opacity_boost;
-    o.use_phase_output = config_.use_phase_output;
-    o.use_pose_encoding = config_.use_pose_encoding;
-    o.use_depth_fusion = config_.use_depth_fusion;
-    o.depth_feature_dim = config_.depth_feature_dim;
+    decode::DirectPatchDecoderOptions o = config_.decoder;
     o.depth_mode = config_.mode();
-    o.pixel_aligned = config_.pixel_aligned;
-    o.pixel_scale_floor = config_.pixel_scale_floor;
     direct = register_module("decoder", decode::DirectPatchDecoder(o));
   } else if (config_.experiment == 1) {
     decode::SaagRefinementOptions o;
-    o.feature_dim = config_.feature_dim;
-    o.dropout = config_.dropout;
+    o.feature_dim = config_.decoder.feature_dim;
+    o.dropout = config_.decoder.dropout;
     refine = register_module("decoder", decode::SaagRefinementNet(o));
   } else {
     decode::FeatureGuidedOptions o;
-    o.feature_dim = config_.feature_dim;
+    o.feature_dim = config_.decoder.feature_dim;
     guided = register_module("decoder", decode::FeatureGuidedSaag(o));
   }
 }

@@ -22,30 +22,16 @@ namespace fresnel::train {
 struct ModelConfig {
   int experiment = 2;                    // 1 SAAG refinement, 2 direct patch decoder, 3 feature-guided SAAG
   std::string encoder = "precomputed";   // "precomputed" ({stem}_dinov2.bin) or "builtin"
-  int64_t feature_dim = 384;             // feature width C (DINOv2 384/768/1024, or the built-in encoder's)
-  int64_t gaussians_per_patch = 4;
-  std::vector<int64_t> decoder_hidden = {512, 512, 256, 128};
-  double dropout = 0.1;
-  bool use_fresnel_zones = false;
-  int64_t num_fresnel_zones = 8;
-  bool use_edge_aware = false;
-  double edge_scale_factor = 0.5;
-  double edge_opacity_boost = 0.2;
-  bool use_phase_output = false;
-  bool use_pose_encoding = false;
-  bool use_depth_fusion = false;
-  int64_t depth_feature_dim = 64;
+  // The decoder's architecture: experiment 2's options, of which feature_dim (C: DINOv2 384/768/1024 or the built-in
+  // encoder's width), hidden and dropout also configure experiments 1 and 3. Its depth_mode follows `depth_mode`.
+  decode::DirectPatchDecoderOptions decoder;
   std::string depth_mode = "normalized";  // "normalized" (1 = near) or "metric" (camera z)
   // Input camera intrinsics as fractions of the image size (fx/W, fy/H, cx/W, cy/H): the camera the model was
   // trained with; inference puts Gaussians in this camera's frame.
   std::array<double, 4> input_intrinsics = {0.8, 0.8, 0.5, 0.5};
   int saag_subsample = 4;  // experiments 1 and 3: one SAAG Gaussian per subsample² pixels
   int image_size = 256;    // training image size (inference resizes inputs to it)
-  // Ours (docs/training.md "Pixel-aligned decoding"): experiment 2 on a feature grid at image resolution with
-  // the pixel-aligned parameterisation (decode::DirectPatchDecoderOptions::pixel_aligned).
-  bool pixel_aligned = false;
-  int64_t feature_grid = 37;  // the built-in encoder's output grid
-  double pixel_scale_floor = 0.0;  // pixel-aligned: smallest scale as a fraction of the pixel footprint
+  int64_t feature_grid = 37;  // the built-in encoder's output grid (pixel-aligned decoding: the image size)
   // Which depth the experiment-2 decoder places Gaussians with when the built-in encoder is used: "predicted"
   // (its depth head; needs only an image) or "data" (the dataset's / caller's depth when given, else predicted).
   std::string decoder_depth = "predicted";

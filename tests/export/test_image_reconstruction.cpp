@@ -22,9 +22,9 @@ std::string save_tiny_checkpoint(const test::TempDir& dir, const std::string& en
   train::ModelConfig cfg;
   cfg.experiment = 2;
   cfg.encoder = encoder;
-  cfg.feature_dim = feature_dim;
-  cfg.gaussians_per_patch = 2;
-  cfg.decoder_hidden = {16};
+  cfg.decoder.feature_dim = feature_dim;
+  cfg.decoder.gaussians_per_patch = 2;
+  cfg.decoder.hidden = {16};
   cfg.image_size = 32;
   if (encoder == "builtin") cfg.depth_mode = "metric";
   train::FresnelModel model(cfg);

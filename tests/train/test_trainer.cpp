@@ -52,10 +52,10 @@ TrainConfig tiny_config(const std::string& out, int64_t epochs) {
   TrainConfig c;
   c.model.experiment = 2;
   c.model.encoder = "builtin";
-  c.model.feature_dim = 8;
-  c.model.decoder_hidden = {16};
-  c.model.gaussians_per_patch = 1;
-  c.model.dropout = 0.1;
+  c.model.decoder.feature_dim = 8;
+  c.model.decoder.hidden = {16};
+  c.model.decoder.gaussians_per_patch = 1;
+  c.model.decoder.dropout = 0.1;
   c.model.depth_mode = "metric";
   c.model.image_size = 24;
   c.image_size = 24;
@@ -82,9 +82,9 @@ TEST(Trainer, OverfitsOneImage) {
   auto c = tiny_config(dir.path(), 80);
   c.batch_size = 1;
   c.lr = 5e-3;
-  c.model.dropout = 0.0;
-  c.model.feature_dim = 16;
-  c.model.decoder_hidden = {32};
+  c.model.decoder.dropout = 0.0;
+  c.model.decoder.feature_dim = 16;
+  c.model.decoder.hidden = {32};
   c.augment = false;
   // The threshold is on the photometric L1 term (a mean absolute pixel error).
   c.loss.ssim_weight = 0;
@@ -164,7 +164,7 @@ TEST(Checkpoint, RoundTripAndInference) {
   t.run();
   const auto path = (fs::path(dir.path()) / checkpoint_name(2, 1)).string();
   auto m = InferenceModel::load(path);
-  EXPECT_EQ(m.config().feature_dim, 8);
+  EXPECT_EQ(m.config().decoder.feature_dim, 8);
   auto img = ToySource(1, 24).load(0, 0).image;
   auto p = m.predict(img);
   EXPECT_EQ(p.gaussians.count(), 1369);
@@ -291,13 +291,13 @@ TEST(PixelAligned, UntrainedModelWithDataDepthReproducesTheInputView) {
   ModelConfig mc;
   mc.experiment = 2;
   mc.encoder = "builtin";
-  mc.feature_dim = 8;
-  mc.decoder_hidden = {16};
-  mc.gaussians_per_patch = 2;
-  mc.dropout = 0.0;
+  mc.decoder.feature_dim = 8;
+  mc.decoder.hidden = {16};
+  mc.decoder.gaussians_per_patch = 2;
+  mc.decoder.dropout = 0.0;
   mc.depth_mode = "metric";
   mc.image_size = 24;
-  mc.pixel_aligned = true;
+  mc.decoder.pixel_aligned = true;
   mc.feature_grid = 24;
   mc.decoder_depth = "data";
   FresnelModel model(mc);
@@ -346,11 +346,11 @@ TEST(PixelAligned, UntrainedModelWithDataDepthReproducesTheInputView) {
 
 TEST(ModelConfigJson, PixelAlignedFieldsRoundTripAndOldConfigsKeepDefaults) {
   ModelConfig c;
-  c.pixel_aligned = true;
+  c.decoder.pixel_aligned = true;
   c.feature_grid = 128;
   c.decoder_depth = "data";
   auto back = ModelConfig::from_json(c.to_json());
-  EXPECT_TRUE(back.pixel_aligned);
+  EXPECT_TRUE(back.decoder.pixel_aligned);
   EXPECT_EQ(back.feature_grid, 128);
   EXPECT_EQ(back.decoder_depth, "data");
   auto j = c.to_json();
@@ -358,7 +358,7 @@ TEST(ModelConfigJson, PixelAlignedFieldsRoundTripAndOldConfigsKeepDefaults) {
   j.erase("feature_grid");
   j.erase("decoder_depth");
   auto old = ModelConfig::from_json(j);  // checkpoints written before these fields existed
-  EXPECT_FALSE(old.pixel_aligned);
+  EXPECT_FALSE(old.decoder.pixel_aligned);
   EXPECT_EQ(old.feature_grid, 37);
   EXPECT_EQ(old.decoder_depth, "predicted");
   auto bad = c.to_json();

@@ -32,9 +32,9 @@ std::string tiny_checkpoint(const test::TempDir& dir) {
   train::ModelConfig cfg;
   cfg.experiment = 2;
   cfg.encoder = "builtin";
-  cfg.feature_dim = 8;
-  cfg.gaussians_per_patch = 2;
-  cfg.decoder_hidden = {16};
+  cfg.decoder.feature_dim = 8;
+  cfg.decoder.gaussians_per_patch = 2;
+  cfg.decoder.hidden = {16};
   cfg.image_size = 32;
   cfg.depth_mode = "metric";
   train::FresnelModel model(cfg);
