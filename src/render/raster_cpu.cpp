@@ -24,6 +24,7 @@
 // 32-byte vector calling convention GCC warns about is never used between functions.
 #pragma GCC diagnostic ignored "-Wpsabi"
 #include "render/lanes.hpp"
+#include "render/raster_record.hpp"
 
 namespace fresnel::raster {
 namespace {
@@ -36,14 +37,6 @@ constexpr int kTile = rc::kTileSize;
 constexpr int kTilePixels = kTile * kTile;
 constexpr int64_t kPrefetch = 8;  // entries to fetch ahead in the tile loops
 
-// Fields of a packed raster record (one per visible Gaussian, in depth order).
-enum Rec : int {
-  kU = 0, kV, kConA, kConB, kConC, kOpacity, kDepth, kColR, kColG, kColB, kExtX, kExtY, kK2,
-  kCos0, kCos1, kCos2, kSin0, kSin1, kSin2
-};
-inline int record_width(bool phases) { return phases ? 24 : 16; }
-// Per-entry gradient slots written by the backward tile kernels (field-major).
-enum GradField : int { gU = 0, gV, gA, gB, gC, gO, gZ, gCol0, gCol1, gCol2, gPhi0, gPhi1, gPhi2, kNumGrads };
 
 using gmath::pixel_span;
 

@@ -10,6 +10,7 @@
 #include "render/constants.hpp"
 #include "render/gaussian_math.hpp"
 #include "render/raster_cuda.hpp"
+#include "render/raster_record.hpp"
 
 namespace fresnel::raster {
 namespace {
@@ -19,9 +20,8 @@ using gmath::CameraParams;
 using gmath::ProjectionState;
 
 constexpr int kTile = rc::kTileSize;
-constexpr int kRec = 16;  // record: u v A B C o z r g b ex ey k2 (same meaning as the CPU record)
-enum Rec : int { kU = 0, kV, kConA, kConB, kConC, kOpacity, kDepth, kColR, kColG, kColB, kExtX, kExtY, kK2 };
-enum GradField : int { gU = 0, gV, gA, gB, gC, gO, gZ, gCol0, gCol1, gCol2, kGrads };
+constexpr int kRec = kRecordWidth;  // raster_record.hpp: the CPU kernels' record without phases
+constexpr int kGrads = kNumGradsWithoutPhases;
 
 __device__ void tile_rect_of(const float* f, int W, int H, int& tx0, int& tx1, int& ty0, int& ty1) {
   int x0, x1, y0, y1;
