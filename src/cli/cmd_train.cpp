@@ -70,7 +70,9 @@ void register_train(CLI::App& app) {
   cmd->add_option("--batch_size", c.batch_size, "Batch size")->capture_default_str();
   cmd->add_option("--lr", c.lr, "Learning rate (AdamW; cosine schedule per epoch)")->capture_default_str();
   cmd->add_option("--lpips_weight", c.loss.lpips_weight,
-                  "LPIPS loss weight (needs LPIPS weights; without them the term is off)")->capture_default_str();
+                  "LPIPS loss weight (needs --lpips_weights; without them the term is off)")->capture_default_str();
+  cmd->add_option("--lpips_weights", c.lpips_weights,
+                  "LPIPS weights (safetensors, AlexNet or VGG16 trunk + lin0..lin4; see docs/metrics.md)");
   cmd->add_option("--image_size", c.image_size, "Image (and full render) size")->capture_default_str();
   auto* fd = cmd->add_option("--feature_dim", f->feature_dim,
                              "Feature width: 384/768/1024 for DINOv2 small/base/large; with --encoder builtin the "
@@ -219,9 +221,11 @@ void register_train(CLI::App& app) {
           c.model.experiment != 2 && (c.use_phase_blending || c.use_wave_rendering || c.model.decoder.use_pose_encoding))
         throw UsageError("phases and pose encoding belong to experiment 2's decoder; add --experiment 2");
       c.loss.boundary = c.model.decoder.use_fresnel_zones;
-      if (c.loss.lpips_weight > 0) {
-        log_info("LPIPS term off: no LPIPS weights are configured in this build");
+      if (c.loss.lpips_weight > 0 && c.lpips_weights.empty()) {
+        log_info("LPIPS term off: --lpips_weight needs --lpips_weights FILE (no LPIPS weights ship with Fresnel)");
         c.loss.lpips_weight = 0;
+      } else if (c.loss.lpips_weight > 0) {
+        log_info("LPIPS term on: weight " + std::to_string(c.loss.lpips_weight) + ", weights " + c.lpips_weights);
       }
       c.hfts.image_size = c.image_size;
       if (f->train_resolution > 0) c.hfts.train_resolution = f->train_resolution;

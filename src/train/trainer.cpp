@@ -40,6 +40,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"novel_view_weight", loss.novel_view_weight},
           {"ssim_weight", loss.ssim_weight},
           {"lpips_weight", loss.lpips_weight},
+          {"lpips_weights", lpips_weights},
           {"depth_weight", loss.depth_weight},
           {"fast_mode", hfts.fast_mode},
           {"progressive_schedule", hfts.progressive},
@@ -116,6 +117,11 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<SampleSource> source)
   if (cfg_.device == "cuda" && !torch::cuda::is_available())
     throw UsageError("--device cuda: this libtorch has no CUDA device available");
   if (cfg_.device != "cuda" && cfg_.device != "cpu") throw UsageError("--device must be cpu or cuda");
+  if (cfg_.loss.lpips_weight > 0) {
+    if (cfg_.lpips_weights.empty())
+      throw UsageError("--lpips_weight needs LPIPS weights: give --lpips_weights FILE.safetensors (docs/metrics.md)");
+    lpips_ = Lpips::load(cfg_.lpips_weights);
+  }
   torch::manual_seed(cfg_.seed);
   model_ = FresnelModel(cfg_.model);
   model_->to(device_);
@@ -294,6 +300,10 @@ std::map<std::string, double> Trainer::train_step(const Batch& batch, const Hfts
     return device_.is_cpu() ? ssim_loss(rc, t) : 1.0 - ssim_per_image_reference(rc, t).mean();
   };
   if (L.ssim_weight > 0) terms["ssim"] = L.ssim_weight * ssim_term(r0, target0);
+  auto lpips_term = [&](const torch::Tensor& r, const torch::Tensor& t) {
+    return lpips_->distance(r.clamp(0.0, 1.0), t).mean();
+  };
+  if (lpips_) terms["lpips"] = L.lpips_weight * lpips_term(r0, target0);
   if (L.depth_weight > 0 && target_depth.defined() && depth_accum.defined())
     terms["depth"] = L.depth_weight * standardized_depth_loss(depth_accum.select(1, 0), target_depth);
   if (out.decoded.residuals.defined() && L.residual_weight > 0)
@@ -320,6 +330,7 @@ std::map<std::string, double> Trainer::train_step(const Batch& batch, const Hfts
     auto tv = resize_to(batch.view_images.to(device_).flatten(0, 1), R);
     auto nv = pixel_l1_loss(rv, tv);
     if (L.ssim_weight > 0) nv = nv + L.ssim_weight * ssim_term(rv, tv);
+    if (lpips_) nv = nv + L.lpips_weight * lpips_term(rv, tv);
     terms["novel_view"] = L.novel_view_weight * nv;
   }
   // Silhouette supervision (ours): rendered alpha against the object masks of every rendered view. Without it,

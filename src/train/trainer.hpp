@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/lpips.hpp"
 #include "train/checkpoint.hpp"
 #include "train/hfts.hpp"
 #include "train/losses.hpp"
@@ -37,6 +38,7 @@ struct TrainConfig {
   int64_t stop_after_epoch = 0;  // > 0: stop after this many epochs (schedule still spans `epochs`)
   bool augment = true;
   std::string feature_file = "small";
+  std::string lpips_weights;  // LPIPS safetensors (metrics/lpips.hpp); the LPIPS term needs it
   LossConfig loss;
   HftsOptions hfts;
   bool use_phase_blending = false;
@@ -85,6 +87,7 @@ class Trainer {
   std::unique_ptr<SampleSource> source_;
   FresnelModel model_{nullptr};
   LearnableWavelengths wavelengths_{nullptr};
+  std::shared_ptr<Lpips> lpips_;  // loaded when loss.lpips_weight > 0
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   TrainingState state_;
   std::vector<StepRecord> steps_;

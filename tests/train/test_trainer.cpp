@@ -7,7 +7,9 @@
 
 #include "core/error.hpp"
 #include "core/image_io.hpp"
+#include "core/safetensors.hpp"
 #include "data/synth_dataset.hpp"
+#include "metrics/lpips.hpp"
 #include "render/render.hpp"
 #include "testutil/testutil.hpp"
 #include "decode/pixel_aligned.hpp"
@@ -364,4 +366,36 @@ TEST(ModelConfigJson, PixelAlignedFieldsRoundTripAndOldConfigsKeepDefaults) {
   auto bad = c.to_json();
   bad["decoder_depth"] = "guess";
   EXPECT_THROW(ModelConfig::from_json(bad), Error);
+}
+
+TEST(Trainer, LpipsTermUsesTheGivenWeightsAndNeedsThem) {
+  torch::set_num_threads(1);
+  test::TempDir dir;
+  // Random LPIPS weights under the official names (lin weights ≥ 0), as a user-supplied file would hold.
+  torch::manual_seed(9);
+  std::map<std::string, torch::Tensor> w;
+  for (const auto& [name, shape] : Lpips::expected_tensors(LpipsNet::Alex)) w[name] = torch::rand(shape) * 0.05;
+  const auto weights = dir.file("lpips_alex.safetensors");
+  save_safetensors(weights, w);
+  auto c = tiny_config(dir.file("run"), 1);
+  c.image_size = c.model.image_size = c.hfts.image_size = 64;  // AlexNet's pooling needs ≥ ~48 px
+  c.loss.lpips_weight = 0.5;
+  c.write_plot = false;
+  EXPECT_THROW(Trainer(c, std::make_unique<ToySource>(2, 64)), UsageError);  // no weights file: a clear error
+  c.lpips_weights = weights;
+  Trainer t(c, std::make_unique<ToySource>(2, 64));
+  t.run();
+  ASSERT_FALSE(t.steps().empty());
+  for (const auto& s : t.steps()) {
+    ASSERT_TRUE(s.terms.count("lpips")) << "the LPIPS term is part of the loss";
+    EXPECT_TRUE(std::isfinite(s.terms.at("lpips")));
+    EXPECT_GT(s.terms.at("lpips"), 0.0);
+  }
+  c.lpips_weights = dir.file("absent.safetensors");
+  try {
+    Trainer bad(c, std::make_unique<ToySource>(2, 64));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("absent.safetensors"), std::string::npos) << e.what();
+  }
 }
