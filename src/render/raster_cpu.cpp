@@ -44,6 +44,7 @@ using gmath::pixel_span;
 // of row offset dy = v − (y + 0.5) where the per-pixel test can pass. The constants are widened
 // (k2·1.001 + 1e-3, det·0.999) and rounded in double once per (entry, tile), so the cheap per-row
 // arithmetic in S never loses a pixel the per-pixel test would accept; extra columns only cost time.
+// Used by the scalar wave-field kernels, where every skipped pixel saves a full evaluation.
 template <typename S>
 struct RowChords {
   S ak2, det, inv_a, slope, centre0;
@@ -363,9 +364,20 @@ inline bool tile_rows(const S* f, const TileRect& r, int H, int& ys, int& ye) {
   return ys < ye;
 }
 
+// Columns [lo, hi) of tile r, relative to its left edge, that Gaussian record f can touch (its bounding box).
+// The SIMD kernels use the box for every row: per-row ellipse chords cost more than the few pixel groups
+// they would skip, since the per-pixel 3σ test masks those pixels anyway.
+template <typename S>
+inline bool tile_columns(const S* f, const TileRect& r, int W, int& lo, int& hi) {
+  pixel_span(f[kU], f[kExtX], W, lo, hi);
+  lo = std::max(lo, r.x0) - r.x0;
+  hi = std::min(hi, r.x1) - r.x0;
+  return lo < hi;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Forward compositing of one tile. Gaussians are visited in depth order and each touches only the
-// pixels of its ellipse inside the tile; per-pixel state lives in fixed-size arrays (no allocation).
+// pixels of its bounding box inside the tile; per-pixel state lives in fixed-size arrays (no allocation).
 // Pixels of a row run in SIMD lanes (lanes.hpp): each lane evaluates exactly the scalar expressions and
 // masks replace the per-pixel branches, so every pixel's result is the same as a one-pixel-at-a-time loop.
 template <typename S, bool kPhase, int kBytes>
@@ -417,7 +429,8 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
       for (int y = ys; y < ye && !open; ++y) open = row_done[y - r.y0] != tw;
       if (!open) continue;
     }
-    const RowChords<S> chords(f);
+    int lo, hi;
+    if (!tile_columns(f, r, W, lo, hi)) continue;
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
     const S col[3] = {f[kColR], f[kColG], f[kColB]};
     S pc[3] = {0, 0, 0}, ps[3] = {0, 0, 0};
@@ -430,10 +443,8 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
     for (int y = ys; y < ye; ++y) {
       if (row_done[y - r.y0] == tw) continue;
       const S dy = v - (S(y) + S(0.5));
-      int xs, xe;
-      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
       const S cdy = C * dy * dy;
-      const int lo = xs - r.x0, hi = xe - r.x0, row = (y - r.y0) * kTile;
+      const int row = (y - r.y0) * kTile;
       for (int gx = lo & ~(kW - 1); gx < hi; gx += kW) {
         const int p = row + gx;
         const M colx = load<M>(column + gx);
@@ -520,8 +531,10 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
   using lanes::splat;
   using lanes::store;
   const TileRect r = tile_rect(t, W, H);
-  alignas(16) S T[kTilePixels], Tfin[kTilePixels], rec[3][kTilePixels], recz[kTilePixels], last_a[kTilePixels];
-  alignas(16) S last_c[3][kTilePixels], last_z[kTilePixels], gc[3][kTilePixels], gbg[kTilePixels], gz[kTilePixels];
+  // Per pixel: transmittance in front of the current entry, the colour and depth composited behind it
+  // (normalised by that transmittance), the incoming gradients, and T_final·(dL/dα_pix − bg·dL/drgb).
+  alignas(16) S T[kTilePixels], rec[3][kTilePixels], recz[kTilePixels];
+  alignas(16) S gc[3][kTilePixels], gbg[kTilePixels], gz[kTilePixels];
   alignas(16) S rho_r[3][kTilePixels], rho_i[3][kTilePixels];
   alignas(16) I last[kTilePixels];
   alignas(16) S centre_x[kTile];
@@ -534,10 +547,10 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
   // Pixels outside the image (partial tiles) keep last = 0 and neutral state, so no lane ever uses them.
   for (int p = 0; p < kTilePixels; ++p) {
     last[p] = 0;
-    T[p] = Tfin[p] = S(1);
-    recz[p] = last_a[p] = last_z[p] = gbg[p] = gz[p] = S(0);
+    T[p] = S(1);
+    recz[p] = gbg[p] = gz[p] = S(0);
     for (int c = 0; c < 3; ++c) {
-      rec[c][p] = last_c[c][p] = gc[c][p] = S(0);
+      rec[c][p] = gc[c][p] = S(0);
       rho_r[c][p] = rho_i[c][p] = S(0);
     }
   }
@@ -545,7 +558,7 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
     for (int x = r.x0; x < r.x1; ++x) {
       const int p = (y - r.y0) * kTile + (x - r.x0);
       const int64_t pix = int64_t(y) * W + x;
-      T[p] = Tfin[p] = finalT[pix];
+      T[p] = finalT[pix];
       last[p] = last_in[pix];
       S bgdot = 0;
       for (int c = 0; c < 3; ++c) {
@@ -558,7 +571,7 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
           rho_i[c][p] = im * inv;
         }
       }
-      gbg[p] = g_alpha[pix] - bgdot;  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
+      gbg[p] = T[p] * (g_alpha[pix] - bgdot);  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
       gz[p] = g_dacc[pix];
     }
   int32_t row_last[kTile] = {0};  // deepest contribution per row: rows past it are skipped
@@ -582,7 +595,8 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
       for (int y = ys; y < ye; ++y) deepest = std::max(deepest, row_last[y - r.y0]);
       if (deepest <= int32_t(j)) continue;
     }
-    const RowChords<S> chords(f);
+    int lo, hi;
+    if (!tile_columns(f, r, W, lo, hi)) continue;
     const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity], z = f[kDepth];
     const S col[3] = {f[kColR], f[kColG], f[kColB]};
     S cs[3] = {1, 1, 1}, sn[3] = {0, 0, 0};
@@ -597,10 +611,8 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
     for (int y = ys; y < ye; ++y) {
       if (row_last[y - r.y0] <= pos) continue;
       const S dy = v - (S(y) + S(0.5));
-      int xs, xe;
-      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
       const S cdy = C * dy * dy;
-      const int lo = xs - r.x0, hi = xe - r.x0, row = (y - r.y0) * kTile;
+      const int row = (y - r.y0) * kTile;
       for (int gx = lo & ~(kW - 1); gx < hi; gx += kW) {
         const int p = row + gx;
         const M colx = load<M>(column + gx);
@@ -615,13 +627,14 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
         const V a = raw < max_alpha ? raw : max_alpha;
         m &= a >= S(rc::kMinAlpha);
         if (!lanes::any(m)) continue;
-        const V one_minus = S(1) - a;
-        const V Tp = load<V>(T + p) / one_minus;  // transmittance in front of this Gaussian
-        store(T + p, m ? Tp : load<V>(T + p));
+        // T in front of this Gaussian is T behind it / (1 − α); "behind" sums are updated after dL/dα used them.
+        const V inv_keep = S(1) / (S(1) - a);
+        const V Tb = load<V>(T + p);
+        const V Tp = Tb * inv_keep;
+        store(T + p, m ? Tp : Tb);
         const V w = a * Tp;
         const V wm = m ? w : zero;  // masked lanes add exact zeros to the sums below
-        const V la = load<V>(last_a + p);
-        const V keep = S(1) - la;
+        const V keep = S(1) - a;
         V dalpha = zero;
         for (int c = 0; c < 3; ++c) {
           const V g = load<V>(gc[c] + p);
@@ -633,21 +646,16 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
             sphi[c] += amp * wm * col[c] * (ri * cs[c] - rr * sn[c]) * g;
           }
           scol[c] += wm * fac * g;
-          const V rc_old = load<V>(rec[c] + p);
-          const V rc_new = la * load<V>(last_c[c] + p) + keep * rc_old;
-          store(rec[c] + p, m ? rc_new : rc_old);
-          store(last_c[c] + p, m ? eff : load<V>(last_c[c] + p));
-          dalpha += (eff - rc_new) * g;
+          const V behind = load<V>(rec[c] + p);
+          dalpha += (eff - behind) * g;
+          store(rec[c] + p, m ? a * eff + keep * behind : behind);
         }
-        const V rz_old = load<V>(recz + p);
-        const V rz_new = la * load<V>(last_z + p) + keep * rz_old;
-        store(recz + p, m ? rz_new : rz_old);
+        const V behind_z = load<V>(recz + p);
         const V gzp = load<V>(gz + p);
-        dalpha += (z - rz_new) * gzp;
+        dalpha += (z - behind_z) * gzp;
+        store(recz + p, m ? a * z + keep * behind_z : behind_z);
         dalpha *= Tp;
-        dalpha += load<V>(Tfin + p) / one_minus * load<V>(gbg + p);
-        store(last_z + p, m ? splat<V>(z) : load<V>(last_z + p));
-        store(last_a + p, m ? a : la);
+        dalpha += load<V>(gbg + p) * inv_keep;
         sz += wm * gzp;
         m &= raw <= max_alpha;  // α clamped: no gradient to opacity or shape
         const V dm = m ? dalpha : zero;
