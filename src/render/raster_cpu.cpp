@@ -177,25 +177,24 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
     }
   }
   const S amp = S(s.phase_amplitude), eps = S(rc::kPhaseEps);
-  for (int y = r.y0; y < r.y1; ++y)
-    for (int x = r.x0; x < r.x1; ++x) {
-      const int p = (y - r.y0) * kTile + (x - r.x0);
-      const int64_t pix = int64_t(y) * W + x;
-      for (int c = 0; c < 3; ++c) {
-        S val = acc[c][p];
-        if (kPhase) {
-          const S mag = std::sqrt(ur[c][p] * ur[c][p] + ui[c][p] * ui[c][p] + eps * eps) - eps;
-          val = (S(1) - amp) * val + amp * mag;
-          phasor[pix * 6 + c] = ur[c][p];
-          phasor[pix * 6 + 3 + c] = ui[c][p];
-        }
-        rgb[pix * 3 + c] = val + T[p] * S(s.background[c]);
+  for (TilePixels q(r, W); q.valid(); q.next()) {
+    const int p = q.p;
+    const int64_t pix = q.pix;
+    for (int c = 0; c < 3; ++c) {
+      S val = acc[c][p];
+      if (kPhase) {
+        const S mag = std::sqrt(ur[c][p] * ur[c][p] + ui[c][p] * ui[c][p] + eps * eps) - eps;
+        val = (S(1) - amp) * val + amp * mag;
+        phasor[pix * 6 + c] = ur[c][p];
+        phasor[pix * 6 + 3 + c] = ui[c][p];
       }
-      alpha[pix] = S(1) - T[p];
-      dacc[pix] = dep[p];
-      finalT[pix] = T[p];
-      last_out[pix] = int32_t(last[p]);
+      rgb[pix * 3 + c] = val + T[p] * S(s.background[c]);
     }
+    alpha[pix] = S(1) - T[p];
+    dacc[pix] = dep[p];
+    finalT[pix] = T[p];
+    last_out[pix] = int32_t(last[p]);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -233,30 +232,27 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
       rho_r[c][p] = rho_i[c][p] = S(0);
     }
   }
-  for (int y = r.y0; y < r.y1; ++y)
-    for (int x = r.x0; x < r.x1; ++x) {
-      const int p = (y - r.y0) * kTile + (x - r.x0);
-      const int64_t pix = int64_t(y) * W + x;
-      T[p] = finalT[pix];
-      last[p] = last_in[pix];
-      S bgdot = 0;
-      for (int c = 0; c < 3; ++c) {
-        gc[c][p] = g_rgb[pix * 3 + c];
-        bgdot += S(s.background[c]) * gc[c][p];
-        if (kPhase) {
-          const S re = phasor[pix * 6 + c], im = phasor[pix * 6 + 3 + c];
-          const S inv = S(1) / std::sqrt(re * re + im * im + eps * eps);
-          rho_r[c][p] = re * inv;
-          rho_i[c][p] = im * inv;
-        }
+  for (TilePixels q(r, W); q.valid(); q.next()) {
+    const int p = q.p;
+    const int64_t pix = q.pix;
+    T[p] = finalT[pix];
+    last[p] = last_in[pix];
+    S bgdot = 0;
+    for (int c = 0; c < 3; ++c) {
+      gc[c][p] = g_rgb[pix * 3 + c];
+      bgdot += S(s.background[c]) * gc[c][p];
+      if (kPhase) {
+        const S re = phasor[pix * 6 + c], im = phasor[pix * 6 + 3 + c];
+        const S inv = S(1) / std::sqrt(re * re + im * im + eps * eps);
+        rho_r[c][p] = re * inv;
+        rho_i[c][p] = im * inv;
       }
-      gbg[p] = T[p] * (g_alpha[pix] - bgdot);  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
-      gz[p] = g_dacc[pix];
     }
+    gbg[p] = T[p] * (g_alpha[pix] - bgdot);  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
+    gz[p] = g_dacc[pix];
+  }
   int32_t row_last[kTile] = {0};  // deepest contribution per row: rows past it are skipped
-  for (int y = r.y0; y < r.y1; ++y)
-    for (int x = r.x0; x < r.x1; ++x)
-      row_last[y - r.y0] = std::max(row_last[y - r.y0], int32_t(last[(y - r.y0) * kTile + x - r.x0]));
+  for (TilePixels q(r, W); q.valid(); q.next()) row_last[q.p / kTile] = std::max(row_last[q.p / kTile], int32_t(last[q.p]));
   const int64_t begin = offsets[t];
   const int64_t kmax = L.count[t], NV = L.total;
   S* out = slots + L.offset[t];
@@ -333,11 +329,7 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
         const V dm = m ? dalpha : zero;
         so += G * dm;
         const V gp = raw * dm;
-        su += gp * (-A * dx - B * dy);
-        sv += gp * (-C * dy - B * dx);
-        sA += S(-0.5) * dx * dx * gp;
-        sC += S(-0.5) * dy * dy * gp;
-        sB += -dx * dy * gp;
+        add_shape_gradients(gp, dx, dy, A, B, C, su, sv, sA, sB, sC);
       }
     }
     using lanes::hsum;
@@ -442,10 +434,8 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
   std::vector<int64_t> kmax(ntiles, 0);
   at::parallel_for(0, ntiles, 16, [&](int64_t b, int64_t e) {
     for (int64_t t = b; t < e; ++t) {
-      const TileRect r = tile_rect(t, W, H);
       int32_t m = 0;
-      for (int y = r.y0; y < r.y1; ++y)
-        for (int x = r.x0; x < r.x1; ++x) m = std::max(m, last[int64_t(y) * W + x]);
+      for (TilePixels q(tile_rect(t, W, H), W); q.valid(); q.next()) m = std::max(m, last[q.pix]);
       kmax[t] = m;
     }
   });
@@ -462,12 +452,9 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
   const S* gr = grad_rgb.data_ptr<S>();
   const S* ga = grad_alpha.data_ptr<S>();
   const S* gd = grad_dacc.data_ptr<S>();
-  std::vector<int64_t> tile_order(ntiles);
-  std::iota(tile_order.begin(), tile_order.end(), 0);
-  std::stable_sort(tile_order.begin(), tile_order.end(), [&](int64_t a, int64_t b) { return kmax[a] > kmax[b]; });
   const bool wide = wide_lanes();
   S* sl = slots.get();
-  for_each_tile(tile_order, [&](int64_t t) {
+  for_each_tile(tiles_heaviest_first(kmax), [&](int64_t t) {
     if (phase)
       run_backward_tile<S, true>(wide, t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
     else

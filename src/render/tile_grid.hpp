@@ -38,13 +38,22 @@ void for_each_tile(const std::vector<int64_t>& tile_order, F&& fn) {
   });
 }
 
-inline std::vector<int64_t> tiles_by_cost(const int64_t* offsets, int64_t ntiles) {
-  std::vector<int64_t> order(ntiles);
+// Tile indices ordered by decreasing cost (ties by index), for for_each_tile.
+inline std::vector<int64_t> tiles_heaviest_first(const std::vector<int64_t>& cost) {
+  std::vector<int64_t> order(cost.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return offsets[a + 1] - offsets[a] > offsets[b + 1] - offsets[b];
-  });
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cost[a] > cost[b]; });
   return order;
+}
+
+// Entries per tile: the lengths of the lists in tile_offsets.
+inline std::vector<int64_t> list_lengths(const int64_t* offsets, int64_t ntiles) {
+  std::vector<int64_t> n(ntiles);
+  for (int64_t t = 0; t < ntiles; ++t) n[t] = offsets[t + 1] - offsets[t];
+  return n;
+}
+inline std::vector<int64_t> tiles_by_cost(const int64_t* offsets, int64_t ntiles) {
+  return tiles_heaviest_first(list_lengths(offsets, ntiles));
 }
 
 // Pixel bounds of tile t.
@@ -56,6 +65,30 @@ inline TileRect tile_rect(int64_t t, int width, int height) {
   const int x0 = int(t % tx) * kTile, y0 = int(t / tx) * kTile;
   return {x0, std::min(x0 + kTile, width), y0, std::min(y0 + kTile, height)};
 }
+
+// The image pixels of tile r, row by row: p is the index in the tile's 16×16 arrays, pix the index in the
+// H×W image (row-major, width W). A loop object rather than a callback, so the SIMD kernels keep plain loops.
+//   for (TilePixels q(r, W); q.valid(); q.next()) use(q.p, q.pix);
+struct TilePixels {
+  int x0, x1, y1, x, y, width;
+  int p;
+  int64_t pix;
+  TilePixels(const TileRect& r, int W) : x0(r.x0), x1(r.x1), y1(r.y1), x(r.x0), y(r.y0), width(W), p(0),
+                                         pix(int64_t(r.y0) * W + r.x0) {
+    if (x0 >= x1) y = y1;
+  }
+  bool valid() const { return y < y1; }
+  void next() {
+    ++p;
+    ++pix;
+    if (++x == x1) {
+      x = x0;
+      ++y;
+      p += kTile - (x1 - x0);
+      pix = int64_t(y) * width + x0;
+    }
+  }
+};
 
 // Rows of tile r that Gaussian record f can touch.
 template <typename S>
@@ -75,6 +108,19 @@ inline bool tile_columns(const S* f, const TileRect& r, int W, int& lo, int& hi)
   lo = std::max(lo, r.x0) - r.x0;
   hi = std::min(hi, r.x1) - r.x0;
   return lo < hi;
+}
+
+// Adds one pixel's (or one SIMD group's) share of dL/du, dL/dv and dL/d(conic A, B, C), given gp = dL/dpower there
+// (power = −½(A·dx² + C·dy²) − B·dx·dy with dx = u − x, dy = v − y). T is a scalar or a SIMD lane vector; always
+// inlined, so vectors never cross a call.
+template <typename T, typename S>
+__attribute__((always_inline)) inline void add_shape_gradients(const T& gp, const T& dx, S dy, S A, S B, S C, T& su,
+                                                               T& sv, T& sA, T& sB, T& sC) {
+  su += gp * (-A * dx - B * dy);
+  sv += gp * (-C * dy - B * dx);
+  sA += S(-0.5) * dx * dx * gp;
+  sC += S(-0.5) * dy * dy * gp;
+  sB += -dx * dy * gp;
 }
 
 // Gradient slots: tile t owns `count[t]` consecutive slots starting at slot_offsets[t] (one per entry it

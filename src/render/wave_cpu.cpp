@@ -49,6 +49,31 @@ struct RowChords {
   }
 };
 
+// Calls fn(p, dx, dy, G, amp) for every pixel p of tile r where record f's amplitude amp = o·G, G = e^power,
+// counts (inside the 3σ ellipse and amp ≥ 1/255): the pixel walk both wave kernels share.
+template <typename S, typename F>
+void for_each_wave_pixel(const S* f, const TileRect& r, int H, F&& fn) {
+  int ys, ye;
+  if (!tile_rows(f, r, H, ys, ye)) return;
+  const RowChords<S> chords(f);
+  const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity];
+  for (int y = ys; y < ye; ++y) {
+    const S dy = v - (S(y) + S(0.5));
+    int xs, xe;
+    if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
+    int p = (y - r.y0) * kTile + (xs - r.x0);
+    for (int x = xs; x < xe; ++x, ++p) {
+      const S dx = u - (S(x) + S(0.5));
+      S power;
+      if (!eval_power(A, B, C, dx, dy, power)) continue;
+      const S G = std::exp(power);
+      const S amp = o * G;
+      if (amp < S(rc::kMinAlpha)) continue;
+      fn(p, dx, dy, G, amp);
+    }
+  }
+}
+
 template <typename S>
 void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
                        S* intensity, S* coverage, S* field) {
@@ -61,45 +86,29 @@ void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, 
   for (int64_t k = offsets[t]; k < offsets[t + 1]; ++k) {
     if (k + kPrefetch < offsets[t + 1]) __builtin_prefetch(recs + int64_t(ent[k + kPrefetch]) * R);
     const S* f = recs + int64_t(ent[k]) * R;
-    int ys, ye;
-    if (!tile_rows(f, r, H, ys, ye)) continue;
-    const RowChords<S> chords(f);
-    const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity];
     S pc[3], ps[3];
     for (int c = 0; c < 3; ++c) {
       pc[c] = f[kColR + c] * f[kCos0 + c];
       ps[c] = f[kColR + c] * f[kSin0 + c];
     }
-    for (int y = ys; y < ye; ++y) {
-      const S dy = v - (S(y) + S(0.5));
-      int xs, xe;
-      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
-      int p = (y - r.y0) * kTile + (xs - r.x0);
-      for (int x = xs; x < xe; ++x, ++p) {
-        const S dx = u - (S(x) + S(0.5));
-        S power;
-        if (!eval_power(A, B, C, dx, dy, power)) continue;
-        const S amp = o * std::exp(power);
-        if (amp < S(rc::kMinAlpha)) continue;
-        cov[p] += amp;
-        for (int c = 0; c < 3; ++c) {
-          ur[c][p] += amp * pc[c];
-          ui[c][p] += amp * ps[c];
-        }
-      }
-    }
-  }
-  for (int y = r.y0; y < r.y1; ++y)
-    for (int x = r.x0; x < r.x1; ++x) {
-      const int p = (y - r.y0) * kTile + (x - r.x0);
-      const int64_t pix = int64_t(y) * W + x;
+    for_each_wave_pixel(f, r, H, [&](int p, S, S, S, S amp) {
+      cov[p] += amp;
       for (int c = 0; c < 3; ++c) {
-        intensity[pix * 3 + c] = ur[c][p] * ur[c][p] + ui[c][p] * ui[c][p];
-        field[pix * 6 + c] = ur[c][p];
-        field[pix * 6 + 3 + c] = ui[c][p];
+        ur[c][p] += amp * pc[c];
+        ui[c][p] += amp * ps[c];
       }
-      coverage[pix] = cov[p];
+    });
+  }
+  for (TilePixels q(r, W); q.valid(); q.next()) {
+    const int p = q.p;
+    const int64_t pix = q.pix;
+    for (int c = 0; c < 3; ++c) {
+      intensity[pix * 3 + c] = ur[c][p] * ur[c][p] + ui[c][p] * ui[c][p];
+      field[pix * 6 + c] = ur[c][p];
+      field[pix * 6 + 3 + c] = ui[c][p];
     }
+    coverage[pix] = cov[p];
+  }
 }
 
 template <typename S>
@@ -111,26 +120,22 @@ void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets,
     gcv[p] = S(0);
     for (int c = 0; c < 3; ++c) gr[c][p] = gi[c][p] = S(0);
   }
-  for (int y = r.y0; y < r.y1; ++y)
-    for (int x = r.x0; x < r.x1; ++x) {
-      const int p = (y - r.y0) * kTile + (x - r.x0);
-      const int64_t pix = int64_t(y) * W + x;
-      for (int c = 0; c < 3; ++c) {
-        gr[c][p] = S(2) * field[pix * 6 + c] * g_int[pix * 3 + c];  // dI/dRe = 2 Re
-        gi[c][p] = S(2) * field[pix * 6 + 3 + c] * g_int[pix * 3 + c];
-      }
-      gcv[p] = g_cov[pix];
+  for (TilePixels q(r, W); q.valid(); q.next()) {
+    const int p = q.p;
+    const int64_t pix = q.pix;
+    for (int c = 0; c < 3; ++c) {
+      gr[c][p] = S(2) * field[pix * 6 + c] * g_int[pix * 3 + c];  // dI/dRe = 2 Re
+      gi[c][p] = S(2) * field[pix * 6 + 3 + c] * g_int[pix * 3 + c];
     }
+    gcv[p] = g_cov[pix];
+  }
   const int64_t begin = offsets[t], V = L.total;
   S* out = slots + L.offset[t];
   for (int64_t j = 0; j < L.count[t]; ++j) {
     for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = S(0);
     if (j + kPrefetch < L.count[t]) __builtin_prefetch(recs + int64_t(ent[begin + j + kPrefetch]) * R);
     const S* f = recs + int64_t(ent[begin + j]) * R;
-    int ys, ye;
-    if (!tile_rows(f, r, H, ys, ye)) continue;
-    const RowChords<S> chords(f);
-    const S u = f[kU], v = f[kV], A = f[kConA], B = f[kConB], C = f[kConC], o = f[kOpacity];
+    const S A = f[kConA], B = f[kConB], C = f[kConC];
     S col[3], cs[3], sn[3];
     for (int c = 0; c < 3; ++c) {
       col[c] = f[kColR + c];
@@ -138,34 +143,18 @@ void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets,
       sn[c] = f[kSin0 + c];
     }
     S su = 0, sv = 0, sA = 0, sB = 0, sC = 0, so = 0, scol[3] = {0, 0, 0}, sphi[3] = {0, 0, 0};
-    for (int y = ys; y < ye; ++y) {
-      const S dy = v - (S(y) + S(0.5));
-      int xs, xe;
-      if (!chords.span(dy, r.x0, r.x1, xs, xe)) continue;
-      int p = (y - r.y0) * kTile + (xs - r.x0);
-      for (int x = xs; x < xe; ++x, ++p) {
-        const S dx = u - (S(x) + S(0.5));
-        S power;
-        if (!eval_power(A, B, C, dx, dy, power)) continue;
-        const S G = std::exp(power);
-        const S amp = o * G;
-        if (amp < S(rc::kMinAlpha)) continue;
-        S gamp = gcv[p];
-        for (int c = 0; c < 3; ++c) {
-          const S proj_c = gr[c][p] * cs[c] + gi[c][p] * sn[c];
-          gamp += col[c] * proj_c;
-          scol[c] += amp * proj_c;
-          sphi[c] += amp * col[c] * (gi[c][p] * cs[c] - gr[c][p] * sn[c]);
-        }
-        so += G * gamp;
-        const S gp = amp * gamp;
-        su += gp * (-A * dx - B * dy);
-        sv += gp * (-C * dy - B * dx);
-        sA += S(-0.5) * dx * dx * gp;
-        sC += S(-0.5) * dy * dy * gp;
-        sB += -dx * dy * gp;
+    for_each_wave_pixel(f, r, H, [&](int p, S dx, S dy, S G, S amp) {
+      S gamp = gcv[p];
+      for (int c = 0; c < 3; ++c) {
+        const S proj_c = gr[c][p] * cs[c] + gi[c][p] * sn[c];
+        gamp += col[c] * proj_c;
+        scol[c] += amp * proj_c;
+        sphi[c] += amp * col[c] * (gi[c][p] * cs[c] - gr[c][p] * sn[c]);
       }
-    }
+      so += G * gamp;
+      const S gp = amp * gamp;
+      add_shape_gradients(gp, dx, dy, A, B, C, su, sv, sA, sB, sC);
+    });
     const S vals[kNumGrads] = {su, sv, sA, sB, sC, so, S(0), scol[0], scol[1], scol[2], sphi[0], sphi[1], sphi[2]};
     for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = vals[q];
   }
@@ -200,18 +189,16 @@ void wave_backward_typed(const Inputs& in, const Camera& camera, const Settings&
   const CameraState& st = fwd.state;
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
   const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
-  std::vector<int64_t> count(ntiles);
-  for (int64_t t = 0; t < ntiles; ++t) count[t] = off[t + 1] - off[t];
-  const SlotLayout L = make_layout(count);
-  // Left uninitialised: the tile kernels write every slot they own (tens of MB need no zeroing pass).
-  std::unique_ptr<S[]> slots(new S[size_t(kNumGrads) * L.total]);
+  const SlotLayout L = make_layout(list_lengths(off, ntiles));
   const S* recs = st.records.data_ptr<S>();
   const int R = int(st.records.size(1));
   const int32_t* ent = st.entries.data_ptr<int32_t>();
+  // Left uninitialised: the tile kernels write every slot they own (tens of MB need no zeroing pass).
+  std::unique_ptr<S[]> slots(new S[size_t(kNumGrads) * L.total]);
   const S* fl = fwd.field.data_ptr<S>();
   const S* gI = grad_int.data_ptr<S>();
   const S* gC = grad_cov.data_ptr<S>();
-  for_each_tile(tiles_by_cost(off, ntiles), [&](int64_t t) {
+  for_each_tile(tiles_heaviest_first(L.count), [&](int64_t t) {
     wave_backward_tile<S>(t, recs, R, off, ent, W, H, fl, gI, gC, L, slots.get());
   });
   finish_backward<S>(in, camera, s, st, L, slots.get(), false, g);
