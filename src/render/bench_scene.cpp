@@ -39,6 +39,29 @@ Gaussians decoder_like_scene(int64_t n, uint64_t seed) {
   return g.to(torch::TensorOptions().dtype(torch::kFloat32));
 }
 
+Gaussians pixel_aligned_scene(int resolution, int per_pixel, uint64_t seed) {
+  torch::manual_seed(seed);
+  const Camera cam = bench_camera(resolution);
+  const int64_t n = int64_t(resolution) * resolution * per_pixel;
+  const auto opt = torch::TensorOptions().dtype(torch::kFloat64);
+  // Pixel centres, each repeated per_pixel times (slot-major within a pixel, like the decoder).
+  const auto idx = torch::arange(n, torch::kInt64).div(per_pixel, "floor");
+  const auto px = idx.remainder(resolution).to(torch::kFloat64) + 0.5;
+  const auto py = idx.div(resolution, "floor").to(torch::kFloat64) + 0.5;
+  // Smooth depth (a bump, nearer in the middle) plus spread between a pixel's slots.
+  const auto nx = (px / resolution) * 2 - 1, ny = (py / resolution) * 2 - 1;
+  const auto z = 2 + 2 * (1 - torch::exp(-(nx * nx + ny * ny) * 1.5)) + 0.3 * torch::rand({n}, opt);
+  Gaussians g;
+  g.means = torch::stack({(px - cam.cx) / cam.fx * z, (py - cam.cy) / cam.fy * z, z}, 1);
+  g.quats = torch::randn({n, 4}, opt);
+  g.quats = g.quats / g.quats.norm(2, 1, true);
+  const auto footprint = (z / cam.fx).unsqueeze(1);
+  g.scales = footprint * torch::exp(torch::rand({n, 3}, opt) * std::log(4.0) + std::log(0.5));
+  g.opacities = torch::sigmoid(torch::randn({n}, opt) + 2);
+  g.colors = torch::rand({n, 3}, opt);
+  return g.to(torch::TensorOptions().dtype(torch::kFloat32));
+}
+
 Camera bench_camera(int resolution) {
   Camera c;
   c.width = c.height = resolution;
@@ -83,10 +106,12 @@ Gaussians requiring_grad(const Gaussians& g) {
 }  // namespace
 
 nlohmann::json run_render_bench(const RenderBenchCase& c, int reps) {
-  const Gaussians g = decoder_like_scene(c.gaussians, 1);
+  const Gaussians g =
+      c.per_pixel > 0 ? pixel_aligned_scene(c.resolution, c.per_pixel, 1) : decoder_like_scene(c.gaussians, 1);
   const std::vector<Camera> cams{bench_camera(c.resolution)};
   const int64_t pixels = int64_t(c.resolution) * c.resolution;
-  const double dense_pairs = double(c.gaussians) * double(pixels);
+  const int64_t n = g.means.size(0);
+  const double dense_pairs = double(n) * double(pixels);
   const int64_t isect = count_tile_intersections(g, cams[0]);
   const double fwd = median_ms(reps, [&] {
     torch::NoGradGuard ng;
@@ -98,7 +123,7 @@ nlohmann::json run_render_bench(const RenderBenchCase& c, int reps) {
     (o.rgb.sum() + o.depth.sum()).backward();
   });
   nlohmann::json j = {{"name", c.name},
-                      {"gaussians", c.gaussians},
+                      {"gaussians", n},
                       {"width", c.resolution},
                       {"height", c.resolution},
                       {"threads", torch::get_num_threads()},
@@ -111,7 +136,7 @@ nlohmann::json run_render_bench(const RenderBenchCase& c, int reps) {
                       {"tile_gaussian_pixel_pairs_per_s", double(isect) * 256.0 / (fwd * 1e-3)}};
   if (c.with_twin) {
     // The twin is dense: render it in row chunks so its (N × chunk pixels) tensors stay small.
-    const int rows = std::max(1, int(4'000'000 / std::max<int64_t>(1, c.gaussians * c.resolution)));
+    const int rows = std::max(1, int(4'000'000 / std::max<int64_t>(1, n * c.resolution)));
     const double t0 = now_ms();
     {
       torch::NoGradGuard ng;

@@ -15,6 +15,10 @@
 namespace fresnel {
 
 Gaussians decoder_like_scene(int64_t n, uint64_t seed = 0);
+// A pixel-aligned decoder's output (`fresnel train --pixel_aligned`) for a resolution² input seen by
+// bench_camera(resolution): `per_pixel` Gaussians on each pixel's ray at depth 2–4, scales of 0.5–2 pixel
+// footprints (z/f), mostly opaque. Many small splats: the opposite regime to decoder_like_scene.
+Gaussians pixel_aligned_scene(int resolution, int per_pixel, uint64_t seed = 0);
 Camera bench_camera(int resolution);
 
 // Number of (Gaussian, tile) pairs the binning produces for one camera.
@@ -25,6 +29,7 @@ struct RenderBenchCase {
   int64_t gaussians = 0;
   int resolution = 0;
   bool with_twin = false;
+  int per_pixel = 0;  // > 0: pixel_aligned_scene(resolution, per_pixel) instead of decoder_like_scene(gaussians)
 };
 
 // Times forward and forward+backward (median of `reps` after one warm-up) and, when asked, the dense

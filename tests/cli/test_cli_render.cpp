@@ -63,7 +63,7 @@ TEST(CliRender, BadInputAndUsage) {
   test::write_bytes(dir.file("bad.json"), "{\"cameras\": [ {\"fx\": 1} ]}");
   r = test::run_fresnel("render " + scene + " --cameras " + dir.file("bad.json") + " --out " + dir.file("o"));
   EXPECT_EQ(r.exit_code, 1);
-  r = test::run_fresnel("bench render --case d");
+  r = test::run_fresnel("bench render --case e");
   EXPECT_EQ(r.exit_code, 2);
 }
 
