@@ -1,30 +1,8 @@
 #include "depth_sort.hpp"
 
-#include <array>
+#include "core/radix_sort.hpp"
 
 namespace fresnel::viewer {
-
-void radix_sort_pairs(std::vector<uint32_t>& keys, std::vector<uint32_t>& values) {
-  const size_t n = keys.size();
-  std::vector<uint32_t> k2(n), v2(n);
-  // Four 8-bit passes; a pass whose digit is the same for every key is skipped.
-  for (int shift = 0; shift < 32; shift += 8) {
-    std::array<size_t, 257> count{};
-    for (size_t i = 0; i < n; ++i) ++count[((keys[i] >> shift) & 0xFF) + 1];
-    bool trivial = false;
-    for (int d = 1; d <= 256; ++d)
-      if (count[d] == n) trivial = true;
-    if (trivial) continue;
-    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
-    for (size_t i = 0; i < n; ++i) {
-      const size_t dst = count[(keys[i] >> shift) & 0xFF]++;
-      k2[dst] = keys[i];
-      v2[dst] = values[i];
-    }
-    keys.swap(k2);
-    values.swap(v2);
-  }
-}
 
 void sort_back_to_front(const float* positions, int stride, const std::vector<uint32_t>& candidates, const double depth_row[4],
                         double near_plane, std::vector<uint32_t>& out) {

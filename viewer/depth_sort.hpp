@@ -1,5 +1,5 @@
 // Back-to-front ordering of splats for alpha blending: camera-space depth of each splat, then an LSD
-// radix sort of the 32-bit depth keys (O(N), about 10 ms for 1M splats on one core).
+// radix sort of the 32-bit depth keys (core/radix_sort.hpp; O(N), about 10 ms for 1M splats on one core).
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -11,16 +11,5 @@ namespace fresnel::viewer {
 // dropped (they are behind the camera and the rasterizer culls them too). The result goes into `out`.
 void sort_back_to_front(const float* positions, int stride, const std::vector<uint32_t>& candidates, const double depth_row[4],
                         double near_plane, std::vector<uint32_t>& out);
-
-// Radix sort of (key, value) pairs by ascending key; stable. Exposed for tests.
-void radix_sort_pairs(std::vector<uint32_t>& keys, std::vector<uint32_t>& values);
-
-// Monotonic map from float to uint32 (a < b ⇔ key(a) < key(b) for finite values).
-inline uint32_t float_sort_key(float f) {
-  uint32_t u;
-  static_assert(sizeof(u) == sizeof(f));
-  __builtin_memcpy(&u, &f, 4);
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
 
 }  // namespace fresnel::viewer

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/radix_sort.hpp"
 #include "render/camera_params.hpp"
 #include "render/tile_grid.hpp"
 
@@ -16,7 +17,6 @@ namespace fresnel::raster {
 namespace {
 
 using gmath::CameraParams;
-using gmath::ProjectionState;
 
 // Projection: every Gaussian independently (parallel over Gaussians) into an N×R scratch array.
 template <typename S>
@@ -30,44 +30,16 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
   const S* phases = in.phases.defined() ? in.phases.data_ptr<S>() : nullptr;
   const bool sh = in.has_sh();
   const int64_t K = sh ? in.colors.size(1) : 1;
-  const int k_used = (s.sh_degree + 1) * (s.sh_degree + 1);
   at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       S* f = recs + i * R;
       visible[i] = 0;
-      ProjectionState<S> st;
-      S u, v, conic[3], z;
-      if (!gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, st, u, v, conic, z)) continue;
-      const S o = opac[i];
-      S k2, ex, ey;
-      if (!gmath::support_extent(o, st.a, st.c, k2, ex, ey)) continue;  // α ≤ o never reaches 1/255
+      if (!pack_record(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, opac[i], cols + i * K * 3, sh, s.sh_degree, f))
+        continue;
       int x0, x1, y0, y1;
-      pixel_span(u, ex, cam.width, x0, x1);
-      pixel_span(v, ey, cam.height, y0, y1);
+      pixel_span(f[kU], f[kExtX], cam.width, x0, x1);
+      pixel_span(f[kV], f[kExtY], cam.height, y0, y1);
       if (x0 >= x1 || y0 >= y1) continue;  // outside the image
-      f[kU] = u;
-      f[kV] = v;
-      f[kConA] = conic[0];
-      f[kConB] = conic[1];
-      f[kConC] = conic[2];
-      f[kOpacity] = o;
-      f[kDepth] = z;
-      f[kExtX] = ex;
-      f[kExtY] = ey;
-      f[kK2] = k2;
-      if (sh) {
-        S d[3], b[16];
-        gmath::view_dir(cam, means + 3 * i, d);
-        gmath::sh_basis(s.sh_degree, d, b);
-        const S* c = cols + i * K * 3;
-        for (int ch = 0; ch < 3; ++ch) {
-          S acc = S(0.5);
-          for (int k = 0; k < k_used; ++k) acc += b[k] * c[3 * k + ch];
-          f[kColR + ch] = std::max(acc, S(0));
-        }
-      } else {
-        for (int ch = 0; ch < 3; ++ch) f[kColR + ch] = cols[3 * i + ch];
-      }
       if (phases)
         for (int ch = 0; ch < 3; ++ch) {
           f[kCos0 + ch] = std::cos(phases[3 * i + ch]);
@@ -78,45 +50,18 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
   });
 }
 
-// Sort key of a depth whose unsigned order is the numeric order (negative values have all bits flipped,
-// others only the sign bit), so depths sort with a radix sort.
-template <typename S>
-inline auto depth_key(S z) {
-  using U = std::conditional_t<sizeof(S) == 4, uint32_t, uint64_t>;
-  U b;
-  std::memcpy(&b, &z, sizeof b);
-  const U sign = U(1) << (8 * sizeof(U) - 1);
-  return (b & sign) ? U(~b) : U(b | sign);
-}
-
-// Ranks of the visible Gaussians by (depth, id): an LSD radix sort over the depth bits (stable, and ids
-// enter in increasing order, so ties stay ordered by id).
+// Ranks of the visible Gaussians by (depth, id): a stable radix sort over the depth keys, and ids enter in
+// increasing order, so ties stay ordered by id.
 template <typename S>
 std::vector<int32_t> depth_order(const std::vector<S>& scratch, int R, const std::vector<uint8_t>& visible) {
-  using U = decltype(depth_key(S(0)));
-  std::vector<int32_t> ids, tmp_ids;
-  std::vector<U> keys, tmp_keys;
+  std::vector<int32_t> ids;
+  std::vector<decltype(float_sort_key(S(0)))> keys;
   for (int64_t i = 0; i < int64_t(visible.size()); ++i)
     if (visible[i]) {
       ids.push_back(int32_t(i));
-      keys.push_back(depth_key(scratch[size_t(i) * R + kDepth]));
+      keys.push_back(float_sort_key(scratch[size_t(i) * R + kDepth]));
     }
-  const size_t m = ids.size();
-  tmp_ids.resize(m);
-  tmp_keys.resize(m);
-  for (int shift = 0; shift < int(8 * sizeof(U)); shift += 8) {
-    size_t count[257] = {0};
-    for (size_t i = 0; i < m; ++i) count[((keys[i] >> shift) & 0xFF) + 1]++;
-    if (count[((keys.empty() ? 0 : keys[0] >> shift) & 0xFF) + 1] == m) continue;  // all equal: pass is a no-op
-    for (int d = 0; d < 256; ++d) count[d + 1] += count[d];
-    for (size_t i = 0; i < m; ++i) {
-      const size_t at = count[(keys[i] >> shift) & 0xFF]++;
-      tmp_keys[at] = keys[i];
-      tmp_ids[at] = ids[i];
-    }
-    keys.swap(tmp_keys);
-    ids.swap(tmp_ids);
-  }
+  radix_sort_pairs(keys, ids);
   return ids;
 }
 

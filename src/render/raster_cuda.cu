@@ -41,34 +41,7 @@ __global__ void project_kernel(int64_t n, CameraParams<float> cam, const float* 
   if (i >= n) return;
   touched[i] = 0;
   float* f = recs + i * kRec;
-  ProjectionState<float> st;
-  float u, v, conic[3], z;
-  if (!gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, st, u, v, conic, z)) return;
-  float k2, ex, ey;
-  if (!gmath::support_extent(opac[i], st.a, st.c, k2, ex, ey)) return;
-  f[kU] = u;
-  f[kV] = v;
-  f[kConA] = conic[0];
-  f[kConB] = conic[1];
-  f[kConC] = conic[2];
-  f[kOpacity] = opac[i];
-  f[kDepth] = z;
-  f[kExtX] = ex;
-  f[kExtY] = ey;
-  f[kK2] = k2;
-  if (sh) {
-    float d[3], b[16];
-    gmath::view_dir(cam, means + 3 * i, d);
-    gmath::sh_basis(degree, d, b);
-    const int used = (degree + 1) * (degree + 1);
-    for (int ch = 0; ch < 3; ++ch) {
-      float acc = 0.5f;
-      for (int k = 0; k < used; ++k) acc += b[k] * cols[(i * K + k) * 3 + ch];
-      f[kColR + ch] = fmaxf(acc, 0.f);
-    }
-  } else {
-    for (int ch = 0; ch < 3; ++ch) f[kColR + ch] = cols[3 * i + ch];
-  }
+  if (!pack_record(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, opac[i], cols + i * K * 3, sh, degree, f)) return;
   int tx0, tx1, ty0, ty1;
   tile_rect_of(f, cam.width, cam.height, tx0, tx1, ty0, ty1);
   touched[i] = (tx1 - tx0) * (ty1 - ty0);
