@@ -39,42 +39,34 @@ class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
       dacc.push_back(o.depth_accum);
       raster::pack_state(o.state, saved);
     }
-    ctx->save_for_backward({means, quats, scales, opacities, colors, phases});
-    ctx->saved_data["states"] = saved;
-    ctx->saved_data["cameras"] = render_detail::encode_cameras(cams);
-    ctx->saved_data["settings"] = render_detail::encode_settings(settings);
+    render_detail::save_for_backward(ctx, {means, quats, scales, opacities, colors, phases}, saved, cams, settings);
     return {torch::stack(rgb), torch::stack(alpha), torch::stack(dacc)};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
-    const auto v = ctx->get_saved_variables();
-    const raster::Inputs in = render_detail::make_inputs(v[0], v[1], v[2], v[3], v[4], v[5]);
-    const auto cams = render_detail::decode_cameras(ctx->saved_data["cameras"].toTensor());
-    const auto settings = render_detail::decode_settings(ctx->saved_data["settings"].toTensor());
-    const auto saved = ctx->saved_data["states"].toTensorVector();
-    raster::Grads g = render_detail::zero_grads(in);
+    auto sv = render_detail::load_saved(ctx);
+    const raster::Inputs& in = sv.in;
+    const auto& cams = sv.cams;
+    raster::Grads& g = sv.grads;
     const int64_t C = int64_t(cams.size());
     const int H = cams[0].height, W = cams[0].width;
     const auto opt = in.means.options();
-    auto grad_or_zero = [&](const Tensor& t, at::IntArrayRef shape) {
-      return t.defined() ? t.to(opt).contiguous() : torch::zeros(shape, opt);
-    };
-    const Tensor g_rgb = grad_or_zero(grad_out[0], {C, H, W, 3});
-    const Tensor g_alpha = grad_or_zero(grad_out[1], {C, H, W});
-    const Tensor g_dacc = grad_or_zero(grad_out[2], {C, H, W});
+    const Tensor g_rgb = render_detail::grad_or_zeros(grad_out[0], {C, H, W, 3}, opt);
+    const Tensor g_alpha = render_detail::grad_or_zeros(grad_out[1], {C, H, W}, opt);
+    const Tensor g_dacc = render_detail::grad_or_zeros(grad_out[2], {C, H, W}, opt);
     for (int64_t c = 0; c < C; ++c) {
-      const raster::CameraState st = raster::unpack_state(saved, size_t(c));
+      const raster::CameraState st = raster::unpack_state(sv.states, size_t(c));
 #ifdef FRESNEL_WITH_CUDA
       if (in.means.is_cuda()) {
-        raster::backward_cuda(in, cams[c], settings, st, g_rgb[c].contiguous(), g_alpha[c].contiguous(),
+        raster::backward_cuda(in, cams[c], sv.settings, st, g_rgb[c].contiguous(), g_alpha[c].contiguous(),
                               g_dacc[c].contiguous(), g);
         continue;
       }
 #endif
-      raster::backward(in, cams[c], settings, st, g_rgb[c], g_alpha[c], g_dacc[c], g);
+      raster::backward(in, cams[c], sv.settings, st, g_rgb[c], g_alpha[c], g_dacc[c], g);
     }
     return {g.means, g.quats, g.scales, g.opacities, g.colors,
-            v[5].numel() > 0 ? g.phases : Tensor(), Tensor(), Tensor()};
+            sv.tensors[5].numel() > 0 ? g.phases : Tensor(), Tensor(), Tensor()};
   }
 };
 

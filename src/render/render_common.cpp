@@ -149,4 +149,29 @@ Tensor expected_depth(const Tensor& depth_accum, const Tensor& alpha) {
   return torch::where(alpha > 0, depth_accum / alpha.clamp_min(1e-12), torch::zeros_like(alpha));
 }
 
+void save_for_backward(torch::autograd::AutogradContext* ctx, const std::vector<torch::Tensor>& gaussian_tensors,
+                       const std::vector<torch::Tensor>& states, const std::vector<Camera>& cams,
+                       const raster::Settings& settings) {
+  ctx->save_for_backward(gaussian_tensors);
+  ctx->saved_data["states"] = states;
+  ctx->saved_data["cameras"] = encode_cameras(cams);
+  ctx->saved_data["settings"] = encode_settings(settings);
+}
+
+SavedForBackward load_saved(torch::autograd::AutogradContext* ctx) {
+  SavedForBackward s;
+  s.tensors = ctx->get_saved_variables();
+  const auto& v = s.tensors;
+  s.in = make_inputs(v[0], v[1], v[2], v[3], v[4], v[5]);
+  s.cams = decode_cameras(ctx->saved_data["cameras"].toTensor());
+  s.settings = decode_settings(ctx->saved_data["settings"].toTensor());
+  s.states = ctx->saved_data["states"].toTensorVector();
+  s.grads = zero_grads(s.in);
+  return s;
+}
+
+torch::Tensor grad_or_zeros(const torch::Tensor& grad, at::IntArrayRef shape, const torch::TensorOptions& opt) {
+  return grad.defined() ? grad.to(opt).contiguous() : torch::zeros(shape, opt);
+}
+
 }  // namespace fresnel::render_detail

@@ -1,6 +1,7 @@
 // Helpers shared by the rasterizer and wave-field autograd Functions (input checks, dtype handling,
 // saving cameras and settings for the backward pass). Internal to src/render/.
 #pragma once
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/types.h>
 
 #include <string>
@@ -27,6 +28,24 @@ torch::Tensor encode_cameras(const std::vector<Camera>& cams);
 std::vector<Camera> decode_cameras(const torch::Tensor& t);
 torch::Tensor encode_settings(const raster::Settings& s);
 raster::Settings decode_settings(const torch::Tensor& t);
+
+// What both autograd Functions keep for backward: the six Gaussian tensors (as given to make_inputs), the
+// per-camera raster states (raster::pack_state), the cameras and the settings.
+void save_for_backward(torch::autograd::AutogradContext* ctx, const std::vector<torch::Tensor>& gaussian_tensors,
+                       const std::vector<torch::Tensor>& states, const std::vector<Camera>& cams,
+                       const raster::Settings& settings);
+struct SavedForBackward {
+  std::vector<torch::Tensor> tensors;  // means, quats, scales, opacities, colors, phases
+  raster::Inputs in;
+  std::vector<Camera> cams;
+  raster::Settings settings;
+  std::vector<torch::Tensor> states;
+  raster::Grads grads;  // zeros shaped like the inputs, for the kernels to accumulate into
+};
+SavedForBackward load_saved(torch::autograd::AutogradContext* ctx);
+// An output's incoming gradient as a contiguous tensor of the inputs' dtype, or zeros of `shape` when autograd
+// passes none (that output was not used).
+torch::Tensor grad_or_zeros(const torch::Tensor& grad, at::IntArrayRef shape, const torch::TensorOptions& opt);
 
 // Σw·z / α where α > 0, else 0 (gradient-safe).
 torch::Tensor expected_depth(const torch::Tensor& depth_accum, const torch::Tensor& alpha);

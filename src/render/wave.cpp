@@ -28,30 +28,23 @@ class WaveFunction : public torch::autograd::Function<WaveFunction> {
       o.state.phasor = o.field;  // the wave field U is saved in the phasor slot
       raster::pack_state(o.state, saved);
     }
-    ctx->save_for_backward({means, quats, scales, opacities, colors, phases});
-    ctx->saved_data["states"] = saved;
-    ctx->saved_data["cameras"] = render_detail::encode_cameras(cams);
-    ctx->saved_data["settings"] = render_detail::encode_settings(settings);
+    render_detail::save_for_backward(ctx, {means, quats, scales, opacities, colors, phases}, saved, cams, settings);
     return {torch::stack(intensity), torch::stack(coverage)};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_out) {
-    const auto v = ctx->get_saved_variables();
-    const raster::Inputs in = render_detail::make_inputs(v[0], v[1], v[2], v[3], v[4], v[5]);
-    const auto cams = render_detail::decode_cameras(ctx->saved_data["cameras"].toTensor());
-    const auto settings = render_detail::decode_settings(ctx->saved_data["settings"].toTensor());
-    const auto saved = ctx->saved_data["states"].toTensorVector();
-    raster::Grads g = render_detail::zero_grads(in);
-    const int64_t C = int64_t(cams.size());
-    const int H = cams[0].height, W = cams[0].width;
-    const auto opt = in.means.options();
-    const Tensor gI = grad_out[0].defined() ? grad_out[0].to(opt).contiguous() : torch::zeros({C, H, W, 3}, opt);
-    const Tensor gC = grad_out[1].defined() ? grad_out[1].to(opt).contiguous() : torch::zeros({C, H, W}, opt);
+    auto sv = render_detail::load_saved(ctx);
+    raster::Grads& g = sv.grads;
+    const int64_t C = int64_t(sv.cams.size());
+    const int H = sv.cams[0].height, W = sv.cams[0].width;
+    const auto opt = sv.in.means.options();
+    const Tensor gI = render_detail::grad_or_zeros(grad_out[0], {C, H, W, 3}, opt);
+    const Tensor gC = render_detail::grad_or_zeros(grad_out[1], {C, H, W}, opt);
     for (int64_t c = 0; c < C; ++c) {
       raster::WaveOut fwd;
-      fwd.state = raster::unpack_state(saved, size_t(c));
+      fwd.state = raster::unpack_state(sv.states, size_t(c));
       fwd.field = fwd.state.phasor;
-      raster::wave_backward(in, cams[c], settings, fwd, gI[c], gC[c], g);
+      raster::wave_backward(sv.in, sv.cams[c], sv.settings, fwd, gI[c], gC[c], g);
     }
     return {g.means, g.quats, g.scales, g.opacities, g.colors, g.phases, Tensor(), Tensor()};
   }
