@@ -123,6 +123,23 @@ std::vector<RawGaussian> two_raw() {
   return {a, b};
 }
 
+std::vector<PlyProp> float_props(const std::vector<std::string>& names) {
+  std::vector<PlyProp> props;
+  for (const auto& n : names) props.push_back({"float", n});
+  return props;
+}
+
+// Writes two_raw() as a PLY with these properties (in this order), loads it and checks both Gaussians.
+void expect_reads_back(const std::string& format, const std::vector<PlyProp>& props) {
+  test::TempDir dir;
+  const auto raw = two_raw();
+  test::write_bytes(dir.file("g.ply"), make_ply(format, props, rows_for(props, raw)));
+  const auto g = load_gaussians(dir.file("g.ply"));
+  ASSERT_EQ(g.count(), 2);
+  expect_activated(g, 0, raw[0]);
+  expect_activated(g, 1, raw[1]);
+}
+
 }  // namespace
 
 TEST(FormatsPly, RoundTripRgbKeepsValues) {
@@ -194,65 +211,31 @@ TEST(FormatsPly, RgbColoursAreStoredAsDcCoefficients) {
 }
 
 TEST(FormatsPly, ReadsPropertiesByNameInAnyOrderWithExtrasAndDoubles) {
-  test::TempDir dir;
-  const std::vector<PlyProp> props = {{"float", "rot_2"},  {"double", "opacity"}, {"float", "f_dc_1"},
-                                      {"uchar", "red"},    {"float", "scale_1"},  {"float", "z"},
-                                      {"float", "rot_0"},  {"double", "x"},       {"float", "f_dc_0"},
-                                      {"float", "scale_0"}, {"float", "rot_3"},   {"float", "f_dc_2"},
-                                      {"float", "y"},      {"int", "segment"},    {"float", "scale_2"},
-                                      {"float", "rot_1"}};
-  const auto raw = two_raw();
-  test::write_bytes(dir.file("s.ply"), make_ply("binary_little_endian", props, rows_for(props, raw)));
-  const auto g = load_gaussians(dir.file("s.ply"));
-  ASSERT_EQ(g.count(), 2);
-  expect_activated(g, 0, raw[0]);
-  expect_activated(g, 1, raw[1]);
+  expect_reads_back("binary_little_endian", {{"float", "rot_2"},   {"double", "opacity"}, {"float", "f_dc_1"},
+                                             {"uchar", "red"},     {"float", "scale_1"},  {"float", "z"},
+                                             {"float", "rot_0"},   {"double", "x"},       {"float", "f_dc_0"},
+                                             {"float", "scale_0"}, {"float", "rot_3"},    {"float", "f_dc_2"},
+                                             {"float", "y"},       {"int", "segment"},    {"float", "scale_2"},
+                                             {"float", "rot_1"}});
 }
 
 TEST(FormatsPly, ReadsTheOriginals14PropertyLayout) {
-  test::TempDir dir;
-  std::vector<PlyProp> props;
-  for (const char* n : {"x", "y", "z", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3", "f_dc_0",
-                        "f_dc_1", "f_dc_2", "opacity"})
-    props.push_back({"float", n});
-  const auto raw = two_raw();
-  test::write_bytes(dir.file("orig.ply"), make_ply("binary_little_endian", props, rows_for(props, raw)));
-  const auto g = load_gaussians(dir.file("orig.ply"));
-  ASSERT_EQ(g.count(), 2);
-  expect_activated(g, 0, raw[0]);
-  expect_activated(g, 1, raw[1]);
+  expect_reads_back("binary_little_endian",
+                    float_props({"x", "y", "z", "scale_0", "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3",
+                                 "f_dc_0", "f_dc_1", "f_dc_2", "opacity"}));
 }
 
 TEST(FormatsPly, ReadsTrellis17PropertyLayout) {
-  test::TempDir dir;
-  std::vector<PlyProp> props;
-  for (const char* n : {"x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1",
-                        "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"})
-    props.push_back({"float", n});
-  const auto raw = two_raw();
-  test::write_bytes(dir.file("trellis.ply"), make_ply("binary_little_endian", props, rows_for(props, raw)));
-  const auto g = load_gaussians(dir.file("trellis.ply"));
-  ASSERT_EQ(g.count(), 2);
-  expect_activated(g, 0, raw[0]);
-  expect_activated(g, 1, raw[1]);
+  expect_reads_back("binary_little_endian",
+                    float_props({"x", "y", "z", "nx", "ny", "nz", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0",
+                                 "scale_1", "scale_2", "rot_0", "rot_1", "rot_2", "rot_3"}));
 }
 
-TEST(FormatsPly, ReadsAsciiPly) {
-  test::TempDir dir;
-  std::vector<PlyProp> props;
-  for (const auto& n : standard_names(1)) props.push_back({"float", n});
-  const auto raw = two_raw();
-  test::write_bytes(dir.file("a.ply"), make_ply("ascii", props, rows_for(props, raw)));
-  const auto g = load_gaussians(dir.file("a.ply"));
-  ASSERT_EQ(g.count(), 2);
-  expect_activated(g, 0, raw[0]);
-  expect_activated(g, 1, raw[1]);
-}
+TEST(FormatsPly, ReadsAsciiPly) { expect_reads_back("ascii", float_props(standard_names(1))); }
 
 TEST(FormatsPly, AsciiAndBinaryOfTheSameDataAgree) {
   test::TempDir dir;
-  std::vector<PlyProp> props;
-  for (const auto& n : standard_names(4)) props.push_back({"float", n});
+  std::vector<PlyProp> props = float_props(standard_names(4));
   std::vector<std::vector<double>> rows;
   for (int i = 0; i < 5; ++i) {
     std::vector<double> r;
@@ -272,8 +255,7 @@ TEST(FormatsPly, AsciiAndBinaryOfTheSameDataAgree) {
 
 namespace {
 std::string good_binary_ply(int64_t declared) {
-  std::vector<PlyProp> props;
-  for (const auto& n : standard_names(1)) props.push_back({"float", n});
+  std::vector<PlyProp> props = float_props(standard_names(1));
   return make_ply("binary_little_endian", props, rows_for(props, two_raw()), declared);
 }
 }  // namespace
@@ -300,8 +282,7 @@ TEST(FormatsPlyErrors, VertexCountSmallerThanBody) {
 
 TEST(FormatsPlyErrors, AsciiVertexCountWrongBothWays) {
   test::TempDir dir;
-  std::vector<PlyProp> props;
-  for (const auto& n : standard_names(1)) props.push_back({"float", n});
+  std::vector<PlyProp> props = float_props(standard_names(1));
   test::write_bytes(dir.file("a3.ply"), make_ply("ascii", props, rows_for(props, two_raw()), 3));
   expect_error([&] { load_gaussians(dir.file("a3.ply")); }, {"a3.ply", "truncated"});
   test::write_bytes(dir.file("a1.ply"), make_ply("ascii", props, rows_for(props, two_raw()), 1));
@@ -333,8 +314,7 @@ TEST(FormatsPlyErrors, MissingPropertiesAreListed) {
 
 TEST(FormatsPlyErrors, NaNValuesNameFileAndGaussian) {
   test::TempDir dir;
-  std::vector<PlyProp> props;
-  for (const auto& n : standard_names(1)) props.push_back({"float", n});
+  std::vector<PlyProp> props = float_props(standard_names(1));
   auto rows = rows_for(props, two_raw());
   rows[1][1] = std::nan("");  // y of Gaussian 1
   test::write_bytes(dir.file("nan.ply"), make_ply("binary_little_endian", props, rows));
@@ -348,8 +328,7 @@ TEST(FormatsPlyErrors, NaNValuesNameFileAndGaussian) {
 
 TEST(FormatsPlyErrors, MalformedAsciiValueAndIncompleteShRest) {
   test::TempDir dir;
-  std::vector<PlyProp> props;
-  for (const auto& n : standard_names(1)) props.push_back({"float", n});
+  std::vector<PlyProp> props = float_props(standard_names(1));
   auto text = make_ply("ascii", props, rows_for(props, two_raw()));
   text.replace(text.rfind("0.25"), 4, "abcd");
   test::write_bytes(dir.file("bad.ply"), text);
