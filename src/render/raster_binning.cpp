@@ -34,7 +34,8 @@ void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s
     for (int64_t i = begin; i < end; ++i) {
       S* f = recs + i * R;
       visible[i] = 0;
-      if (!pack_record(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, opac[i], cols + i * K * 3, sh, s.sh_degree, f))
+      if (!pack_record(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, opac[i], cols + i * K * 3, sh,
+                       s.sh_degree, f))
         continue;
       int x0, x1, y0, y1;
       pixel_span(f[kU], f[kExtX], cam.width, x0, x1);

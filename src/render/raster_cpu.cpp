@@ -87,8 +87,9 @@ struct GroupAlpha {
 // Pixels of a row run in SIMD lanes (lanes.hpp): each lane evaluates exactly the scalar expressions and
 // masks replace the per-pixel branches, so every pixel's result is the same as a one-pixel-at-a-time loop.
 template <typename S, bool kPhase, int kBytes>
-FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
-                  const Settings& s, S* rgb, S* alpha, S* dacc, S* finalT, int32_t* last_out, S* phasor) {
+FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent,
+                                       int W, int H, const Settings& s, S* rgb, S* alpha, S* dacc, S* finalT,
+                                       int32_t* last_out, S* phasor) {
   using TL = TileLanes<S, kBytes>;
   using V = typename TL::V;
   using M = typename TL::M;
@@ -203,9 +204,10 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
 // Pixels of a row run in SIMD lanes like the forward tile; each entry's sums are kept per lane and added
 // lane by lane in a fixed order, so results never depend on the thread count.
 template <typename S, bool kPhase, int kBytes>
-FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
-                   const Settings& s, const S* finalT, const int32_t* last_in, const S* phasor, const S* g_rgb,
-                   const S* g_alpha, const S* g_dacc, const SlotLayout& L, S* slots) {
+FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent,
+                                        int W, int H, const Settings& s, const S* finalT, const int32_t* last_in,
+                                        const S* phasor, const S* g_rgb, const S* g_alpha, const S* g_dacc,
+                                        const SlotLayout& L, S* slots) {
   using TL = TileLanes<S, kBytes>;
   using V = typename TL::V;
   using M = typename TL::M;
@@ -252,7 +254,8 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
     gz[p] = g_dacc[pix];
   }
   int32_t row_last[kTile] = {0};  // deepest contribution per row: rows past it are skipped
-  for (TilePixels q(r, W); q.valid(); q.next()) row_last[q.p / kTile] = std::max(row_last[q.p / kTile], int32_t(last[q.p]));
+  for (TilePixels q(r, W); q.valid(); q.next())
+    row_last[q.p / kTile] = std::max(row_last[q.p / kTile], int32_t(last[q.p]));
   const int64_t begin = offsets[t];
   const int64_t kmax = L.count[t], NV = L.total;
   S* out = slots + L.offset[t];

@@ -110,9 +110,9 @@ inline bool tile_columns(const S* f, const TileRect& r, int W, int& lo, int& hi)
   return lo < hi;
 }
 
-// Adds one pixel's (or one SIMD group's) share of dL/du, dL/dv and dL/d(conic A, B, C), given gp = dL/dpower there
-// (power = −½(A·dx² + C·dy²) − B·dx·dy with dx = u − x, dy = v − y). T is a scalar or a SIMD lane vector; always
-// inlined, so vectors never cross a call.
+// Adds one pixel's (or one SIMD group's) share of dL/du, dL/dv and dL/d(conic A, B, C), given gp = dL/dpower
+// there (power = −½(A·dx² + C·dy²) − B·dx·dy with dx = u − x, dy = v − y). T is a scalar or a SIMD lane
+// vector; always inlined, so vectors never cross a call.
 template <typename T, typename S>
 __attribute__((always_inline)) inline void add_shape_gradients(const T& gp, const T& dx, S dy, S A, S B, S C, T& su,
                                                                T& sv, T& sA, T& sB, T& sC) {

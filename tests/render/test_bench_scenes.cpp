@@ -18,7 +18,8 @@ TEST(BenchScenes, PixelAlignedSceneSitsOnPixelRaysWithPixelFootprints) {
   const auto u = x / z * cam.fx + cam.cx, v = y / z * cam.fy + cam.cy;
   // Gaussian i belongs to pixel i / per_pixel (row-major), whose centre is (col + 0.5, row + 0.5).
   const auto pixel = torch::arange(g.means.size(0)).div(per_pixel, "floor");
-  const auto cu = pixel.remainder(res).to(torch::kFloat32) + 0.5, cv = pixel.div(res, "floor").to(torch::kFloat32) + 0.5;
+  const auto cu = pixel.remainder(res).to(torch::kFloat32) + 0.5;
+  const auto cv = pixel.div(res, "floor").to(torch::kFloat32) + 0.5;
   EXPECT_LE((u - cu).abs().max().item<double>(), 1e-3);
   EXPECT_LE((v - cv).abs().max().item<double>(), 1e-3);
   EXPECT_GE(z.min().item<double>(), 2.0);
