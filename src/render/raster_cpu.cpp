@@ -405,10 +405,7 @@ ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings&
   st.last = torch::empty({H, W}, torch::kInt32);
   const bool phase = s.mode == BlendMode::kPhase;
   if (phase) st.phasor = torch::empty({H, W, 6}, opt);
-  const S* recs = st.records.data_ptr<S>();
-  const int R = int(st.records.size(1));
-  const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
-  const int32_t* ent = st.entries.data_ptr<int32_t>();
+  const ListPointers<S> lp(st);
   S* rgb = out.rgb.data_ptr<S>();
   S* al = out.alpha.data_ptr<S>();
   S* da = out.depth_accum.data_ptr<S>();
@@ -417,11 +414,11 @@ ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings&
   S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
   const bool wide = wide_lanes();
-  for_each_tile(tiles_by_cost(off, ntiles), [&](int64_t t) {
+  for_each_tile(tiles_by_cost(lp.off, ntiles), [&](int64_t t) {
     if (phase)
-      run_forward_tile<S, true>(wide, t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
+      run_forward_tile<S, true>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, rgb, al, da, fT, last, ph);
     else
-      run_forward_tile<S, false>(wide, t, recs, R, off, ent, W, H, s, rgb, al, da, fT, last, ph);
+      run_forward_tile<S, false>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, rgb, al, da, fT, last, ph);
   });
   return out;
 }
@@ -443,12 +440,8 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
     }
   });
   const SlotLayout L = make_layout(kmax);
-  // Left uninitialised: the tile kernels write every slot they own (tens of MB need no zeroing pass).
-  std::unique_ptr<S[]> slots(new S[size_t(kNumGrads) * L.total]);
-  const S* recs = st.records.data_ptr<S>();
-  const int R = int(st.records.size(1));
-  const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
-  const int32_t* ent = st.entries.data_ptr<int32_t>();
+  std::unique_ptr<S[]> slots = allocate_slots<S>(L);
+  const ListPointers<S> lp(st);
   const S* fT = st.final_T.data_ptr<S>();
   const bool phase = s.mode == BlendMode::kPhase;
   const S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
@@ -459,9 +452,9 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
   S* sl = slots.get();
   for_each_tile(tiles_heaviest_first(kmax), [&](int64_t t) {
     if (phase)
-      run_backward_tile<S, true>(wide, t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
+      run_backward_tile<S, true>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
     else
-      run_backward_tile<S, false>(wide, t, recs, R, off, ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
+      run_backward_tile<S, false>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
   });
   finish_backward<S>(in, camera, s, st, L, slots.get(), true, g);
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -55,6 +56,19 @@ inline std::vector<int64_t> list_lengths(const int64_t* offsets, int64_t ntiles)
 inline std::vector<int64_t> tiles_by_cost(const int64_t* offsets, int64_t ntiles) {
   return tiles_heaviest_first(list_lengths(offsets, ntiles));
 }
+
+// Raw pointers to one camera's tile lists, which the drivers hand to the tile kernels as plain arguments: entry
+// k of tile t is the packed record (R values wide) of rank ent[off[t] + k].
+template <typename S>
+struct ListPointers {
+  const S* recs;
+  int R;
+  const int64_t* off;
+  const int32_t* ent;
+  explicit ListPointers(const CameraState& st)
+      : recs(st.records.data_ptr<S>()), R(int(st.records.size(1))), off(st.tile_offsets.data_ptr<int64_t>()),
+        ent(st.entries.data_ptr<int32_t>()) {}
+};
 
 // Pixel bounds of tile t.
 struct TileRect {
@@ -129,6 +143,13 @@ struct SlotLayout {
   std::vector<int64_t> count, offset;
   int64_t total = 0;
 };
+
+// Storage for the slots of layout L, kNumGrads fields. Left uninitialised: the tile kernels write every slot they
+// own (tens of MB need no zeroing pass).
+template <typename S>
+std::unique_ptr<S[]> allocate_slots(const SlotLayout& L) {
+  return std::unique_ptr<S[]>(new S[size_t(kNumGrads) * L.total]);
+}
 
 inline SlotLayout make_layout(std::vector<int64_t> count) {
   SlotLayout L;

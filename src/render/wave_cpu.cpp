@@ -169,16 +169,13 @@ WaveOut wave_forward_typed(const Inputs& in, const Camera& camera, const Setting
   out.intensity = torch::empty({H, W, 3}, opt);
   out.coverage = torch::empty({H, W}, opt);
   out.field = torch::empty({H, W, 6}, opt);
-  const S* recs = out.state.records.data_ptr<S>();
-  const int R = int(out.state.records.size(1));
-  const int64_t* off = out.state.tile_offsets.data_ptr<int64_t>();
-  const int32_t* ent = out.state.entries.data_ptr<int32_t>();
+  const ListPointers<S> lp(out.state);
   S* I = out.intensity.data_ptr<S>();
   S* cv = out.coverage.data_ptr<S>();
   S* fl = out.field.data_ptr<S>();
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  for_each_tile(tiles_by_cost(off, ntiles),
-                [&](int64_t t) { wave_forward_tile<S>(t, recs, R, off, ent, W, H, I, cv, fl); });
+  for_each_tile(tiles_by_cost(lp.off, ntiles),
+                [&](int64_t t) { wave_forward_tile<S>(t, lp.recs, lp.R, lp.off, lp.ent, W, H, I, cv, fl); });
   return out;
 }
 
@@ -188,18 +185,14 @@ void wave_backward_typed(const Inputs& in, const Camera& camera, const Settings&
   const int W = camera.width, H = camera.height;
   const CameraState& st = fwd.state;
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  const int64_t* off = st.tile_offsets.data_ptr<int64_t>();
-  const SlotLayout L = make_layout(list_lengths(off, ntiles));
-  const S* recs = st.records.data_ptr<S>();
-  const int R = int(st.records.size(1));
-  const int32_t* ent = st.entries.data_ptr<int32_t>();
-  // Left uninitialised: the tile kernels write every slot they own (tens of MB need no zeroing pass).
-  std::unique_ptr<S[]> slots(new S[size_t(kNumGrads) * L.total]);
+  const ListPointers<S> lp(st);
+  const SlotLayout L = make_layout(list_lengths(lp.off, ntiles));
+  std::unique_ptr<S[]> slots = allocate_slots<S>(L);
   const S* fl = fwd.field.data_ptr<S>();
   const S* gI = grad_int.data_ptr<S>();
   const S* gC = grad_cov.data_ptr<S>();
   for_each_tile(tiles_heaviest_first(L.count), [&](int64_t t) {
-    wave_backward_tile<S>(t, recs, R, off, ent, W, H, fl, gI, gC, L, slots.get());
+    wave_backward_tile<S>(t, lp.recs, lp.R, lp.off, lp.ent, W, H, fl, gI, gC, L, slots.get());
   });
   finish_backward<S>(in, camera, s, st, L, slots.get(), false, g);
 }
