@@ -26,22 +26,19 @@ void run_export_onnx(const ExportOnnxArgs& a) {
   namespace fs = std::filesystem;
   train::FresnelModel model = train::load_model(a.checkpoint);
   const auto& cfg = model->config();
-  if (cfg.experiment != 2 || !model->direct)
-    throw Error(a.checkpoint + ": export-onnx exports experiment-2 (DirectPatchDecoder) checkpoints; this one is "
-                "experiment " + std::to_string(cfg.experiment));
+  auto decoder = decode::as_direct_patch(model->decoder(), a.checkpoint + ": export-onnx");
   onnx_export::DecoderExportOptions eo;
   eo.depth_size = a.depth_size;
   eo.opset = a.opset;
   eo.intrinsics = cfg.input_intrinsics;
   if (cfg.builtin() && model->encoder) eo.grid_h = eo.grid_w = model->encoder->options().grid;
   const std::string out =
-      a.output.empty() ? "checkpoints/gaussian_decoder_exp" + std::to_string(cfg.experiment) + ".onnx" : a.output;
+      a.output.empty() ? "checkpoints/gaussian_decoder_exp" + std::to_string(cfg.experiment()) + ".onnx" : a.output;
   const auto parent = fs::path(out).parent_path();
   if (!parent.empty()) ensure_directory(parent.string());
 
   // Verify a temporary file first, so a model that fails the check never appears under the requested name.
   const std::string tmp = out + ".unverified.onnx";
-  auto decoder = model->direct;
   const auto summary = onnx_export::export_direct_patch_decoder(decoder, eo, tmp);
   try {
     if (a.verify) {

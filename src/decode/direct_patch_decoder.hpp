@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/gaussians.hpp"
+#include "decode/decoder.hpp"
 #include "decode/decoder_common.hpp"
 
 namespace fresnel::decode {
@@ -47,25 +48,11 @@ struct DirectPatchDecoderOptions {
 constexpr int64_t kRawParams = 16;
 constexpr int64_t kRawParamsWithPhase = 19;
 
-struct DecoderOutput {
-  Gaussians gaussians;          // batched (B,N,…), N = h·w·K, flattened (row, col, k)
-  torch::Tensor edge_strength;  // (B,1,h,w) when edge-aware
-  torch::Tensor residuals;      // experiment 1: concatenated raw deltas (for the residual loss)
-};
-
-struct DecoderInputs {
-  torch::Tensor features;     // (B,C,h,w)
-  torch::Tensor depth;        // (B,1,H,W) optional; normalised (1 = near) or metric z, see DepthMode
-  torch::Tensor intrinsics;   // (B,4) normalised (fx/W, fy/H, cx/W, cy/H); default (0.8,0.8,0.5,0.5)
-  std::optional<int64_t> num_gaussians;  // HFTS: keep the first k of K per patch
-  torch::Tensor elevation, azimuth;      // (B,) radians, for the pose encoding
-  torch::Tensor images;                  // (B,3,H,W) in [0,1]; required in pixel-aligned mode (colour residuals)
-};
-
-class DirectPatchDecoderImpl : public torch::nn::Module {
+class DirectPatchDecoderImpl : public GaussianDecoderImpl {
  public:
   explicit DirectPatchDecoderImpl(DirectPatchDecoderOptions options = {});
-  DecoderOutput forward(const DecoderInputs& in);
+  DecoderKind kind() const override { return DecoderKind::DirectPatch; }
+  DecoderOutput forward(const DecoderInputs& in) override;
   // Raw MLP output (B,h,w,K,P), before activations; exposed for tests and exporters.
   torch::Tensor raw_outputs(const torch::Tensor& features, const torch::Tensor& depth);
   // Turns raw outputs (B,h,w,k,P) into Gaussians (the activations and geometry of spec §4.2, our frame).

@@ -20,6 +20,35 @@ std::pair<torch::Tensor, torch::Tensor> sample_features_at_points(const torch::T
   return {s.squeeze(-1).permute({0, 2, 1}), uv};
 }
 
+Gaussians batch_saag(const torch::Tensor& images, const torch::Tensor& depth, const torch::Tensor& intrinsics,
+                     const SaagOptions& options) {
+  std::vector<Gaussians> parts;
+  for (int64_t b = 0; b < images.size(0); ++b)
+    parts.push_back(saag_from_depth(images[b].detach().cpu(), depth[b][0].detach().cpu(),
+                                    intrinsics[b].detach().cpu(), options));
+  Gaussians g;
+  auto stack = [&](torch::Tensor Gaussians::*f) {
+    std::vector<torch::Tensor> t;
+    for (auto& p : parts) t.push_back(p.*f);
+    return torch::stack(t).to(images.device());
+  };
+  g.means = stack(&Gaussians::means);
+  g.quats = stack(&Gaussians::quats);
+  g.scales = stack(&Gaussians::scales);
+  g.colors = stack(&Gaussians::colors);
+  g.opacities = stack(&Gaussians::opacities);
+  return g;
+}
+
+namespace {
+// The SAAG Gaussians a SAAG decoder starts from.
+Gaussians saag_inputs(const DecoderInputs& in, const SaagOptions& options, const char* who) {
+  if (!in.depth.defined()) throw Error(std::string(who) + ": builds SAAG Gaussians from a depth map; none given");
+  if (!in.images.defined()) throw Error(std::string(who) + ": needs the input images (SAAG colours)");
+  return batch_saag(in.images, in.depth, in.intrinsics, options);
+}
+}  // namespace
+
 SaagRefinementNetImpl::SaagRefinementNetImpl(SaagRefinementOptions o) : options_(std::move(o)) {
   mlp = register_module("mlp", make_mlp(options_.feature_dim + 14, options_.hidden, 16, options_.dropout));
   pos_scale = register_parameter("pos_scale", torch::tensor(0.05f));
@@ -28,8 +57,12 @@ SaagRefinementNetImpl::SaagRefinementNetImpl(SaagRefinementOptions o) : options_
   opacity_scale = register_parameter("opacity_scale", torch::tensor(0.1f));
 }
 
-DecoderOutput SaagRefinementNetImpl::forward(const torch::Tensor& features, const Gaussians& saag,
-                                             const torch::Tensor& intrinsics) {
+DecoderOutput SaagRefinementNetImpl::forward(const DecoderInputs& in) {
+  return refine(in.features, saag_inputs(in, options_.saag, "SAAG refinement"), in.intrinsics);
+}
+
+DecoderOutput SaagRefinementNetImpl::refine(const torch::Tensor& features, const Gaussians& saag,
+                                            const torch::Tensor& intrinsics) {
   if (!saag.batched()) throw Error("SAAG refinement: expected batched SAAG Gaussians (B,N,…)");
   auto sampled = sample_features_at_points(features, saag.means, intrinsics).first;
   auto in = torch::cat({sampled, saag.means, saag.scales, saag.quats, saag.colors, saag.opacities.unsqueeze(-1)}, -1);
@@ -68,8 +101,12 @@ SaagModulation FeatureGuidedSaagImpl::modulation(const torch::Tensor& features) 
           1.0 + 0.3 * t.select(-1, 3), 1.0 + 0.3 * t.select(-1, 4), 1.0 + 0.3 * t.select(-1, 5)};
 }
 
-DecoderOutput FeatureGuidedSaagImpl::forward(const torch::Tensor& features, const Gaussians& saag,
-                                             const torch::Tensor& intrinsics) {
+DecoderOutput FeatureGuidedSaagImpl::forward(const DecoderInputs& in) {
+  return modulate(in.features, saag_inputs(in, options_.saag, "feature-guided SAAG"), in.intrinsics);
+}
+
+DecoderOutput FeatureGuidedSaagImpl::modulate(const torch::Tensor& features, const Gaussians& saag,
+                                              const torch::Tensor& intrinsics) {
   if (!saag.batched()) throw Error("FeatureGuidedSAAG: expected batched SAAG Gaussians (B,N,…)");
   auto m = modulation(features);
   auto maps = torch::stack({m.aspect, m.base_size, m.opacity}, 1);  // (B,3,h,w)

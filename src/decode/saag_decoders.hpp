@@ -10,7 +10,8 @@
 #include <torch/types.h>
 
 #include "core/gaussians.hpp"
-#include "decode/direct_patch_decoder.hpp"
+#include "decode/decoder.hpp"
+#include "decode/saag.hpp"
 
 namespace fresnel::decode {
 
@@ -20,18 +21,27 @@ std::pair<torch::Tensor, torch::Tensor> sample_features_at_points(const torch::T
                                                                   const torch::Tensor& points,
                                                                   const torch::Tensor& intrinsics);
 
+// SAAG Gaussians (fixed count per image) for a batch, from images (B,3,S,S), depth (B,1,S,S) and normalised
+// intrinsics (B,4); computed on the CPU, returned on the images' device.
+Gaussians batch_saag(const torch::Tensor& images, const torch::Tensor& depth, const torch::Tensor& intrinsics,
+                     const SaagOptions& options);
+
 struct SaagRefinementOptions {
   int64_t feature_dim = 384;
+  SaagOptions saag;  // how the SAAG Gaussians are built from the depth map
   std::vector<int64_t> hidden = {256, 128};
   double residual_scale = 0.1;
   double dropout = 0.1;
 };
 
-class SaagRefinementNetImpl : public torch::nn::Module {
+class SaagRefinementNetImpl : public GaussianDecoderImpl {
  public:
   explicit SaagRefinementNetImpl(SaagRefinementOptions options = {});
+  DecoderKind kind() const override { return DecoderKind::SaagRefinement; }
+  // Builds SAAG Gaussians from in.depth and in.images, then refines them.
+  DecoderOutput forward(const DecoderInputs& in) override;
   // saag: batched Gaussians (B,N,…) in the input camera frame.
-  DecoderOutput forward(const torch::Tensor& features, const Gaussians& saag, const torch::Tensor& intrinsics);
+  DecoderOutput refine(const torch::Tensor& features, const Gaussians& saag, const torch::Tensor& intrinsics);
   const SaagRefinementOptions& options() const { return options_; }
   torch::nn::Sequential mlp{nullptr};
   torch::Tensor pos_scale, scale_scale, color_scale, opacity_scale;
@@ -44,6 +54,7 @@ TORCH_MODULE(SaagRefinementNet);
 struct FeatureGuidedOptions {
   int64_t feature_dim = 384;
   int64_t hidden = 64;
+  SaagOptions saag;  // how the SAAG Gaussians are built from the depth map
 };
 
 // The six multipliers (B,h,w) of experiment 3.
@@ -51,12 +62,15 @@ struct SaagModulation {
   torch::Tensor aspect, base_size, edge_threshold_add, edge_shrink, normal_strength, opacity;
 };
 
-class FeatureGuidedSaagImpl : public torch::nn::Module {
+class FeatureGuidedSaagImpl : public GaussianDecoderImpl {
  public:
   explicit FeatureGuidedSaagImpl(FeatureGuidedOptions options = {});
+  DecoderKind kind() const override { return DecoderKind::FeatureGuidedSaag; }
   SaagModulation modulation(const torch::Tensor& features);
+  // Builds SAAG Gaussians from in.depth and in.images, then modulates them.
+  DecoderOutput forward(const DecoderInputs& in) override;
   // Applies the per-location base-size / aspect / opacity multipliers to SAAG Gaussians (B,N,…).
-  DecoderOutput forward(const torch::Tensor& features, const Gaussians& saag, const torch::Tensor& intrinsics);
+  DecoderOutput modulate(const torch::Tensor& features, const Gaussians& saag, const torch::Tensor& intrinsics);
   torch::nn::Sequential head{nullptr};
 
  private:

@@ -27,8 +27,7 @@ Gaussians decode_feature_files(const std::string& features_path, const std::stri
                                const std::string& checkpoint, int64_t depth_size) {
   train::FresnelModel model = train::load_model(checkpoint);
   const auto& cfg = model->config();
-  if (cfg.experiment != 2 || !model->direct)
-    throw Error(checkpoint + ": decoding feature files needs an experiment-2 (DirectPatchDecoder) checkpoint");
+  auto direct = decode::as_direct_patch(model->decoder(), checkpoint + ": decoding feature files");
   const torch::Tensor features = load_dinov2_features(features_path, cfg.decoder.feature_dim);  // (C,37,37)
   const torch::Tensor depth = nearest_resize(load_depth_bin(depth_path), depth_size);  // (S,S)
   model->eval();
@@ -38,7 +37,7 @@ Gaussians decode_feature_files(const std::string& features_path, const std::stri
   in.depth = depth.unsqueeze(0).unsqueeze(0);
   const auto& k = cfg.input_intrinsics;
   in.intrinsics = torch::tensor({k[0], k[1], k[2], k[3]}, torch::kFloat32).view({1, 4});
-  return model->direct->forward(in).gaussians.batch(0);
+  return direct->forward(in).gaussians.batch(0);
 }
 
 }  // namespace fresnel::onnx_export

@@ -3,8 +3,12 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/field_table.hpp"
 
 namespace fresnel::train {
+
+void to_json(nlohmann::json& j, const HftsOptions& c) { j = fields_to_json(c); }
+void from_json(const nlohmann::json& j, HftsOptions& c) { fields_from_json(j, c, "hfts options"); }
 
 bool hfts_active(const HftsOptions& o) {
   return o.fast_mode || o.progressive || o.stochastic_k.has_value() ||

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace fresnel::train {
 
 struct HftsOptions {
@@ -18,7 +20,21 @@ struct HftsOptions {
   int64_t base_k = 4;                        // --gaussians_per_patch
   int64_t epochs = 100;
   bool final_full = true;                    // last 25%: full resolution, all Gaussians (the documented behaviour)
+
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    visit("image_size", c.image_size);
+    visit("train_resolution", c.train_resolution);
+    visit("progressive", c.progressive);
+    visit("stochastic_k", c.stochastic_k);
+    visit("fast_mode", c.fast_mode);
+    visit("base_k", c.base_k);
+    visit("epochs", c.epochs);
+    visit("final_full", c.final_full);
+  }
 };
+void to_json(nlohmann::json& j, const HftsOptions& c);
+void from_json(const nlohmann::json& j, HftsOptions& c);
 
 struct HftsStep {
   int resolution = 0;            // render (and target) resolution this epoch

@@ -53,10 +53,10 @@ class InferenceModel {
   bool needs_features() const { return !config().builtin(); }
   int image_size() const { return config().image_size; }
 
-  // The whole model (encoder + decoder) and the experiment-2 decoder alone; named_parameters() of either lists
-  // every weight (e.g. "mlp.0.weight", "depth_offset") for exporters. direct_decoder() is empty for experiments 1/3.
+  // The whole model (encoder + decoder) and its decoder alone; named_parameters() of either lists every weight
+  // (e.g. "mlp.0.weight", "depth_offset") for exporters.
   FresnelModel& model() { return model_; }
-  decode::DirectPatchDecoder direct_decoder() const { return model_->direct; }
+  std::shared_ptr<decode::GaussianDecoderImpl> decoder() const { return model_->decoder(); }
   encode::BuiltinEncoder builtin_encoder() const { return model_->encoder; }
 
  private:

@@ -2,6 +2,11 @@
 
 #include <cmath>
 
+#include "core/error.hpp"
+#include "core/field_table.hpp"
+#include "metrics/lpips.hpp"
+#include "metrics/ssim.hpp"
+
 namespace fresnel::train {
 
 namespace F = torch::nn::functional;
@@ -68,6 +73,72 @@ torch::Tensor tensegrity_loss(const torch::Tensor& positions) {
   const double phi = (1.0 + std::sqrt(5.0)) / 2.0;
   auto ideal = 0.1 * torch::pow(phi, 0.5 * torch::arange(nn.size(-1), positions.options()));
   return F::mse_loss(nn, ideal.expand_as(nn));
+}
+
+void to_json(nlohmann::json& j, const LossConfig& c) { j = fields_to_json(c); }
+void from_json(const nlohmann::json& j, LossConfig& c) { fields_from_json(j, c, "loss config"); }
+
+namespace {
+// The fused CPU SSIM kernel on the CPU; elsewhere the pure-tensor SSIM (it runs on any device).
+torch::Tensor ssim_term(const torch::Tensor& r, const torch::Tensor& t) {
+  auto rc = r.clamp(0.0, 1.0);
+  return rc.device().is_cpu() ? ssim_loss(rc, t) : 1.0 - ssim_per_image_reference(rc, t).mean();
+}
+torch::Tensor lpips_term(const Lpips& lpips, const torch::Tensor& r, const torch::Tensor& t) {
+  return lpips.distance(r.clamp(0.0, 1.0), t).mean();
+}
+}  // namespace
+
+std::map<std::string, double> LossTerms::values() const {
+  std::map<std::string, double> v;
+  for (const auto& [k, t] : terms) v[k] = t.item<double>();
+  v["total"] = total.item<double>();
+  return v;
+}
+
+LossTerms compute_losses(const LossConfig& L, const LossInputs& in) {
+  if (L.lpips_weight > 0 && !in.lpips)
+    throw UsageError("loss config: lpips_weight > 0 needs an LPIPS network (lpips_weights)");
+  const auto& r0 = in.rendered;
+  const auto& t0 = in.target;
+  LossTerms out;
+  auto& terms = out.terms;
+  terms["rgb"] = L.rgb_weight * pixel_l1_loss(r0, t0, in.pixel_weights);
+  if (L.ssim_weight > 0) terms["ssim"] = L.ssim_weight * ssim_term(r0, t0);
+  if (L.lpips_weight > 0) terms["lpips"] = L.lpips_weight * lpips_term(*in.lpips, r0, t0);
+  if (L.depth_weight > 0 && in.target_depth.defined() && in.rendered_depth.defined())
+    terms["depth"] = L.depth_weight * standardized_depth_loss(in.rendered_depth, in.target_depth);
+  if (in.residuals.defined() && L.residual_weight > 0) terms["residual"] = L.residual_weight * in.residuals.abs().mean();
+  if (L.boundary && in.depth01.defined())
+    terms["boundary"] = L.boundary_weight * boundary_loss(r0, t0, fresnel_boundary_mask(in.depth01, L.num_zones));
+  if (L.phase_retrieval && in.depth01.defined()) {
+    auto lambda = in.wavelength.defined() ? in.wavelength : torch::tensor(L.wavelength, r0.options());
+    terms["phase_retrieval"] =
+        L.phase_retrieval_weight * phase_retrieval_loss(r0, t0, in.depth01, lambda, L.focal_depth);
+  }
+  if (L.frequency)
+    terms["frequency"] = L.frequency_weight * frequency_loss(r0, t0, L.frequency_cutoff, L.high_freq_weight);
+  if (L.wave_equation_weight > 0) terms["wave_equation"] = L.wave_equation_weight * wave_equation_loss(r0, L.wavelength);
+  if (L.tensegrity && in.means.defined()) terms["tensegrity"] = L.tensegrity_weight * tensegrity_loss(in.means);
+  if (L.depth_head_weight > 0 && in.predicted_depth.defined() && in.depth_target.defined()) {
+    auto valid = in.depth_valid.defined() ? in.depth_valid : torch::ones_like(in.depth_target);
+    terms["depth_head"] = L.depth_head_weight * ((in.predicted_depth - in.depth_target).abs() * valid).sum() /
+                          valid.sum().clamp_min(1.0);
+  }
+  if (L.novel_view_weight > 0 && in.novel_rendered.defined()) {
+    const auto &rv = in.novel_rendered, &tv = in.novel_target;
+    auto nv = pixel_l1_loss(rv, tv);
+    if (L.ssim_weight > 0) nv = nv + L.ssim_weight * ssim_term(rv, tv);
+    if (L.lpips_weight > 0) nv = nv + L.lpips_weight * lpips_term(*in.lpips, rv, tv);
+    terms["novel_view"] = L.novel_view_weight * nv;
+  }
+  // Silhouette supervision (ours): without it multi-view training can fall into "render nothing" (all opacities
+  // → 0), where the gradients vanish.
+  if (L.mask_weight > 0 && in.alpha.defined() && in.masks.defined())
+    terms["mask"] = L.mask_weight * (in.alpha - in.masks).abs().mean();
+  out.total = torch::zeros({}, r0.options());
+  for (auto& [k, v] : terms) out.total = out.total + v;
+  return out;
 }
 
 LearnableWavelengthsImpl::LearnableWavelengthsImpl(double r, double g, double b) {

@@ -1,11 +1,18 @@
-// Loss terms of decoder training (spec §6.5), each a small function so tests can check it alone, and the
-// weighted sum `compute_losses`. Images are (B,3,R,R) in [0,1]; depth maps (B,1,R,R).
+// Loss terms of decoder training (spec §6.5), each a small function so tests can check it alone, and
+// `compute_losses`: the one place that decides which terms a step has and how they are weighted. Images are
+// (B,3,R,R) in [0,1]; depth maps (B,1,R,R).
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <map>
 #include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace fresnel {
+class Lpips;
+}
 
 namespace fresnel::train {
 
@@ -28,7 +35,65 @@ struct LossConfig {
   double depth_head_weight = 1.0;   // built-in encoder: supervised depth head
   double novel_view_weight = 1.0;   // multi-view supervision
   double mask_weight = 0.5;         // rendered alpha vs object mask (datasets with masks), every rendered view
+
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    visit("rgb_weight", c.rgb_weight);
+    visit("ssim_weight", c.ssim_weight);
+    visit("lpips_weight", c.lpips_weight);
+    visit("depth_weight", c.depth_weight);
+    visit("residual_weight", c.residual_weight);
+    visit("use_vlm", c.use_vlm);
+    visit("vlm_weight", c.vlm_weight);
+    visit("boundary", c.boundary);
+    visit("num_zones", c.num_zones);
+    visit("boundary_weight", c.boundary_weight);
+    visit("wave_equation_weight", c.wave_equation_weight);
+    visit("wavelength", c.wavelength);
+    visit("phase_retrieval", c.phase_retrieval);
+    visit("phase_retrieval_weight", c.phase_retrieval_weight);
+    visit("focal_depth", c.focal_depth);
+    visit("frequency", c.frequency);
+    visit("frequency_weight", c.frequency_weight);
+    visit("high_freq_weight", c.high_freq_weight);
+    visit("frequency_cutoff", c.frequency_cutoff);
+    visit("tensegrity", c.tensegrity);
+    visit("tensegrity_weight", c.tensegrity_weight);
+    visit("depth_head_weight", c.depth_head_weight);
+    visit("novel_view_weight", c.novel_view_weight);
+    visit("mask_weight", c.mask_weight);
+  }
 };
+// JSON through LossConfig's field table (train/config_fields.hpp): every field, by its name.
+void to_json(nlohmann::json& j, const LossConfig& c);
+void from_json(const nlohmann::json& j, LossConfig& c);
+
+// What a step hands to compute_losses. Undefined tensors switch their terms off.
+struct LossInputs {
+  torch::Tensor rendered, target;  // (B,3,R,R): the supervised view (the input view, or multi-pose's view)
+  torch::Tensor pixel_weights;     // (B,1,R,R) VLM weights of the L1 term, or undefined
+  torch::Tensor rendered_depth;    // (B,1,R,R) accumulated depth of the supervised view
+  torch::Tensor target_depth;      // (B,1,R,R) camera z of the supervised view
+  torch::Tensor depth01;           // (B,1,R,R) its normalised depth (1 = near): zones, phase retrieval
+  torch::Tensor wavelength;        // λ for phase retrieval (learnable); undefined = LossConfig::wavelength
+  torch::Tensor residuals;         // decoder residuals (SAAG refinement)
+  torch::Tensor means;             // (B,N,3) Gaussian positions (tensegrity)
+  torch::Tensor predicted_depth, depth_target, depth_valid;  // (B,1,S,S) built-in depth head, its target, 0/1 mask
+  torch::Tensor novel_rendered, novel_target;                // (B·V,3,R,R) other views
+  torch::Tensor alpha, masks;                                // (B,C,R,R) alpha and object masks of every view
+  const Lpips* lpips = nullptr;                              // needed when lpips_weight > 0
+};
+
+// Weighted loss terms by name ("rgb", "ssim", …) and their sum.
+struct LossTerms {
+  std::map<std::string, torch::Tensor> terms;
+  torch::Tensor total;
+  std::map<std::string, double> values() const;  // every term and "total", as numbers
+};
+
+// The terms a step has: "rgb" always; the others when their weight (or switch) is on and their inputs are given.
+// Throws fresnel::UsageError when lpips_weight > 0 and no LPIPS network is given.
+LossTerms compute_losses(const LossConfig& config, const LossInputs& inputs);
 
 // Per-pixel L1; with `weights` (B,1,R,R): mean(|r − t|·w).
 torch::Tensor pixel_l1_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& weights = {});

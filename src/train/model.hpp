@@ -1,4 +1,4 @@
-// The trainable model: an optional built-in encoder plus one decoder (experiment 1, 2 or 3), with the
+// The trainable model: an optional built-in encoder plus one decoder (any decode::DecoderKind), with the
 // configuration that fixes its architecture (saved in every checkpoint, so a checkpoint rebuilds its model).
 #pragma once
 #include <torch/nn/module.h>
@@ -12,15 +12,13 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/camera.hpp"
-#include "decode/direct_patch_decoder.hpp"
-#include "decode/saag.hpp"
-#include "decode/saag_decoders.hpp"
+#include "decode/decoder_factory.hpp"
 #include "encode/builtin_encoder.hpp"
 
 namespace fresnel::train {
 
 struct ModelConfig {
-  int experiment = 2;                    // 1 SAAG refinement, 2 direct patch decoder, 3 feature-guided SAAG
+  decode::DecoderKind kind = decode::DecoderKind::DirectPatch;  // saved as the original's "experiment" number
   std::string encoder = "precomputed";   // "precomputed" ({stem}_dinov2.bin) or "builtin"
   // The decoder's architecture: experiment 2's options, of which feature_dim (C: DINOv2 384/768/1024 or the built-in
   // encoder's width), hidden and dropout also configure experiments 1 and 3. Its depth_mode follows `depth_mode`.
@@ -37,20 +35,50 @@ struct ModelConfig {
   std::string decoder_depth = "predicted";
 
   decode::DepthMode mode() const;
+  int experiment() const { return decode::experiment_number(kind); }
+  // What make_decoder builds this model's decoder from (the depth mode follows `depth_mode`).
+  decode::DecoderOptions decoder_options() const;
   bool builtin() const { return encoder == "builtin"; }
   nlohmann::json to_json() const;
   // Throws fresnel::Error naming the field when malformed.
   static ModelConfig from_json(const nlohmann::json& j);
-};
 
-struct ModelInputs {
-  torch::Tensor images;      // (B,3,S,S) in [0,1] (needed by the built-in encoder and SAAG colours)
-  torch::Tensor features;    // (B,C,37,37) precomputed, or undefined with the built-in encoder
-  torch::Tensor depth;       // (B,1,S,S) dataset depth, or undefined
-  torch::Tensor intrinsics;  // (B,4) normalised; undefined = the config's input_intrinsics
-  std::optional<int64_t> num_gaussians;
-  torch::Tensor elevation, azimuth;
+  // Every field with its JSON key (core/field_table.hpp). The decoder's options keep the flat keys of the original
+  // checkpoints' configuration.
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    visit("experiment", c.kind);
+    visit("encoder", c.encoder);
+    visit("feature_dim", c.decoder.feature_dim);
+    visit("gaussians_per_patch", c.decoder.gaussians_per_patch);
+    visit("decoder_hidden", c.decoder.hidden);
+    visit("dropout", c.decoder.dropout);
+    visit("use_fresnel_zones", c.decoder.use_fresnel_zones);
+    visit("num_fresnel_zones", c.decoder.num_fresnel_zones);
+    visit("use_edge_aware", c.decoder.use_edge_aware);
+    visit("edge_scale_factor", c.decoder.edge_scale_factor);
+    visit("edge_opacity_boost", c.decoder.edge_opacity_boost);
+    visit("use_phase_output", c.decoder.use_phase_output);
+    visit("use_pose_encoding", c.decoder.use_pose_encoding);
+    visit("use_depth_fusion", c.decoder.use_depth_fusion);
+    visit("depth_feature_dim", c.decoder.depth_feature_dim);
+    visit("pixel_aligned", c.decoder.pixel_aligned);
+    visit("pixel_scale_floor", c.decoder.pixel_scale_floor);
+    visit("depth_mode", c.depth_mode);
+    visit("input_intrinsics", c.input_intrinsics);
+    visit("saag_subsample", c.saag_subsample);
+    visit("image_size", c.image_size);
+    visit("feature_grid", c.feature_grid);
+    visit("decoder_depth", c.decoder_depth);
+  }
 };
+void to_json(nlohmann::json& j, const ModelConfig& c);
+void from_json(const nlohmann::json& j, ModelConfig& c);
+
+// What the model reads: images (the built-in encoder and SAAG colours need them), precomputed features (B,C,37,37)
+// without the built-in encoder, dataset depth (B,1,S,S) or undefined, normalised intrinsics (B,4) or undefined =
+// the config's input_intrinsics, and the decoder's optional inputs.
+using ModelInputs = decode::DecoderInputs;
 
 struct ModelOutput {
   decode::DecoderOutput decoded;  // batched Gaussians in the input camera frame
@@ -64,21 +92,17 @@ class FresnelModelImpl : public torch::nn::Module {
   ModelOutput forward(const ModelInputs& in);
   const ModelConfig& config() const { return config_; }
 
-  encode::BuiltinEncoder encoder{nullptr};
-  decode::DirectPatchDecoder direct{nullptr};
-  decode::SaagRefinementNet refine{nullptr};
-  decode::FeatureGuidedSaag guided{nullptr};
+  const std::shared_ptr<decode::GaussianDecoderImpl>& decoder() const { return decoder_; }
+
+  encode::BuiltinEncoder encoder{nullptr};  // empty with precomputed features
 
  private:
   ModelConfig config_;
+  std::shared_ptr<decode::GaussianDecoderImpl> decoder_;
 };
 TORCH_MODULE(FresnelModel);
 
 // The input camera at w×h from normalised intrinsics (fx/W, fy/H, cx/W, cy/H): identity pose, OpenCV axes.
 Camera input_camera_from_normalized(const std::array<double, 4>& k, int width, int height);
-
-// SAAG Gaussians (fixed count per image) for a batch, from images (B,3,S,S) and depth (B,1,S,S).
-Gaussians batch_saag(const torch::Tensor& images, const torch::Tensor& depth, const torch::Tensor& intrinsics,
-                     int subsample, decode::DepthMode mode);
 
 }  // namespace fresnel::train

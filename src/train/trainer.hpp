@@ -1,18 +1,20 @@
-// The training loop of `fresnel train` (spec §6.4, §18): AdamW (weight decay 1e-5), cosine learning rate per
-// epoch, gradient clipping at 1.0, NaN/Inf batches skipped and counted, background data loading, HFTS, multi-view
-// supervision, checkpoints and history. `--seed` makes a run repeatable and `--resume` continues one exactly.
+// The v1 decoder trainer of `fresnel train` (spec §6.4, §18): the first user of the one training loop
+// (train/loop.hpp), which owns the optimizer, schedule, clipping, NaN skipping, checkpoints, resume and history.
+// This file owns what is particular to decoders: the model, HFTS, multi-view and multi-pose supervision, the
+// renderers (splatting, phase blending, wave fields) and the inputs of each loss term.
 #pragma once
 #include <torch/types.h>
 
+#include <array>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "metrics/lpips.hpp"
 #include "train/checkpoint.hpp"
 #include "train/hfts.hpp"
+#include "train/loop.hpp"
 #include "train/losses.hpp"
 #include "train/model.hpp"
 #include "train/training_data.hpp"
@@ -21,21 +23,13 @@ namespace fresnel::train {
 
 struct TrainConfig {
   ModelConfig model;
+  LoopOptions loop;  // epochs, learning rate, clipping, seed, output_dir, checkpoints, resume
   std::string data_dir = "images";
-  std::string output_dir = "checkpoints";
-  int64_t epochs = 100;
   int64_t batch_size = 4;
-  double lr = 1e-4;
-  double weight_decay = 1e-5;
-  double grad_clip = 1.0;
   int image_size = 256;
   int64_t max_images = 0;
-  std::string resume;
-  uint64_t seed = 42;
   int num_workers = 2;
   std::string device = "cpu";
-  int64_t save_interval = 10;
-  int64_t stop_after_epoch = 0;  // > 0: stop after this many epochs (schedule still spans `epochs`)
   bool augment = true;
   std::string feature_file = "small";
   std::string lpips_weights;  // LPIPS safetensors (metrics/lpips.hpp); the LPIPS term needs it
@@ -47,63 +41,75 @@ struct TrainConfig {
   bool learnable_wavelengths = false;
   std::array<double, 3> wavelengths = {0.0635, 0.05, 0.041};
   bool multi_pose_augmentation = false;
-  std::array<double, 2> pose_range_elevation = {-30, 45};
-  std::array<double, 2> pose_range_azimuth = {0, 360};
   double frontal_prob = 0.3;
   int novel_views = 2;  // extra views rendered per sample when the dataset has them and novel_view_weight > 0
-  bool progress = true;
-  bool write_plot = true;
 
+  template <class Self, class Visit>
+  static void fields(Self& c, Visit&& visit) {
+    visit("model", c.model);
+    visit("loop", c.loop);
+    visit("data_dir", c.data_dir);
+    visit("batch_size", c.batch_size);
+    visit("image_size", c.image_size);
+    visit("max_images", c.max_images);
+    visit("num_workers", c.num_workers);
+    visit("device", c.device);
+    visit("augment", c.augment);
+    visit("feature_file", c.feature_file);
+    visit("lpips_weights", c.lpips_weights);
+    visit("loss", c.loss);
+    visit("hfts", c.hfts);
+    visit("use_phase_blending", c.use_phase_blending);
+    visit("phase_amplitude", c.phase_amplitude);
+    visit("use_wave_rendering", c.use_wave_rendering);
+    visit("learnable_wavelengths", c.learnable_wavelengths);
+    visit("wavelengths", c.wavelengths);
+    visit("multi_pose_augmentation", c.multi_pose_augmentation);
+    visit("frontal_prob", c.frontal_prob);
+    visit("novel_views", c.novel_views);
+  }
   nlohmann::json to_json() const;
+  // Throws fresnel::Error naming the field when malformed.
+  static TrainConfig from_json(const nlohmann::json& j);
 };
 
-struct StepRecord {
-  int64_t epoch = 0, batch = 0;
-  double total = 0;
-  std::map<std::string, double> terms;  // weighted loss terms of the step
-  bool skipped = false;
-};
-
-class Trainer {
+class Trainer : public TrainingTask {
  public:
-  // Takes the source (use open_source for files; tests pass their own).
+  // Takes the source (use open_source for files; tests pass their own). Resumes when config.loop.resume is set.
   Trainer(TrainConfig config, std::unique_ptr<SampleSource> source);
-  ~Trainer();
+  ~Trainer() override;
   // Runs from the current state to `epochs` (or `stop_after_epoch`). Returns the final state.
   const TrainingState& run();
 
-  const TrainingState& state() const { return state_; }
+  const TrainingState& state() const { return loop_->state(); }
   FresnelModel model() const { return model_; }
-  const std::vector<StepRecord>& steps() const { return steps_; }
-  // One optimisation step on a batch (public for tests). Returns the loss terms; "total" is absent when skipped.
-  std::map<std::string, double> train_step(const Batch& batch, const HftsStep& schedule);
+  const std::vector<StepRecord>& steps() const { return loop_->steps(); }
+  // The weighted loss terms of one batch at an HFTS step (the graph attached); what each loop step optimises.
+  LossTerms batch_losses(const Batch& batch, const HftsStep& schedule);
+
+  // TrainingTask.
+  std::string describe() const override { return source_->describe(); }
+  int64_t num_samples() const override { return source_->size(); }
+  torch::nn::Module& module() override { return *model_; }
+  std::vector<torch::Tensor> extra_parameters() override;
+  std::map<std::string, std::string> checkpoint_records() const override;
+  std::string checkpoint_format() const override { return kDecoderCheckpointFormat; }
+  void check_resume(const std::map<std::string, std::string>& records, const std::string& path) const override;
+  int64_t begin_epoch(int64_t epoch, std::vector<int64_t> order, uint64_t seed) override;
+  LossTerms next_losses() override;
+  std::map<std::string, double> epoch_info(int64_t epoch) const override;
+  nlohmann::json config_json() const override { return cfg_.to_json(); }
 
  private:
-  void run_epoch(int64_t epoch);
-  void write_history() const;
-  double lr_at(int64_t epoch) const;
-
   TrainConfig cfg_;
   std::unique_ptr<SampleSource> source_;
   FresnelModel model_{nullptr};
   LearnableWavelengths wavelengths_{nullptr};
   std::shared_ptr<Lpips> lpips_;  // loaded when loss.lpips_weight > 0
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  TrainingState state_;
-  std::vector<StepRecord> steps_;
   torch::Device device_;
-  std::map<std::string, double> epoch_sums_;
-  int64_t epoch_count_ = 0;
+  HftsStep schedule_;
+  std::unique_ptr<BatchLoader> loader_;
+  std::unique_ptr<TrainingLoop> loop_;
 };
-
-// Elevation/azimuth (radians) of a camera relative to the input camera, measured around `pivot` (input frame) in
-// the convention of core spherical_camera (input camera = (0,0)).
-std::pair<double, double> relative_pose_angles(const Camera& cam, double pivot_z);
-
-// Peak resident memory of this process (VmHWM) in MiB, or −1 when unknown.
-double peak_memory_mib();
-
-// Draws a loss-curve PNG (total and RGB per epoch) with OpenCV; atomic.
-void write_loss_plot(const std::string& path, const nlohmann::json& history);
 
 }  // namespace fresnel::train

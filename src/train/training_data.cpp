@@ -240,57 +240,18 @@ std::unique_ptr<SampleSource> open_source(const SourceOptions& o) {
 
 BatchLoader::BatchLoader(const SampleSource& source, std::vector<int64_t> order, int64_t batch_size,
                          uint64_t epoch_seed, int num_workers, int prefetch)
-    : source_(source), order_(std::move(order)), batch_size_(std::max<int64_t>(1, batch_size)), seed_(epoch_seed),
-      prefetch_(std::max(1, prefetch)) {
-  num_batches_ = (static_cast<int64_t>(order_.size()) + batch_size_ - 1) / batch_size_;
-  const int n = std::max(1, num_workers);
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this] { work(); });
-}
-
-BatchLoader::~BatchLoader() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  for (auto& t : threads_) t.join();
-}
-
-void BatchLoader::work() {
-  for (;;) {
-    int64_t i;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || error_ || (next_to_load_ < num_batches_ && next_to_load_ - next_to_take_ < prefetch_); });
-      if (stop_ || error_ || next_to_load_ >= num_batches_) return;
-      i = next_to_load_++;
-    }
-    try {
-      std::vector<Sample> samples;
-      const int64_t lo = i * batch_size_, hi = std::min<int64_t>(lo + batch_size_, order_.size());
-      for (int64_t k = lo; k < hi; ++k) samples.push_back(source_.load(order_[k], mix_seed(seed_, order_[k])));
-      Batch b = collate(samples);
-      std::lock_guard<std::mutex> lock(mu_);
-      ready_.emplace(i, std::move(b));
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!error_) error_ = std::current_exception();
-    }
-    cv_.notify_all();
-  }
-}
-
-Batch BatchLoader::next() {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (next_to_take_ >= num_batches_) throw Error("batch loader: no more batches in this epoch");
-  cv_.wait(lock, [&] { return error_ || ready_.count(next_to_take_) > 0; });
-  if (ready_.count(next_to_take_) == 0 && error_) std::rethrow_exception(error_);
-  Batch b = std::move(ready_.at(next_to_take_));
-  ready_.erase(next_to_take_);
-  ++next_to_take_;
-  lock.unlock();
-  cv_.notify_all();
-  return b;
+    : order_(std::move(order)) {
+  const int64_t size = std::max<int64_t>(1, batch_size);
+  const int64_t batches = (static_cast<int64_t>(order_.size()) + size - 1) / size;
+  loader_ = std::make_unique<BackgroundLoader<Batch>>(
+      batches,
+      [this, &source, size, epoch_seed](int64_t i) {
+        std::vector<Sample> samples;
+        const int64_t lo = i * size, hi = std::min<int64_t>(lo + size, order_.size());
+        for (int64_t k = lo; k < hi; ++k) samples.push_back(source.load(order_[k], mix_seed(epoch_seed, order_[k])));
+        return collate(samples);
+      },
+      num_workers, prefetch);
 }
 
 }  // namespace fresnel::train

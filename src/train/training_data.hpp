@@ -7,18 +7,15 @@
 #pragma once
 #include <torch/types.h>
 
-#include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/camera.hpp"
 #include "decode/decoder_common.hpp"
+#include "train/background_loader.hpp"
 
 namespace fresnel::train {
 
@@ -92,33 +89,21 @@ torch::Tensor color_jitter(const torch::Tensor& img, double brightness, double c
 // Deterministic 64-bit mixing (splitmix64) used to derive per-sample and per-epoch seeds.
 uint64_t mix_seed(uint64_t a, uint64_t b);
 
-// Loads batches in background threads in a fixed order and keeps at most `prefetch` ready batches.
+// The batches of one epoch: consecutive slices of `order` of `batch_size` samples (the last may be short), each
+// sample loaded with seed mix_seed(epoch_seed, index), collated in background threads.
 class BatchLoader {
  public:
-  // order: sample indices of one epoch; batches are consecutive slices of `batch_size` (the last may be short).
   BatchLoader(const SampleSource& source, std::vector<int64_t> order, int64_t batch_size, uint64_t epoch_seed,
               int num_workers, int prefetch = 4);
-  ~BatchLoader();
-  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader(const BatchLoader&) = delete;  // the loading threads point at this object
   BatchLoader& operator=(const BatchLoader&) = delete;
-  int64_t num_batches() const { return num_batches_; }
-  // Batch i in order (blocks until loaded). Rethrows a loading error. Batches must be taken in order.
-  Batch next();
+  int64_t num_batches() const { return loader_->size(); }
+  // The next batch in order (blocks until loaded). Rethrows a loading error.
+  Batch next() { return loader_->next(); }
 
  private:
-  void work();
-  const SampleSource& source_;
   std::vector<int64_t> order_;
-  int64_t batch_size_, num_batches_;
-  uint64_t seed_;
-  int prefetch_;
-  std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int64_t next_to_load_ = 0, next_to_take_ = 0;
-  std::map<int64_t, Batch> ready_;
-  std::exception_ptr error_;
-  bool stop_ = false;
+  std::unique_ptr<BackgroundLoader<Batch>> loader_;
 };
 
 }  // namespace fresnel::train

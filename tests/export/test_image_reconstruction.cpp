@@ -20,7 +20,7 @@ namespace {
 std::string save_tiny_checkpoint(const test::TempDir& dir, const std::string& encoder, int64_t feature_dim) {
   torch::manual_seed(3);
   train::ModelConfig cfg;
-  cfg.experiment = 2;
+  cfg.kind = decode::DecoderKind::DirectPatch;
   cfg.encoder = encoder;
   cfg.decoder.feature_dim = feature_dim;
   cfg.decoder.gaussians_per_patch = 2;

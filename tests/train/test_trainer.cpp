@@ -52,7 +52,7 @@ class ToySource : public SampleSource {
 
 TrainConfig tiny_config(const std::string& out, int64_t epochs) {
   TrainConfig c;
-  c.model.experiment = 2;
+  c.model.kind = decode::DecoderKind::DirectPatch;
   c.model.encoder = "builtin";
   c.model.decoder.feature_dim = 8;
   c.model.decoder.hidden = {16};
@@ -64,15 +64,15 @@ TrainConfig tiny_config(const std::string& out, int64_t epochs) {
   c.hfts.image_size = 24;
   c.hfts.base_k = 1;
   c.hfts.epochs = epochs;
-  c.epochs = epochs;
+  c.loop.epochs = epochs;
   c.batch_size = 2;
-  c.lr = 3e-3;
-  c.output_dir = out;
+  c.loop.lr = 3e-3;
+  c.loop.output_dir = out;
   c.num_workers = 2;
-  c.progress = false;
-  c.write_plot = true;
-  c.save_interval = 1;
-  c.seed = 5;
+  c.loop.progress = false;
+  c.loop.write_plot = true;
+  c.loop.save_interval = 1;
+  c.loop.seed = 5;
   return c;
 }
 
@@ -83,7 +83,7 @@ TEST(Trainer, OverfitsOneImage) {
   test::TempDir dir;
   auto c = tiny_config(dir.path(), 80);
   c.batch_size = 1;
-  c.lr = 5e-3;
+  c.loop.lr = 5e-3;
   c.model.decoder.dropout = 0.0;
   c.model.decoder.feature_dim = 16;
   c.model.decoder.hidden = {32};
@@ -92,8 +92,8 @@ TEST(Trainer, OverfitsOneImage) {
   c.loss.ssim_weight = 0;
   c.loss.depth_weight = 0;
   c.loss.depth_head_weight = 1;  // the decoder sees the predicted depth: keep the head supervised
-  c.save_interval = 1000;
-  c.write_plot = false;
+  c.loop.save_interval = 1000;
+  c.loop.write_plot = false;
   Trainer t(c, std::make_unique<ToySource>(1, 24));
   t.run();
   const auto& steps = t.steps();
@@ -117,7 +117,7 @@ TEST(Trainer, ResumeEqualsUninterrupted) {
     for (auto& s : t.steps()) full.push_back(s.total);
   }
   auto cb = tiny_config(b.path(), 4);
-  cb.stop_after_epoch = 2;
+  cb.loop.stop_after_epoch = 2;
   std::vector<double> resumed;
   {
     Trainer t(cb, std::make_unique<ToySource>(4, 24));
@@ -126,8 +126,8 @@ TEST(Trainer, ResumeEqualsUninterrupted) {
   }
   ASSERT_TRUE(fs::exists(fs::path(b.path()) / checkpoint_name(2, 2)));
   auto cr = tiny_config(b.path(), 4);
-  cr.resume = (fs::path(b.path()) / checkpoint_name(2, 2)).string();
-  cr.seed = 5;
+  cr.loop.resume = (fs::path(b.path()) / checkpoint_name(2, 2)).string();
+  cr.loop.seed = 5;
   {
     Trainer t(cr, std::make_unique<ToySource>(4, 24));
     EXPECT_EQ(t.state().epochs_done, 2);
@@ -148,7 +148,7 @@ TEST(Trainer, NanBatchIsSkippedAndCounted) {
   test::TempDir dir;
   auto c = tiny_config(dir.path(), 1);
   c.batch_size = 1;
-  c.save_interval = 1000;
+  c.loop.save_interval = 1000;
   Trainer t(c, std::make_unique<ToySource>(3, 24, /*nan_index=*/1));
   const auto& st = t.run();
   EXPECT_EQ(st.skipped_batches, 1);
@@ -291,7 +291,7 @@ TEST(PixelAligned, UntrainedModelWithDataDepthReproducesTheInputView) {
   // before any training it renders the input view like the unprojected-pixels baseline.
   torch::manual_seed(4);
   ModelConfig mc;
-  mc.experiment = 2;
+  mc.kind = decode::DecoderKind::DirectPatch;
   mc.encoder = "builtin";
   mc.decoder.feature_dim = 8;
   mc.decoder.hidden = {16};
@@ -380,7 +380,7 @@ TEST(Trainer, LpipsTermUsesTheGivenWeightsAndNeedsThem) {
   auto c = tiny_config(dir.file("run"), 1);
   c.image_size = c.model.image_size = c.hfts.image_size = 64;  // AlexNet's pooling needs ≥ ~48 px
   c.loss.lpips_weight = 0.5;
-  c.write_plot = false;
+  c.loop.write_plot = false;
   EXPECT_THROW(Trainer(c, std::make_unique<ToySource>(2, 64)), UsageError);  // no weights file: a clear error
   c.lpips_weights = weights;
   Trainer t(c, std::make_unique<ToySource>(2, 64));

@@ -30,7 +30,7 @@ using test::xvfb_prefix;
 std::string tiny_checkpoint(const test::TempDir& dir) {
   torch::manual_seed(3);
   train::ModelConfig cfg;
-  cfg.experiment = 2;
+  cfg.kind = decode::DecoderKind::DirectPatch;
   cfg.encoder = "builtin";
   cfg.decoder.feature_dim = 8;
   cfg.decoder.gaussians_per_patch = 2;

@@ -1,0 +1,40 @@
+// Checkpoints written before the one training loop and the decoder interface (committed in tests/train/data/,
+// made by `fresnel train` at commit 4e8c1fe, see its README) still load and predict what that version's `fresnel
+// infer` wrote for the same image.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+#include "core/gaussian_io.hpp"
+#include "testutil/testutil.hpp"
+#include "train/checkpoint.hpp"
+#include "export/image_reconstruction.hpp"
+
+using namespace fresnel;
+
+namespace {
+const std::string kData = std::string(FRESNEL_SOURCE_DIR) + "/tests/train/data/";
+
+void expect_same_prediction(const std::string& name) {
+  onnx_export::ReconstructionOptions options;  // what `fresnel infer input.png --checkpoint X` does
+  options.checkpoint = kData + name + ".pt";
+  auto predicted = onnx_export::ImageReconstructor(options).run(kData + "input.png").gaussians;
+  auto expected = load_gaussians(kData + name + "_infer.ply");
+  ASSERT_EQ(predicted.count(), expected.count()) << name;
+  EXPECT_LT(test::max_abs_diff(predicted.means, expected.means), 1e-4) << name;
+  EXPECT_LT(test::max_abs_diff(predicted.scales, expected.scales), 1e-4) << name;
+  EXPECT_LT(test::max_abs_diff(predicted.opacities, expected.opacities), 1e-4) << name;
+  EXPECT_LT(test::max_abs_diff(predicted.colors, expected.colors), 1e-4) << name;
+  EXPECT_LT(test::max_abs_diff(predicted.quats.abs(), expected.quats.abs()), 1e-4) << name;  // q and −q agree
+}
+}  // namespace
+
+TEST(LegacyCheckpoints, PixelAlignedDirectPatchPredictsAsBefore) { expect_same_prediction("legacy_exp2_pixel"); }
+TEST(LegacyCheckpoints, SaagRefinementPredictsAsBefore) { expect_same_prediction("legacy_exp1"); }
+
+TEST(LegacyCheckpoints, ConfigAndStateStillRead) {
+  auto cfg = train::read_model_config(kData + "legacy_exp2_pixel.pt");
+  EXPECT_EQ(cfg.kind, decode::DecoderKind::DirectPatch);
+  EXPECT_TRUE(cfg.decoder.pixel_aligned);
+  EXPECT_THROW(train::load_model(kData + "legacy_exp1.pt", train::Weights::Ema), Error);  // no EMA in old files
+}
