@@ -1,4 +1,4 @@
-#include "export/image_reconstruction.hpp"
+#include "infer/image_reconstruction.hpp"
 
 #include <torch/torch.h>
 
@@ -10,15 +10,15 @@
 #include "encode/background_removal.hpp"
 #include "encode/image_preprocess.hpp"
 #include "encode/weights.hpp"
-#include "train/inference_model.hpp"
+#include "infer/inference_model.hpp"
 
-namespace fresnel::onnx_export {
+namespace fresnel::infer {
 
 namespace F = torch::nn::functional;
 
 struct ImageReconstructor::Impl {
   ReconstructionOptions options;
-  std::optional<train::InferenceModel> model;
+  std::optional<InferenceModel> model;
   std::optional<encode::Dinov2> dinov2;
   std::optional<encode::DepthAnything> depth_model;
   std::unique_ptr<encode::BackgroundRemover> remover;
@@ -44,7 +44,7 @@ ImageReconstructor::ImageReconstructor(const ReconstructionOptions& o) : impl_(s
   impl_->options = o;
   if (!o.checkpoint.empty()) {
     require_file(o.checkpoint, "checkpoint");
-    impl_->model.emplace(train::InferenceModel::load(o.checkpoint));
+    impl_->model.emplace(InferenceModel::load(o.checkpoint));
   } else if (o.use_learned_decoder) {
     throw UsageError("the learned decoder needs --checkpoint (a model from `fresnel train`); without one use SAAG");
   }
@@ -87,7 +87,7 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   r.image = prepared.rgb.to(torch::kFloat32) / 255.0;
   const std::string bg = s.remover ? ", background: " + prepared.method : "";
 
-  train::PredictInputs extra;
+  PredictInputs extra;
   extra.num_gaussians = o.num_gaussians;
   torch::Tensor da_depth;
   if (s.depth_model) da_depth = depth_anything_depth(*s.depth_model, prepared.rgb);
@@ -141,4 +141,4 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   return r;
 }
 
-}  // namespace fresnel::onnx_export
+}  // namespace fresnel::infer
