@@ -43,29 +43,32 @@ torch::Tensor depth_anything_depth(encode::DepthAnything& net, const torch::Tens
 ImageReconstructor::ImageReconstructor(const ReconstructionOptions& o) : impl_(std::make_unique<Impl>()) {
   impl_->options = o;
   if (!o.checkpoint.empty()) {
-    require_file(o.checkpoint, "checkpoint");
+    require_file(o.checkpoint, "checkpoint (ReconstructionOptions::checkpoint)");
     impl_->model.emplace(InferenceModel::load(o.checkpoint));
   } else if (o.use_learned_decoder) {
-    throw UsageError("the learned decoder needs --checkpoint (a model from `fresnel train`); without one use SAAG");
+    throw UsageError("the learned decoder needs a checkpoint (ReconstructionOptions::checkpoint, a model from "
+                     "`fresnel train`); without one use SAAG (use_learned_decoder = false)");
   }
   const bool need_features = impl_->model && impl_->model->needs_features() && o.use_learned_decoder;
   if (need_features) {
     if (o.dinov2_weights.empty() || o.depth_weights.empty())
-      throw UsageError(o.checkpoint + " was trained on precomputed DINOv2 features: pass --dinov2 and --depth_model "
-                       "weights (safetensors; see `fresnel models`), or train with --encoder builtin");
+      throw UsageError(o.checkpoint + " was trained on precomputed DINOv2 features: it needs DINOv2 and Depth Anything "
+                       "weights (ReconstructionOptions::dinov2_weights and depth_weights; safetensors, see "
+                       "`fresnel models`), or a model trained with the built-in encoder");
   }
   if (!o.dinov2_weights.empty() && need_features) {
-    require_file(o.dinov2_weights, "DINOv2 weights");
+    require_file(o.dinov2_weights, "DINOv2 weights (ReconstructionOptions::dinov2_weights)");
     impl_->dinov2.emplace(encode::load_dinov2(o.dinov2_weights));
     (*impl_->dinov2)->eval();
   }
   if (!o.depth_weights.empty()) {
-    require_file(o.depth_weights, "Depth Anything weights");
+    require_file(o.depth_weights, "Depth Anything weights (ReconstructionOptions::depth_weights)");
     impl_->depth_model.emplace(encode::load_depth_anything(o.depth_weights));
     (*impl_->depth_model)->eval();
   }
   if (!o.use_learned_decoder && !impl_->model && !impl_->depth_model)
-    throw UsageError("SAAG needs a depth map: pass --checkpoint (its built-in depth head) or --depth_model weights");
+    throw UsageError("SAAG needs a depth map: a checkpoint (ReconstructionOptions::checkpoint, its built-in depth "
+                     "head) or Depth Anything weights (ReconstructionOptions::depth_weights)");
   if (o.remove_background) impl_->remover = std::make_unique<encode::BackgroundRemover>(o.bg_model);
 }
 
@@ -122,7 +125,8 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   }
   if (!depth.defined()) {
     if (!da_depth.defined())
-      throw Error("SAAG: this checkpoint provides no depth map; pass --depth_model weights");
+      throw Error("SAAG: this checkpoint provides no depth map; it needs Depth Anything weights "
+                  "(ReconstructionOptions::depth_weights)");
     depth = da_depth;
     so.depth_mode = decode::DepthMode::Normalized;
     r.method = "SAAG (Depth Anything depth)" + bg;
