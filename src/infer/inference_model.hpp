@@ -51,13 +51,10 @@ class InferenceModel {
   Camera input_camera(int width, int height) const;
   const train::ModelConfig& config() const { return model_->config(); }
   bool needs_features() const { return !config().builtin(); }
-  int image_size() const { return config().image_size; }
 
-  // The whole model (encoder + decoder) and the experiment-2 decoder alone; named_parameters() of either lists
-  // every weight (e.g. "mlp.0.weight", "depth_offset") for exporters. direct_decoder() is empty for experiments 1/3.
-  train::FresnelModel& model() { return model_; }
+  // The experiment-2 decoder alone; its named_parameters() lists every weight (e.g. "mlp.0.weight",
+  // "depth_offset") for exporters. direct_decoder() is empty for experiments 1/3.
   decode::DirectPatchDecoder direct_decoder() const { return model_->direct; }
-  encode::BuiltinEncoder builtin_encoder() const { return model_->encoder; }
 
  private:
   mutable train::FresnelModel model_;  // forward() is logically const (eval mode, no grad)
