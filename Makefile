@@ -5,7 +5,7 @@ DEMO_SCALE ?= default
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build test demo bench fuzz cuda-check clean
+.PHONY: all deps configure build test demo bench fuzz cuda-check format clean
 
 all: build
 
@@ -34,6 +34,10 @@ fuzz: deps
 
 cuda-check: deps
 	bash scripts/cuda-check.sh
+
+# Applies .clang-format to every tracked C++ file (clang-format: `apt-get install clang-format`).
+format:
+	clang-format -i --style=file $$(git ls-files '*.cpp' '*.hpp' '*.cu')
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -43,11 +43,6 @@ std::optional<SortWorker::Result> SortWorker::take_result() {
   return r;
 }
 
-bool SortWorker::busy() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return working_ || pending_.has_value();
-}
-
 void SortWorker::loop() {
   std::vector<uint32_t> order;
   for (;;) {
@@ -66,7 +61,6 @@ void SortWorker::loop() {
       candidates = candidates_;
       stride = stride_;
       generation = generation_;
-      working_ = true;
     }
     const auto t0 = std::chrono::steady_clock::now();
     order.clear();
@@ -77,7 +71,6 @@ void SortWorker::loop() {
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::lock_guard<std::mutex> lock(mutex_);
-    working_ = false;
     if (generation == generation_) result_ = Result{order, generation, ms};
   }
 }

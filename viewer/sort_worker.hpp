@@ -33,19 +33,17 @@ class SortWorker {
     double milliseconds;
   };
   std::optional<Result> take_result();
-  bool busy() const;
 
  private:
   void loop();
 
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   std::shared_ptr<const std::vector<float>> texels_;
   std::shared_ptr<const std::vector<uint32_t>> candidates_;
   int stride_ = 4;
   uint64_t generation_ = 0;
   std::optional<Camera> pending_;
-  bool working_ = false;
   std::optional<Result> result_;
   bool stop_ = false;
   std::thread thread_;

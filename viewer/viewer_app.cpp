@@ -12,8 +12,8 @@
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
 #include "depth_sort.hpp"
-#include "export/image_reconstruction.hpp"
 #include "gl_context.hpp"
+#include "infer/image_reconstruction.hpp"
 #include "scene.hpp"
 #include "sort_worker.hpp"
 #include "splat_renderer.hpp"
@@ -45,10 +45,10 @@ Scene load_scene(const std::string& path, const ViewerOptions& o, int64_t test_c
   }
   if (is_image_file(path)) {
     // "Use Learned Decoder": the checkpoint's decoder; otherwise SAAG on the checkpoint's depth.
-    onnx_export::ReconstructionOptions ro;
+    infer::ReconstructionOptions ro;
     ro.checkpoint = o.checkpoint;
     ro.use_learned_decoder = o.use_learned_decoder;
-    onnx_export::ImageReconstructor reconstructor(ro);
+    infer::ImageReconstructor reconstructor(ro);
     const auto r = reconstructor.run(path);
     if (method) *method = r.method;
     return make_scene(r.gaussians, path, true, fov);

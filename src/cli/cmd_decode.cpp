@@ -7,7 +7,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
-#include "export/feature_decoding.hpp"
+#include "infer/feature_decoding.hpp"
 
 namespace fresnel::cli {
 
@@ -19,7 +19,7 @@ struct DecodeArgs {
 };
 
 void run_decode(const DecodeArgs& a) {
-  const Gaussians g = onnx_export::decode_feature_files(a.features, a.depth, a.checkpoint, a.depth_size);
+  const Gaussians g = infer::decode_feature_files(a.features, a.depth, a.checkpoint, a.depth_size);
   save_gaussians(a.output, g);
   std::printf("%lld\n", (long long)g.count());
 }

@@ -7,7 +7,7 @@
 #include "decode/saag.hpp"
 #include "evaluate/baselines.hpp"
 #include "evaluate/evaluate.hpp"
-#include "train/inference_model.hpp"
+#include "infer/inference_model.hpp"
 
 namespace fresnel::cli {
 namespace {
@@ -56,8 +56,8 @@ void run_eval(const EvalArgs& a) {
     predict = gaussian_files_predictor(a.gaussians_dir);
     opt.method = "gaussians: " + a.gaussians_dir;
   } else {
-    predict = train::checkpoint_predictor(
-        std::make_shared<const train::InferenceModel>(train::InferenceModel::load(a.checkpoint)));
+    predict = infer::checkpoint_predictor(
+        std::make_shared<const infer::InferenceModel>(infer::InferenceModel::load(a.checkpoint)));
     opt.method = "checkpoint: " + a.checkpoint;
   }
   if (!a.lpips_weights.empty()) opt.lpips = Lpips::load(a.lpips_weights);

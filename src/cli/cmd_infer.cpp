@@ -12,7 +12,7 @@
 #include "core/image_io.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
-#include "export/image_reconstruction.hpp"
+#include "infer/image_reconstruction.hpp"
 
 namespace fresnel::cli {
 
@@ -21,7 +21,7 @@ namespace {
 struct InferArgs {
   std::vector<std::string> images;
   std::string output, format = "ply";
-  onnx_export::ReconstructionOptions rec;
+  infer::ReconstructionOptions rec;
   bool saag = false;
   int64_t num_gaussians = 0;
 };
@@ -41,7 +41,7 @@ int run_infer(InferArgs& a) {
       throw UsageError("-o: with several images, give a directory (one file per image is written into it)");
     ensure_directory(a.output);
   }
-  onnx_export::ImageReconstructor reconstructor(a.rec);
+  infer::ImageReconstructor reconstructor(a.rec);
   Progress progress("infer", int64_t(a.images.size()), "img");
   int failed = 0;
   for (const auto& img : a.images) {

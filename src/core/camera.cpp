@@ -72,16 +72,6 @@ Camera Camera::resized(int w, int h) const {
 
 double Camera::fov_y() const { return 2.0 * std::atan(0.5 * height / fy); }
 
-torch::Tensor Camera::view_matrix_tensor() const {
-  auto t = torch::empty({4, 4}, torch::kFloat64);
-  std::copy(world_to_camera.begin(), world_to_camera.end(), t.data_ptr<double>());
-  return t.to(torch::kFloat32);
-}
-
-torch::Tensor Camera::intrinsics_tensor() const {
-  return torch::tensor({fx, fy, cx, cy}, torch::kFloat64).to(torch::kFloat32);
-}
-
 Camera Camera::look_at(const Vec3& eye, const Vec3& target, const Vec3& up, double fx, double fy, int width,
                        int height) {
   const Vec3 forward = normalized(sub(target, eye));  // camera +z
@@ -110,16 +100,6 @@ Camera Camera::look_at(const Vec3& eye, const Vec3& target, const Vec3& up, doub
   return c;
 }
 
-Camera Camera::from_fov(double fov_y_radians, int width, int height) {
-  Camera c;
-  c.fy = c.fx = 0.5 * height / std::tan(0.5 * fov_y_radians);
-  c.cx = width / 2.0;
-  c.cy = height / 2.0;
-  c.width = width;
-  c.height = height;
-  return c;
-}
-
 Camera Camera::from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy, double cx, double cy, int width,
                                    int height) {
   // Legacy: u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy, in a world with y up and the camera looking down −z.
@@ -135,10 +115,6 @@ Camera Camera::from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy
   c.width = width;
   c.height = height;
   return c;
-}
-
-Camera Camera::legacy_frontal(int r) {
-  return from_legacy_minus_z(mat4_identity(), 0.8 * r, 0.8 * r, r / 2.0, r / 2.0, r, r);
 }
 
 json Camera::to_json() const {
@@ -189,18 +165,6 @@ Camera Camera::from_json(const json& j, const std::string& where) {
   return c;
 }
 
-torch::Tensor stack_view_matrices(const std::vector<Camera>& cams) {
-  std::vector<torch::Tensor> ts;
-  for (const auto& c : cams) ts.push_back(c.view_matrix_tensor());
-  return torch::stack(ts);
-}
-
-torch::Tensor stack_intrinsics(const std::vector<Camera>& cams) {
-  std::vector<torch::Tensor> ts;
-  for (const auto& c : cams) ts.push_back(c.intrinsics_tensor());
-  return torch::stack(ts);
-}
-
 Camera spherical_camera(double azimuth, double elevation, double radius, const Vec3& target, double fx, double fy,
                         int width, int height) {
   // World up is −y (OpenCV). Azimuth 0, elevation 0: camera on the −z side looking along +z.
@@ -215,18 +179,6 @@ std::vector<Camera> orbit_cameras(int n, double radius, double elevation, const 
   std::vector<Camera> cams;
   for (int i = 0; i < n; ++i)
     cams.push_back(spherical_camera(2.0 * M_PI * i / n, elevation, radius, target, fx, fy, width, height));
-  return cams;
-}
-
-std::vector<Camera> fibonacci_sphere_cameras(int n, double radius, const Vec3& target, double fx, double fy, int width,
-                                             int height) {
-  std::vector<Camera> cams;
-  const double golden = M_PI * (3.0 - std::sqrt(5.0));
-  for (int i = 0; i < n; ++i) {
-    const double y = n > 1 ? 1.0 - 2.0 * (i + 0.5) / n : 0.0;  // sin(elevation)
-    const double elevation = std::asin(std::clamp(y, -1.0, 1.0));
-    cams.push_back(spherical_camera(golden * i, elevation, radius, target, fx, fy, width, height));
-  }
   return cams;
 }
 

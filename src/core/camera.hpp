@@ -35,39 +35,23 @@ struct Camera {
   // Vertical field of view in radians.
   double fov_y() const;
 
-  // 4×4 float tensor (world→camera) and (fx,fy,cx,cy) tensor.
-  torch::Tensor view_matrix_tensor() const;
-  torch::Tensor intrinsics_tensor() const;
-
   // Camera at `eye` looking at `target`; `up` is the world up direction (image "up" = −y).
   static Camera look_at(const Vec3& eye, const Vec3& target, const Vec3& up, double fx, double fy, int width,
                         int height);
-  // Camera with principal point at the image centre and focal length from a vertical field of view.
-  static Camera from_fov(double fov_y_radians, int width, int height);
   // Converts the original's −Z camera (OpenGL-style view, u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy) into a camera
   // of the converted world p' = (x, −y, −z) — the same flip legacy .bin files get at their boundary.
   static Camera from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy, double cx, double cy,
                                     int width, int height);
-  // The original's training camera (identity view in its −Z convention, fx = fy = 0.8·R, centre R/2); in the
-  // converted world it is the identity view.
-  static Camera legacy_frontal(int resolution);
 
   nlohmann::json to_json() const;
   // Throws fresnel::Error naming `where` and the missing or malformed field.
   static Camera from_json(const nlohmann::json& j, const std::string& where = "camera");
 };
 
-// Stacked tensors for a list of cameras: (C,4,4) view matrices and (C,4) intrinsics.
-torch::Tensor stack_view_matrices(const std::vector<Camera>& cams);
-torch::Tensor stack_intrinsics(const std::vector<Camera>& cams);
-
 // n cameras evenly spaced in azimuth around `target` at `radius` and `elevation` (radians, positive = above),
 // world up = −y (OpenCV world). Azimuth 0 looks along +z from −z side (i.e. camera at target − radius·ẑ).
 std::vector<Camera> orbit_cameras(int n, double radius, double elevation, const Vec3& target, double fx, double fy,
                                   int width, int height);
-// n cameras on a Fibonacci sphere around `target` (golden-angle spiral), all looking at it.
-std::vector<Camera> fibonacci_sphere_cameras(int n, double radius, const Vec3& target, double fx, double fy, int width,
-                                             int height);
 // Camera at azimuth/elevation (radians) on a sphere of `radius` around `target`, looking at it.
 Camera spherical_camera(double azimuth, double elevation, double radius, const Vec3& target, double fx, double fy,
                         int width, int height);

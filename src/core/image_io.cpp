@@ -77,14 +77,6 @@ void save_image(const std::string& path, const torch::Tensor& image) {
   });
 }
 
-ResizeFilter parse_resize_filter(const std::string& name) {
-  if (name == "bilinear") return ResizeFilter::Bilinear;
-  if (name == "area") return ResizeFilter::Area;
-  if (name == "lanczos") return ResizeFilter::Lanczos;
-  if (name == "nearest") return ResizeFilter::Nearest;
-  throw UsageError("unknown resize filter '" + name + "' (use bilinear, area, lanczos or nearest)");
-}
-
 torch::Tensor resize_image(const torch::Tensor& image_in, int width, int height, ResizeFilter filter) {
   torch::Tensor image = image_in.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   const bool squeeze = image.dim() == 2;

@@ -15,8 +15,6 @@ torch::Tensor load_image(const std::string& path, bool keep_alpha = false);
 void save_image(const std::string& path, const torch::Tensor& image);
 // Resizes (H,W,C) float32 to (height,width,C).
 torch::Tensor resize_image(const torch::Tensor& image, int width, int height, ResizeFilter filter);
-// Parses "bilinear" | "area" | "lanczos" | "nearest".
-ResizeFilter parse_resize_filter(const std::string& name);
 // True for the extensions the original globbed: jpg, jpeg, png, webp (any case).
 bool is_image_file(const std::string& path);
 

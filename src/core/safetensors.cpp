@@ -158,13 +158,6 @@ torch::Tensor SafetensorsFile::tensor(const std::string& name, bool native) cons
   return out;
 }
 
-std::map<std::string, torch::Tensor> load_safetensors(const std::string& path, bool native) {
-  auto f = SafetensorsFile::open(path);
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& k : f.keys()) out[k] = f.tensor(k, native);
-  return out;
-}
-
 void save_safetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   std::vector<safetensors::TensorInfo> infos;

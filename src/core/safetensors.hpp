@@ -37,9 +37,6 @@ class SafetensorsFile {
   std::map<std::string, size_t> index_;
 };
 
-// Every tensor of a file (float32 unless native).
-std::map<std::string, torch::Tensor> load_safetensors(const std::string& path, bool native = false);
-
 // Writes tensors (any CPU/GPU, any layout; stored in their own dtype) and string metadata atomically.
 void save_safetensors(const std::string& path, const std::map<std::string, torch::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});

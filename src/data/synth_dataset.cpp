@@ -24,7 +24,7 @@ std::array<double, 3> parse_split(const std::string& text) {
   std::string item;
   int n = 0;
   while (std::getline(ss, item, ',')) {
-    if (n >= 3) throw UsageError("--split: expected three fractions train,val,test (e.g. 0.8,0.1,0.1), got '" + text + "'");
+    if (n >= 3) throw UsageError("split: expected three fractions train,val,test (e.g. 0.8,0.1,0.1), got '" + text + "'");
     size_t used = 0;
     double v = 0;
     try {
@@ -33,19 +33,19 @@ std::array<double, 3> parse_split(const std::string& text) {
       used = 0;
     }
     if (used == 0 || used != item.size() || !std::isfinite(v) || v < 0)
-      throw UsageError("--split: '" + item + "' is not a non-negative number (in '" + text + "')");
+      throw UsageError("split: '" + item + "' is not a non-negative number (in '" + text + "')");
     f[n++] = v;
   }
-  if (n != 3) throw UsageError("--split: expected three fractions train,val,test (e.g. 0.8,0.1,0.1), got '" + text + "'");
+  if (n != 3) throw UsageError("split: expected three fractions train,val,test (e.g. 0.8,0.1,0.1), got '" + text + "'");
   const double sum = f[0] + f[1] + f[2];
-  if (!(sum > 0)) throw UsageError("--split: fractions must not all be zero");
+  if (!(sum > 0)) throw UsageError("split: fractions must not all be zero");
   for (auto& v : f) v /= sum;
   return f;
 }
 
 std::array<int64_t, 3> split_counts(int64_t objects, const std::array<double, 3>& fractions) {
   const double sum = fractions[0] + fractions[1] + fractions[2];
-  if (!(sum > 0)) throw UsageError("--split: fractions must not all be zero");
+  if (!(sum > 0)) throw UsageError("split: fractions must not all be zero");
   const int64_t train = std::llround(objects * fractions[0] / sum);
   const int64_t val = std::min(objects - train, static_cast<int64_t>(std::llround(objects * fractions[1] / sum)));
   return {train, val, objects - train - val};
@@ -81,11 +81,11 @@ void write_object(const SynthOptions& o, int64_t index, const char* split) {
 }  // namespace
 
 void generate_dataset(const SynthOptions& o) {
-  if (o.out_dir.empty()) throw UsageError("--out is required");
-  if (o.objects <= 0) throw UsageError("--objects must be positive");
-  if (o.views < 0) throw UsageError("--views must be >= 0");
-  if (o.image_size < 8 || o.image_size > 4096) throw UsageError("--size must be between 8 and 4096");
-  if (o.supersample < 1 || o.supersample > 8) throw UsageError("--aa must be between 1 and 8");
+  if (o.out_dir.empty()) throw UsageError("SynthOptions::out_dir is required");
+  if (o.objects <= 0) throw UsageError("SynthOptions::objects must be positive");
+  if (o.views < 0) throw UsageError("SynthOptions::views must be >= 0");
+  if (o.image_size < 8 || o.image_size > 4096) throw UsageError("SynthOptions::image_size must be between 8 and 4096");
+  if (o.supersample < 1 || o.supersample > 8) throw UsageError("SynthOptions::supersample must be between 1 and 8");
   const auto counts = split_counts(o.objects, o.split);
   ensure_directory(o.out_dir);
   for (const char* s : {"train", "val", "test"}) {

@@ -159,21 +159,6 @@ NormalizedDepth normalize_metric_depth(const torch::Tensor& z) {
   return {d, zmin, zmax};
 }
 
-torch::Tensor rotate_positions_for_pose(const torch::Tensor& positions, const torch::Tensor& elevation,
-                                        const torch::Tensor& azimuth, const torch::Tensor& pivot) {
-  // Rotation of the camera at (azimuth, elevation) on the sphere around the pivot (core spherical_camera):
-  // rendering the rotated points with the frontal camera shows what that camera sees.
-  auto ce = elevation.cos(), se = elevation.sin(), ca = azimuth.cos(), sa = azimuth.sin();
-  auto f = torch::stack({-ce * sa, se, ce * ca}, -1);                     // forward (B,3)
-  auto up = torch::zeros_like(f);
-  up.select(-1, 1).fill_(-1.0);
-  auto right = torch::nn::functional::normalize(torch::cross(f, up, -1), F::NormalizeFuncOptions().dim(-1));
-  auto down = torch::cross(f, right, -1);
-  auto R = torch::stack({right, down, f}, 1);  // rows (B,3,3)
-  auto p = positions - pivot.unsqueeze(1);
-  return torch::matmul(p, R.transpose(1, 2)) + pivot.unsqueeze(1);
-}
-
 torch::Tensor activate_scale(const torch::Tensor& raw) {
   return (F::softplus(raw.clamp(-10.0, 20.0) + 1.0) * 0.15).clamp(1e-6, 2.0);
 }

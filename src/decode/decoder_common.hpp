@@ -85,11 +85,6 @@ struct NormalizedDepth {
 };
 NormalizedDepth normalize_metric_depth(const torch::Tensor& z);
 
-// The original's rotate_positions_for_pose, about a pivot, with signs matching our spherical_camera: positions
-// (B,N,3), elevation/azimuth (B,) radians, pivot (B,3). Identity at (0,0).
-torch::Tensor rotate_positions_for_pose(const torch::Tensor& positions, const torch::Tensor& elevation,
-                                        const torch::Tensor& azimuth, const torch::Tensor& pivot);
-
 // Scale activation of the original: clamp(softplus(clamp(raw, −10, 20) + 1)·0.15, 1e-6, 2).
 torch::Tensor activate_scale(const torch::Tensor& raw);
 

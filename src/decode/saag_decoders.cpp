@@ -97,8 +97,9 @@ FeatureGuidedSaagImpl::FeatureGuidedSaagImpl(FeatureGuidedOptions o) : options_(
 
 SaagModulation FeatureGuidedSaagImpl::modulation(const torch::Tensor& features) {
   auto t = torch::tanh(head->forward(features.permute({0, 2, 3, 1})));  // (B,h,w,6)
-  return {1.0 + 0.5 * t.select(-1, 0), 1.0 + 0.5 * t.select(-1, 1), 0.1 * t.select(-1, 2),
-          1.0 + 0.3 * t.select(-1, 3), 1.0 + 0.3 * t.select(-1, 4), 1.0 + 0.3 * t.select(-1, 5)};
+  // The head keeps the original's six outputs (checkpoints stay loadable); outputs 2–4 (edge threshold, edge
+  // shrink and normal strength) are not applied.
+  return {1.0 + 0.5 * t.select(-1, 0), 1.0 + 0.5 * t.select(-1, 1), 1.0 + 0.3 * t.select(-1, 5)};
 }
 
 DecoderOutput FeatureGuidedSaagImpl::forward(const DecoderInputs& in) {

@@ -57,9 +57,9 @@ struct FeatureGuidedOptions {
   SaagOptions saag;  // how the SAAG Gaussians are built from the depth map
 };
 
-// The six multipliers (B,h,w) of experiment 3.
+// The multipliers (B,h,w) of experiment 3 that are applied to the SAAG Gaussians.
 struct SaagModulation {
-  torch::Tensor aspect, base_size, edge_threshold_add, edge_shrink, normal_strength, opacity;
+  torch::Tensor aspect, base_size, opacity;
 };
 
 class FeatureGuidedSaagImpl : public GaussianDecoderImpl {

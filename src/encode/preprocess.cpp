@@ -37,7 +37,7 @@ std::pair<int, int> parse_shard(const std::string& text) {
     }
   } catch (const std::exception&) {
   }
-  throw UsageError("--shard expects i/n with 0 <= i < n (e.g. 0/4 … 3/4), got '" + text + "'");
+  throw UsageError("shard: expected i/n with 0 <= i < n (e.g. 0/4 … 3/4), got '" + text + "'");
 }
 
 std::string input_image_file_name(const std::string& stem) { return stem + "_input.png"; }
@@ -54,24 +54,28 @@ torch::Tensor normalise_depth(const torch::Tensor& depth, int64_t size) {
   return d.clamp(0, 1);
 }
 
-std::string require_weights(const std::string& path, const std::string& what, const std::string& flag) {
+std::string require_weights(const std::string& path, const std::string& what, const std::string& field) {
   if (path.empty())
-    throw UsageError("preprocess needs " + what + " weights: pass " + flag +
-                     " with an official safetensors file (see `fresnel models` and docs/encoders.md). "
+    throw UsageError("preprocess needs " + what + " weights (PreprocessOptions::" + field +
+                     "): an official safetensors file (see `fresnel models` and docs/encoders.md). "
                      "Preprocessing exists only for the pretrained-encoder path; the built-in encoder "
-                     "(`fresnel train --encoder builtin`) reads images directly and needs no preprocessing.");
+                     "(ModelConfig::encoder = \"builtin\") reads images directly and needs no preprocessing.");
   if (!fs::exists(path))
-    throw file_error(path, what + " weights not found (" + flag + "). Without them preprocess cannot write " +
+    throw file_error(path, what + " weights not found (PreprocessOptions::" + field +
+                               "). Without them preprocess cannot write " +
                                (what == "DINOv2" ? "the dinov2 feature files" : "the depth files") +
-                               "; the built-in encoder path (`fresnel train --encoder builtin`) needs no preprocessing.");
+                               "; the built-in encoder path (ModelConfig::encoder = \"builtin\") needs no "
+                               "preprocessing.");
   return path;
 }
 
 }  // namespace
 
 PreprocessStats run_preprocess(const PreprocessOptions& o) {
-  if (o.depth_size < 1 || o.depth_size > 4096) throw UsageError("--depth_size must be between 1 and 4096");
-  if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count) throw UsageError("invalid --shard");
+  if (o.depth_size < 1 || o.depth_size > 4096)
+    throw UsageError("PreprocessOptions::depth_size must be between 1 and 4096");
+  if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
+    throw UsageError("PreprocessOptions::shard_index must lie in [0, shard_count)");
   const int64_t channels = dinov2_channels(o.dinov2_size);  // UsageError for an unknown size
   const auto images = list_images(o.data_dir);
   const std::string out_dir = o.output_dir.empty() ? (fs::path(o.data_dir) / "features").string() : o.output_dir;
@@ -104,11 +108,11 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
   if (pending.empty()) return stats;
 
   // Load models only when there is work (a finished folder needs no weights).
-  auto dinov2 = load_dinov2(require_weights(o.dinov2_weights, "DINOv2", "--dinov2_weights"), o.dinov2_size);
+  auto dinov2 = load_dinov2(require_weights(o.dinov2_weights, "DINOv2", "dinov2_weights"), o.dinov2_size);
   if (dinov2->config.hidden != channels)
     throw file_error(o.dinov2_weights, "feature width " + std::to_string(dinov2->config.hidden) +
-                                           " does not match --dinov2_size " + o.dinov2_size);
-  auto depth = load_depth_anything(require_weights(o.depth_weights, "Depth Anything V2", "--depth_weights"));
+                                           " does not match PreprocessOptions::dinov2_size " + o.dinov2_size);
+  auto depth = load_depth_anything(require_weights(o.depth_weights, "Depth Anything V2", "depth_weights"));
   std::unique_ptr<BackgroundRemover> remover;
   if (o.remove_background) remover = std::make_unique<BackgroundRemover>(o.bg_model);
   ensure_directory(out_dir);

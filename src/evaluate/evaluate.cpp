@@ -83,7 +83,7 @@ EvalViews parse_eval_views(const std::string& text) {
   if (text == "input") return EvalViews::Input;
   if (text == "novel") return EvalViews::Novel;
   if (text == "all") return EvalViews::All;
-  throw UsageError("--views must be input, novel or all (got '" + text + "')");
+  throw UsageError("eval views must be input, novel or all (got '" + text + "')");
 }
 
 const char* eval_views_name(EvalViews v) {
@@ -232,8 +232,8 @@ std::string EvalReport::to_markdown() const {
   md << "\nPSNR is computed per image on [0,1] (capped at " << fmt(kPsnrCapDb, 0)
      << " dB) and averaged. SSIM uses an 11×11 Gaussian window (σ 1.5) with zero padding, like the 3DGS "
         "reference. "
-     << (lpips_available ? "LPIPS uses the weights in the file given with --lpips_weights."
-                         : "LPIPS is unavailable (no --lpips_weights given); it is not estimated.")
+     << (lpips_available ? "LPIPS uses the LPIPS weights file that was given."
+                         : "LPIPS is unavailable (no LPIPS weights were given); it is not estimated.")
      << "\n\n## Per object\n\n| object | Gaussians | input PSNR | input SSIM | novel PSNR | novel SSIM | novel "
      << lp << " |\n|---|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& o : objects) {

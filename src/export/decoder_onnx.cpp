@@ -163,7 +163,7 @@ std::string conv(OnnxBuilder& b, const std::string& x, torch::nn::Conv2d c) {
   const int64_t kh = c->weight.size(2), kw = c->weight.size(3);
   const auto probe = c->forward(torch::zeros({1, c->weight.size(1), 2 * kh + 1, 2 * kw + 1}));
   if (probe.size(2) != 2 * kh + 1 || probe.size(3) != 2 * kw + 1 || kh % 2 == 0 || kw % 2 == 0)
-    throw Error("export-onnx: only stride-1 'same' convolutions with odd kernels are supported");
+    throw Error("ONNX export: only stride-1 'same' convolutions with odd kernels are supported");
   std::vector<std::string> in = {x, b.constant(c->weight, "conv_w")};
   if (c->bias.defined()) in.push_back(b.constant(c->bias, "conv_b"));
   return b.node("Conv", in,
@@ -194,17 +194,18 @@ std::string map_to_rows(RowGraph& g, const std::string& map, int64_t K) {
 ExportSummary export_direct_patch_decoder(decode::DirectPatchDecoder& decoder, const DecoderExportOptions& eo,
                                           const std::string& path) {
   const auto& o = decoder->options();
-  if (eo.opset < 14) throw UsageError("export-onnx: opset must be at least 14");
+  if (eo.opset < 14) throw UsageError("ONNX export: opset must be at least 14");
   if (o.pixel_aligned)
-    throw Error("export-onnx: this is a pixel-aligned decoder (--pixel_aligned): its colours are residuals on the "
-                "input image, which the original's ONNX interface (inputs features, depth) does not carry; export a "
-                "model trained without --pixel_aligned, or use the checkpoint with `fresnel infer`");
+    throw Error("ONNX export: this is a pixel-aligned decoder (DirectPatchDecoderOptions::pixel_aligned): its "
+                "colours are residuals on the input image, which the original's ONNX interface (inputs features, "
+                "depth) does not carry; export a model trained without pixel-aligned colours, or run the checkpoint "
+                "with the inference pipeline (`fresnel infer`)");
   if (o.depth_mode == decode::DepthMode::Metric && (o.use_fresnel_zones || o.use_edge_aware))
-    throw Error("export-onnx: Fresnel zones and edge-aware placement with metric depth are not expressible in the "
+    throw Error("ONNX export: Fresnel zones and edge-aware placement with metric depth are not expressible in the "
                 "ONNX graph (they need per-image min/max normalisation); export a model trained with "
                 "normalised depth or without these options");
   if (o.use_depth_fusion && (eo.depth_size % eo.grid_h != 0 || eo.depth_size % eo.grid_w != 0))
-    throw Error("export-onnx: depth fusion needs --depth_size divisible by the feature grid (" +
+    throw Error("ONNX export: depth fusion needs DecoderExportOptions::depth_size divisible by the feature grid (" +
                 std::to_string(eo.grid_h) + ")");
   torch::NoGradGuard no_grad;
   decoder->eval();

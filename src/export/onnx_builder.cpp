@@ -115,8 +115,6 @@ std::string OnnxBuilder::node(const std::string& op_type, const std::vector<std:
   return out;
 }
 
-void OnnxBuilder::alias(const std::string& value, const std::string& name) { node("Identity", {value}, {}, name); }
-
 int64_t OnnxBuilder::node_count() const { return impl_->graph->node_size(); }
 
 void OnnxBuilder::save(const std::string& path, const std::string& doc_string) const {

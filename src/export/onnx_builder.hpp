@@ -44,8 +44,6 @@ class OnnxBuilder {
   // Adds a node with one output and returns the output's name (`output` if given, else a fresh name).
   std::string node(const std::string& op_type, const std::vector<std::string>& inputs,
                    const std::vector<Attr>& attrs = {}, const std::string& output = "");
-  // Renames: makes `value` available under the graph-output name `name` (an Identity node).
-  void alias(const std::string& value, const std::string& name);
 
   int64_t node_count() const;
   // Runs onnx::checker and writes the serialized model; throws fresnel::Error naming the path.

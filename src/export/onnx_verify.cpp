@@ -64,7 +64,7 @@ ParityReport check_decoder_parity(decode::DirectPatchDecoder& decoder, const Dec
   for (const auto& [name, want] : expected) {
     const auto& have = got.at(name);
     if (have.numel() != want.numel())
-      throw Error("export-onnx: output '" + name + "' has " + std::to_string(have.numel()) + " values in OpenCV, " +
+      throw Error("ONNX export: output '" + name + "' has " + std::to_string(have.numel()) + " values in OpenCV, " +
                   std::to_string(want.numel()) + " in libtorch");
     const double d = (have.reshape(want.sizes()) - want).abs().max().item<double>();
     report.per_output[name] = d;

@@ -123,8 +123,8 @@ class MultiViewSource : public SampleSource {
     if (ids_.empty()) throw Error(o.data_dir + ": no objects in split '" + o.split + "'");
     const int extra = ds_.views_per_object() - 1;
     if (o.novel_views > extra)
-      throw UsageError("--novel_views " + std::to_string(o.novel_views) + " exceeds the " + std::to_string(extra) +
-                       " extra views per object of " + o.data_dir);
+      throw UsageError("SourceOptions::novel_views " + std::to_string(o.novel_views) + " exceeds the " +
+                       std::to_string(extra) + " extra views per object of " + o.data_dir);
     if (o.load_features)
       features_dir_ = (fs::path(split_images_dir(o.data_dir, o.split)) / "features").string();
   }

@@ -96,7 +96,7 @@ TEST(CliPreprocess, ClearMessagesForUnavailablePaths) {
   EXPECT_NE(r.output.find("--use_vlm"), std::string::npos) << r.output;
   r = run_fresnel("preprocess --data_dir " + dir.file("img"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("--encoder builtin"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("built-in encoder"), std::string::npos) << r.output;
   r = run_fresnel("preprocess --data_dir " + dir.file("img") + " --shard 3/2");
   EXPECT_EQ(r.exit_code, 2);
   r = run_fresnel("preprocess --data_dir " + dir.file("missing"));

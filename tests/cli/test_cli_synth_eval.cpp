@@ -19,7 +19,7 @@ TEST(CliSynth, BadSplitIsAUsageError) {
   fresnel::test::TempDir tmp;
   const auto r = run_fresnel("synth --out " + tmp.path() + "/d --objects 2 --size 16 --split 0.5,abc,0.2");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("--split"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("split: 'abc'"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(tmp.path() + "/d/dataset.json"));
 }
 

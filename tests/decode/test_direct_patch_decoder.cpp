@@ -204,24 +204,6 @@ TEST(Rotation, QuaternionMatchesMatrixForAllShepperdBranches) {
   EXPECT_LT((id - torch::tensor({1.f, 0.f, 0.f, 0.f})).abs().max().item<float>(), 1e-5);
 }
 
-TEST(Pose, RotationIsIdentityAtZeroAndMatchesSphericalCamera) {
-  auto p = torch::randn({1, 10, 3});
-  auto pivot = torch::tensor({0.f, 0.f, 3.f}).view({1, 3});
-  auto z = torch::zeros({1});
-  EXPECT_TRUE(torch::allclose(rotate_positions_for_pose(p, z, z, pivot), p, 1e-5, 1e-5));
-  // Rendering rotated points with the frontal camera equals seeing the originals from the pose camera.
-  const double az = 0.7, el = 0.3;
-  auto rot = rotate_positions_for_pose(p.to(torch::kDouble), torch::tensor({el}, torch::kDouble),
-                                       torch::tensor({az}, torch::kDouble), pivot.to(torch::kDouble));
-  Camera posecam = spherical_camera(az, el, 3.0, {0, 0, 3}, 1, 1, 2, 2);
-  for (int i = 0; i < 10; ++i) {
-    auto c = posecam.to_camera({p[0][i][0].item<double>(), p[0][i][1].item<double>(), p[0][i][2].item<double>()});
-    EXPECT_NEAR(rot[0][i][0].item<double>(), c[0], 1e-6);
-    EXPECT_NEAR(rot[0][i][1].item<double>(), c[1], 1e-6);
-    EXPECT_NEAR(rot[0][i][2].item<double>(), c[2], 1e-6);
-  }
-}
-
 TEST(DepthMapping, NormalizedDepthToZ) {
   auto off = torch::full({1}, 2.0);
   auto z = normalized_depth_to_z(torch::tensor({0.0, 0.5, 1.0}), off);

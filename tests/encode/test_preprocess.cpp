@@ -281,7 +281,7 @@ TEST(Preprocess, MissingWeightsExplainTheBuiltinPath) {
     run_preprocess(o);
     FAIL() << "no error";
   } catch (const UsageError& e) {
-    EXPECT_NE(std::string(e.what()).find("--encoder builtin"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("built-in encoder"), std::string::npos) << e.what();
   }
   o.dinov2_weights = dir.file("missing.safetensors");
   try {

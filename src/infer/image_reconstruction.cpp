@@ -1,4 +1,4 @@
-#include "export/image_reconstruction.hpp"
+#include "infer/image_reconstruction.hpp"
 
 #include <torch/torch.h>
 
@@ -10,15 +10,15 @@
 #include "encode/background_removal.hpp"
 #include "encode/image_preprocess.hpp"
 #include "encode/weights.hpp"
-#include "train/inference_model.hpp"
+#include "infer/inference_model.hpp"
 
-namespace fresnel::onnx_export {
+namespace fresnel::infer {
 
 namespace F = torch::nn::functional;
 
 struct ImageReconstructor::Impl {
   ReconstructionOptions options;
-  std::optional<train::InferenceModel> model;
+  std::optional<InferenceModel> model;
   std::optional<encode::Dinov2> dinov2;
   std::optional<encode::DepthAnything> depth_model;
   std::unique_ptr<encode::BackgroundRemover> remover;
@@ -43,29 +43,32 @@ torch::Tensor depth_anything_depth(encode::DepthAnything& net, const torch::Tens
 ImageReconstructor::ImageReconstructor(const ReconstructionOptions& o) : impl_(std::make_unique<Impl>()) {
   impl_->options = o;
   if (!o.checkpoint.empty()) {
-    require_file(o.checkpoint, "checkpoint");
-    impl_->model.emplace(train::InferenceModel::load(o.checkpoint));
+    require_file(o.checkpoint, "checkpoint (ReconstructionOptions::checkpoint)");
+    impl_->model.emplace(InferenceModel::load(o.checkpoint));
   } else if (o.use_learned_decoder) {
-    throw UsageError("the learned decoder needs --checkpoint (a model from `fresnel train`); without one use SAAG");
+    throw UsageError("the learned decoder needs a checkpoint (ReconstructionOptions::checkpoint, a model from "
+                     "`fresnel train`); without one use SAAG (use_learned_decoder = false)");
   }
   const bool need_features = impl_->model && impl_->model->needs_features() && o.use_learned_decoder;
   if (need_features) {
     if (o.dinov2_weights.empty() || o.depth_weights.empty())
-      throw UsageError(o.checkpoint + " was trained on precomputed DINOv2 features: pass --dinov2 and --depth_model "
-                       "weights (safetensors; see `fresnel models`), or train with --encoder builtin");
+      throw UsageError(o.checkpoint + " was trained on precomputed DINOv2 features: it needs DINOv2 and Depth Anything "
+                       "weights (ReconstructionOptions::dinov2_weights and depth_weights; safetensors, see "
+                       "`fresnel models`), or a model trained with the built-in encoder");
   }
   if (!o.dinov2_weights.empty() && need_features) {
-    require_file(o.dinov2_weights, "DINOv2 weights");
+    require_file(o.dinov2_weights, "DINOv2 weights (ReconstructionOptions::dinov2_weights)");
     impl_->dinov2.emplace(encode::load_dinov2(o.dinov2_weights));
     (*impl_->dinov2)->eval();
   }
   if (!o.depth_weights.empty()) {
-    require_file(o.depth_weights, "Depth Anything weights");
+    require_file(o.depth_weights, "Depth Anything weights (ReconstructionOptions::depth_weights)");
     impl_->depth_model.emplace(encode::load_depth_anything(o.depth_weights));
     (*impl_->depth_model)->eval();
   }
   if (!o.use_learned_decoder && !impl_->model && !impl_->depth_model)
-    throw UsageError("SAAG needs a depth map: pass --checkpoint (its built-in depth head) or --depth_model weights");
+    throw UsageError("SAAG needs a depth map: a checkpoint (ReconstructionOptions::checkpoint, its built-in depth "
+                     "head) or Depth Anything weights (ReconstructionOptions::depth_weights)");
   if (o.remove_background) impl_->remover = std::make_unique<encode::BackgroundRemover>(o.bg_model);
 }
 
@@ -87,7 +90,7 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   r.image = prepared.rgb.to(torch::kFloat32) / 255.0;
   const std::string bg = s.remover ? ", background: " + prepared.method : "";
 
-  train::PredictInputs extra;
+  PredictInputs extra;
   extra.num_gaussians = o.num_gaussians;
   torch::Tensor da_depth;
   if (s.depth_model) da_depth = depth_anything_depth(*s.depth_model, prepared.rgb);
@@ -122,7 +125,8 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   }
   if (!depth.defined()) {
     if (!da_depth.defined())
-      throw Error("SAAG: this checkpoint provides no depth map; pass --depth_model weights");
+      throw Error("SAAG: this checkpoint provides no depth map; it needs Depth Anything weights "
+                  "(ReconstructionOptions::depth_weights)");
     depth = da_depth;
     so.depth_mode = decode::DepthMode::Normalized;
     r.method = "SAAG (Depth Anything depth)" + bg;
@@ -141,4 +145,4 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   return r;
 }
 
-}  // namespace fresnel::onnx_export
+}  // namespace fresnel::infer

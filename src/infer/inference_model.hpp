@@ -1,13 +1,13 @@
-// Inference API for a trained decoder checkpoint (used by `fresnel infer`, the viewer, `fresnel eval
-// --checkpoint` and the ONNX exporter).
+// Inference API for a trained decoder checkpoint (used by `fresnel infer`, the viewer and `fresnel eval
+// --checkpoint`).
 //
 // Conventions:
 //  - Output Gaussians are in the INPUT camera's frame: OpenCV axes (x right, y down, z forward), camera at the
 //    origin, world→camera = identity.
 //  - The input camera's intrinsics are those the model was trained with, as fractions of the image size
-//    (ModelConfig::input_intrinsics: fx/W, fy/H, cx/W, cy/H; the original's training camera is 0.8, 0.8, 0.5,
-//    0.5). `input_camera(W,H)` gives that camera at any resolution; rendering the Gaussians with it reproduces the
-//    input view. Pass your own normalised intrinsics to `predict` when the photo's camera is known.
+//    (train::ModelConfig::input_intrinsics: fx/W, fy/H, cx/W, cy/H; the original's training camera is 0.8, 0.8,
+//    0.5, 0.5). `input_camera(W,H)` gives that camera at any resolution; rendering the Gaussians with it
+//    reproduces the input view. Pass your own normalised intrinsics to `predict` when the photo's camera is known.
 //  - Depth: normalised depth d (1 = near) is mapped to z by decode::normalized_depth_to_z; metric depth is z.
 //  - Models with the built-in encoder need only the image; precomputed-feature models need `features`
 //    ((C,37,37) DINOv2 tokens, core/feature_files.hpp) and usually `depth` ({stem}_depth.bin).
@@ -23,7 +23,7 @@
 #include "evaluate/evaluate.hpp"
 #include "train/model.hpp"
 
-namespace fresnel::train {
+namespace fresnel::infer {
 
 struct PredictInputs {
   torch::Tensor features;    // (C,37,37), optional (required without the built-in encoder)
@@ -41,7 +41,7 @@ class InferenceModel {
  public:
   // Loads a checkpoint written by `fresnel train`. Throws fresnel::Error naming the file.
   static InferenceModel load(const std::string& checkpoint_path, const torch::Device& device = torch::kCPU);
-  explicit InferenceModel(FresnelModel model, const torch::Device& device = torch::kCPU);
+  explicit InferenceModel(train::FresnelModel model, const torch::Device& device = torch::kCPU);
 
   // image: (H,W,3) or (3,H,W) float in [0,1] (any size; resized to the training size). Thread-compatible (one
   // call at a time per object).
@@ -49,22 +49,15 @@ class InferenceModel {
 
   // The input camera at a resolution: identity pose, intrinsics from the model config.
   Camera input_camera(int width, int height) const;
-  const ModelConfig& config() const { return model_->config(); }
+  const train::ModelConfig& config() const { return model_->config(); }
   bool needs_features() const { return !config().builtin(); }
-  int image_size() const { return config().image_size; }
-
-  // The whole model (encoder + decoder) and its decoder alone; named_parameters() of either lists every weight
-  // (e.g. "mlp.0.weight", "depth_offset") for exporters.
-  FresnelModel& model() { return model_; }
-  std::shared_ptr<decode::GaussianDecoderImpl> decoder() const { return model_->decoder(); }
-  encode::BuiltinEncoder builtin_encoder() const { return model_->encoder; }
 
  private:
-  mutable FresnelModel model_;  // forward() is logically const (eval mode, no grad)
+  mutable train::FresnelModel model_;  // forward() is logically const (eval mode, no grad)
   torch::Device device_;
 };
 
 // `fresnel eval --checkpoint`: predicts from each object's input view (image and its camera intrinsics).
 GaussianPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model);
 
-}  // namespace fresnel::train
+}  // namespace fresnel::infer

@@ -1,4 +1,4 @@
-#include "export/feature_decoding.hpp"
+#include "infer/feature_decoding.hpp"
 
 #include <torch/torch.h>
 
@@ -6,7 +6,7 @@
 #include "core/feature_files.hpp"
 #include "train/checkpoint.hpp"
 
-namespace fresnel::onnx_export {
+namespace fresnel::infer {
 
 namespace {
 
@@ -40,4 +40,4 @@ Gaussians decode_feature_files(const std::string& features_path, const std::stri
   return direct->forward(in).gaussians.batch(0);
 }
 
-}  // namespace fresnel::onnx_export
+}  // namespace fresnel::infer

@@ -8,7 +8,7 @@
 #include "core/gaussian_io.hpp"
 #include "testutil/testutil.hpp"
 #include "train/checkpoint.hpp"
-#include "export/image_reconstruction.hpp"
+#include "infer/image_reconstruction.hpp"
 
 using namespace fresnel;
 
@@ -16,9 +16,9 @@ namespace {
 const std::string kData = std::string(FRESNEL_SOURCE_DIR) + "/tests/train/data/";
 
 void expect_same_prediction(const std::string& name) {
-  onnx_export::ReconstructionOptions options;  // what `fresnel infer input.png --checkpoint X` does
+  infer::ReconstructionOptions options;  // what `fresnel infer input.png --checkpoint X` does
   options.checkpoint = kData + name + ".pt";
-  auto predicted = onnx_export::ImageReconstructor(options).run(kData + "input.png").gaussians;
+  auto predicted = infer::ImageReconstructor(options).run(kData + "input.png").gaussians;
   auto expected = load_gaussians(kData + name + "_infer.ply");
   ASSERT_EQ(predicted.count(), expected.count()) << name;
   EXPECT_LT(test::max_abs_diff(predicted.means, expected.means), 1e-4) << name;

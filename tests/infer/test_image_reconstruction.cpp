@@ -7,31 +7,16 @@
 #include "core/error.hpp"
 #include "core/feature_files.hpp"
 #include "core/image_io.hpp"
-#include "export/feature_decoding.hpp"
-#include "export/image_reconstruction.hpp"
+#include "infer/feature_decoding.hpp"
+#include "infer/image_reconstruction.hpp"
+#include "infer_test_support.hpp"
 #include "testutil/testutil.hpp"
-#include "train/checkpoint.hpp"
 
 using namespace fresnel;
-using namespace fresnel::onnx_export;
+using namespace fresnel::infer;
+using fresnel::test::save_tiny_checkpoint;
 
 namespace {
-
-std::string save_tiny_checkpoint(const test::TempDir& dir, const std::string& encoder, int64_t feature_dim) {
-  torch::manual_seed(3);
-  train::ModelConfig cfg;
-  cfg.kind = decode::DecoderKind::DirectPatch;
-  cfg.encoder = encoder;
-  cfg.decoder.feature_dim = feature_dim;
-  cfg.decoder.gaussians_per_patch = 2;
-  cfg.decoder.hidden = {16};
-  cfg.image_size = 32;
-  if (encoder == "builtin") cfg.depth_mode = "metric";
-  train::FresnelModel model(cfg);
-  const std::string path = dir.file("tiny_" + encoder + ".pt");
-  train::save_checkpoint(path, model, nullptr, train::TrainingState{});
-  return path;
-}
 
 // A red disc on a grey background.
 std::string write_test_image(const test::TempDir& dir) {
@@ -87,9 +72,17 @@ TEST(ImageReconstruction, MissingInputsAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("missing.pt"), std::string::npos) << e.what();
   }
-  // A model trained on DINOv2 features needs the encoder weights.
+  // A model trained on DINOv2 features needs the encoder weights. The message names the options, not one front
+  // end's flags (the viewer has no --dinov2).
   o.checkpoint = save_tiny_checkpoint(dir, "precomputed", 12);
-  EXPECT_THROW(ImageReconstructor{o}, UsageError);
+  try {
+    ImageReconstructor rec(o);
+    FAIL() << "expected an error";
+  } catch (const UsageError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("dinov2_weights"), std::string::npos) << what;
+    EXPECT_EQ(what.find("--"), std::string::npos) << what;
+  }
 }
 
 TEST(FeatureDecoding, ReadsTheOriginalFileLayout) {

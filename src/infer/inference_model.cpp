@@ -1,24 +1,24 @@
-#include "train/inference_model.hpp"
+#include "infer/inference_model.hpp"
 
 #include "core/error.hpp"
 #include "train/checkpoint.hpp"
 
-namespace fresnel::train {
+namespace fresnel::infer {
 
 namespace F = torch::nn::functional;
 
 InferenceModel InferenceModel::load(const std::string& path, const torch::Device& device) {
-  return InferenceModel(load_model(path), device);
+  return InferenceModel(train::load_model(path), device);
 }
 
-InferenceModel::InferenceModel(FresnelModel model, const torch::Device& device)
+InferenceModel::InferenceModel(train::FresnelModel model, const torch::Device& device)
     : model_(std::move(model)), device_(device) {
   model_->to(device_);
   model_->eval();
 }
 
 Camera InferenceModel::input_camera(int width, int height) const {
-  return input_camera_from_normalized(config().input_intrinsics, width, height);
+  return train::input_camera_from_normalized(config().input_intrinsics, width, height);
 }
 
 Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictInputs& extra) const {
@@ -31,7 +31,7 @@ Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictI
                          F::InterpolateFuncOptions().size(std::vector<int64_t>{S, S}).mode(torch::kBilinear).align_corners(false))
               .clamp(0.0, 1.0)
               .to(device_);
-  ModelInputs in;
+  train::ModelInputs in;
   in.images = image;
   if (extra.features.defined()) {
     if (extra.features.dim() != 3 || extra.features.size(0) != config().decoder.feature_dim)
@@ -70,4 +70,4 @@ GaussianPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> mod
   };
 }
 
-}  // namespace fresnel::train
+}  // namespace fresnel::infer

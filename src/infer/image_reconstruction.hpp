@@ -2,7 +2,7 @@
 //   image → (optional) background removal and square crop → encoders (the checkpoint's built-in encoder, or
 //   DINOv2 + Depth Anything weights for models trained on precomputed features) → decoder → Gaussians
 // or, with use_learned_decoder = false, the non-learned SAAG generator on the same depth.
-// Gaussians are in the input camera's frame (OpenCV axes, camera at the origin; train/inference_model.hpp).
+// Gaussians are in the input camera's frame (OpenCV axes, camera at the origin; infer/inference_model.hpp).
 #pragma once
 #include <torch/types.h>
 
@@ -13,7 +13,7 @@
 #include "core/camera.hpp"
 #include "core/gaussians.hpp"
 
-namespace fresnel::onnx_export {
+namespace fresnel::infer {
 
 struct ReconstructionOptions {
   std::string checkpoint;            // decoder checkpoint (`fresnel train`)
@@ -47,4 +47,4 @@ class ImageReconstructor {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace fresnel::onnx_export
+}  // namespace fresnel::infer

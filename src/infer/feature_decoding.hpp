@@ -5,7 +5,7 @@
 
 #include "core/gaussians.hpp"
 
-namespace fresnel::onnx_export {
+namespace fresnel::infer {
 
 // depth_size: the depth is first resized to this side with PIL's NEAREST rule, as the original did (518).
 // Throws fresnel::Error naming the file for a missing/truncated file or a feature width the checkpoint
@@ -13,4 +13,4 @@ namespace fresnel::onnx_export {
 Gaussians decode_feature_files(const std::string& features_path, const std::string& depth_path,
                                const std::string& checkpoint, int64_t depth_size = 518);
 
-}  // namespace fresnel::onnx_export
+}  // namespace fresnel::infer
