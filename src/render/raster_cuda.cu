@@ -11,6 +11,7 @@
 #include "render/gaussian_math.hpp"
 #include "render/raster_cuda.hpp"
 #include "render/raster_record.hpp"
+#include "render/tile_kernel_args.hpp"
 
 namespace fresnel::raster {
 namespace {
@@ -70,13 +71,13 @@ __device__ bool eval_power(const float* f, float dx, float dy, float& power) {
   return power <= 0.f && power >= float(rc::kMinPower);
 }
 
-__global__ void forward_kernel(int W, int H, const float* recs, const int64_t* tile_offsets, const int32_t* ids,
-                               float3 bg, float* rgb, float* alpha, float* dacc, float* finalT, int32_t* last_out) {
+__global__ void forward_kernel(TileLists<float> lists, float3 bg, BlendImages<float> out) {
+  const int W = lists.width, H = lists.height;
   const int tiles_x = (W + kTile - 1) / kTile;
   const int tile = blockIdx.y * tiles_x + blockIdx.x;
   const int x = blockIdx.x * kTile + threadIdx.x, y = blockIdx.y * kTile + threadIdx.y;
   const bool inside = x < W && y < H;
-  const int64_t begin = tile_offsets[tile], end = tile_offsets[tile + 1];
+  const int64_t begin = lists.offsets[tile], end = lists.offsets[tile + 1];
   __shared__ float batch[kTile * kTile][kRec];
   const int tid = threadIdx.y * kTile + threadIdx.x;
   float T = 1.f, C[3] = {0, 0, 0}, D = 0.f;
@@ -86,7 +87,7 @@ __global__ void forward_kernel(int W, int H, const float* recs, const int64_t* t
   for (int64_t b0 = begin; b0 < end; b0 += kTile * kTile) {
     if (__syncthreads_and(done)) break;
     if (b0 + tid < end) {
-      const float* src = recs + int64_t(ids[b0 + tid]) * kRec;
+      const float* src = lists.record_of(b0 + tid);
       for (int q = 0; q < kRec; ++q) batch[tid][q] = src[q];
     }
     __syncthreads();
@@ -111,34 +112,33 @@ __global__ void forward_kernel(int W, int H, const float* recs, const int64_t* t
   }
   if (!inside) return;
   const int64_t pix = int64_t(y) * W + x;
-  rgb[pix * 3 + 0] = C[0] + T * bg.x;
-  rgb[pix * 3 + 1] = C[1] + T * bg.y;
-  rgb[pix * 3 + 2] = C[2] + T * bg.z;
-  alpha[pix] = 1.f - T;
-  dacc[pix] = D;
-  finalT[pix] = T;
-  last_out[pix] = last;
+  out.rgb[pix * 3 + 0] = C[0] + T * bg.x;
+  out.rgb[pix * 3 + 1] = C[1] + T * bg.y;
+  out.rgb[pix * 3 + 2] = C[2] + T * bg.z;
+  out.alpha[pix] = 1.f - T;
+  out.depth_accum[pix] = D;
+  out.final_T[pix] = T;
+  out.last[pix] = last;
 }
 
-__global__ void backward_kernel(int W, int H, const float* recs, const int64_t* tile_offsets, const int32_t* ids,
-                                float3 bg, const float* finalT, const int32_t* last_in, const float* g_rgb,
-                                const float* g_alpha, const float* g_dacc, float* grads) {
+__global__ void backward_kernel(TileLists<float> lists, float3 bg, BlendGradInputs<float> in, float* grads) {
+  const int W = lists.width, H = lists.height;
   const int tiles_x = (W + kTile - 1) / kTile;
   const int tile = blockIdx.y * tiles_x + blockIdx.x;
   const int x = blockIdx.x * kTile + threadIdx.x, y = blockIdx.y * kTile + threadIdx.y;
   if (x >= W || y >= H) return;
   const int64_t pix = int64_t(y) * W + x;
-  const int64_t begin = tile_offsets[tile];
+  const int64_t begin = lists.offsets[tile];
   const float px = x + 0.5f, py = y + 0.5f;
-  const float Tfin = finalT[pix];
+  const float Tfin = in.final_T[pix];
   float T = Tfin;
-  const float gc[3] = {g_rgb[pix * 3], g_rgb[pix * 3 + 1], g_rgb[pix * 3 + 2]};
-  const float gbg = g_alpha[pix] - (bg.x * gc[0] + bg.y * gc[1] + bg.z * gc[2]);
-  const float gz = g_dacc[pix];
+  const float gc[3] = {in.grad_rgb[pix * 3], in.grad_rgb[pix * 3 + 1], in.grad_rgb[pix * 3 + 2]};
+  const float gbg = in.grad_alpha[pix] - (bg.x * gc[0] + bg.y * gc[1] + bg.z * gc[2]);
+  const float gz = in.grad_depth_accum[pix];
   float rec[3] = {0, 0, 0}, recz = 0, last_a = 0, last_c[3] = {0, 0, 0}, last_z = 0;
-  for (int64_t k = begin + last_in[pix] - 1; k >= begin; --k) {
-    const int32_t id = ids[k];
-    const float* f = recs + int64_t(id) * kRec;
+  for (int64_t k = begin + in.last[pix] - 1; k >= begin; --k) {
+    const int32_t id = lists.entries[k];
+    const float* f = lists.record_of(k);
     const float dx = f[kU] - px, dy = f[kV] - py;
     float power;
     if (!eval_power(f, dx, dy, power)) continue;
@@ -258,10 +258,8 @@ ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& 
   st.final_T = at::empty({H, W}, fopt);
   st.last = at::empty({H, W}, iopt);
   const float3 bg = make_float3(float(s.background[0]), float(s.background[1]), float(s.background[2]));
-  forward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(
-      W, H, st.records.data_ptr<float>(), st.tile_offsets.data_ptr<int64_t>(), st.entries.data_ptr<int32_t>(), bg,
-      out.rgb.data_ptr<float>(), out.alpha.data_ptr<float>(), out.depth_accum.data_ptr<float>(),
-      st.final_T.data_ptr<float>(), st.last.data_ptr<int32_t>());
+  forward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(tile_lists<float>(st, camera), bg,
+                                                                            blend_images<float>(out, s));
   return out;
 }
 
@@ -276,9 +274,8 @@ void backward_cuda(const Inputs& in, const Camera& camera, const Settings& s, co
   at::Tensor grads = at::zeros({n, kGrads}, in.means.options());
   const float3 bg = make_float3(float(s.background[0]), float(s.background[1]), float(s.background[2]));
   backward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(
-      W, H, st.records.data_ptr<float>(), st.tile_offsets.data_ptr<int64_t>(), st.entries.data_ptr<int32_t>(), bg,
-      st.final_T.data_ptr<float>(), st.last.data_ptr<int32_t>(), grad_rgb.data_ptr<float>(),
-      grad_alpha.data_ptr<float>(), grad_depth_accum.data_ptr<float>(), grads.data_ptr<float>());
+      tile_lists<float>(st, camera), bg, blend_grad_inputs<float>(st, s, grad_rgb, grad_alpha, grad_depth_accum),
+      grads.data_ptr<float>());
   const bool sh = in.has_sh();
   const int K = sh ? int(in.colors.size(1)) : 1;
   project_backward_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
