@@ -61,7 +61,8 @@ void expect_projection_matches_twin(const Gaussians& g, const Camera& cam, const
   const double atol = rtol;
 
   // Culling: the CPU keeps only Gaussians the twin finds valid, and drops only those the twin accepts at no pixel.
-  EXPECT_TRUE(pr.valid.index_select(0, ids).all().item<bool>()) << "projection stage: the CPU keeps a Gaussian the twin culls";
+  EXPECT_TRUE(pr.valid.index_select(0, ids).all().item<bool>())
+      << "projection stage: the CPU keeps a Gaussian the twin culls";
   const Tensor dropped = torch::ones({g.count()}, torch::kBool).index_fill_(0, ids, false);
   const Tensor drawn = reference::footprint(pr, cam, 0, cam.height).accepted.any(1);
   const Tensor lost = (dropped & drawn).nonzero();
