@@ -11,6 +11,7 @@
 
 #include "core/radix_sort.hpp"
 #include "render/camera_params.hpp"
+#include "render/gaussian_arrays.hpp"
 #include "render/tile_grid.hpp"
 
 namespace fresnel::raster {
@@ -20,31 +21,23 @@ using gmath::CameraParams;
 
 // Projection: every Gaussian independently (parallel over Gaussians) into an N×R scratch array.
 template <typename S>
-void project_all(const Inputs& in, const CameraParams<S>& cam, const Settings& s, S* recs, int R,
-                 uint8_t* visible, int64_t n) {
-  const S* means = in.means.data_ptr<S>();
-  const S* quats = in.quats.data_ptr<S>();
-  const S* scales = in.scales.data_ptr<S>();
-  const S* opac = in.opacities.data_ptr<S>();
-  const S* cols = in.colors.data_ptr<S>();
-  const S* phases = in.phases.defined() ? in.phases.data_ptr<S>() : nullptr;
-  const bool sh = in.has_sh();
-  const int64_t K = sh ? in.colors.size(1) : 1;
+void project_all(const GaussianArrays<S>& g, const CameraParams<S>& cam, S* recs, int R, uint8_t* visible,
+                 int64_t n) {
   at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       S* f = recs + i * R;
       visible[i] = 0;
-      if (!pack_record(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, opac[i], cols + i * K * 3, sh,
-                       s.sh_degree, f))
+      if (!pack_record(cam, g.means + 3 * i, g.quats + 4 * i, g.scales + 3 * i, g.opacities[i], g.colors_of(i), g.sh,
+                       g.sh_degree, f))
         continue;
       int x0, x1, y0, y1;
       pixel_span(f[kU], f[kExtX], cam.width, x0, x1);
       pixel_span(f[kV], f[kExtY], cam.height, y0, y1);
       if (x0 >= x1 || y0 >= y1) continue;  // outside the image
-      if (phases)
+      if (g.phases)
         for (int ch = 0; ch < 3; ++ch) {
-          f[kCos0 + ch] = std::cos(phases[3 * i + ch]);
-          f[kSin0 + ch] = std::sin(phases[3 * i + ch]);
+          f[kCos0 + ch] = std::cos(g.phases[3 * i + ch]);
+          f[kSin0 + ch] = std::sin(g.phases[3 * i + ch]);
         }
       visible[i] = 1;
     }
@@ -127,7 +120,7 @@ CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const 
   const int R = record_width(in.phases.defined());
   std::vector<S> scratch(size_t(n) * R);
   std::vector<uint8_t> visible(n);
-  project_all<S>(in, cam, s, scratch.data(), R, visible.data(), n);
+  project_all<S>(gaussian_arrays<S>(in, s), cam, scratch.data(), R, visible.data(), n);
   const std::vector<int32_t> ranked = depth_order(scratch, R, visible);
   const int64_t M = int64_t(ranked.size());
   CameraState st;

@@ -87,15 +87,14 @@ struct GroupAlpha {
 // Pixels of a row run in SIMD lanes (lanes.hpp): each lane evaluates exactly the scalar expressions and
 // masks replace the per-pixel branches, so every pixel's result is the same as a one-pixel-at-a-time loop.
 template <typename S, bool kPhase, int kBytes>
-FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent,
-                                       int W, int H, const Settings& s, S* rgb, S* alpha, S* dacc, S* finalT,
-                                       int32_t* last_out, S* phasor) {
+FRESNEL_LANES_INLINE void forward_tile(int64_t t, TileLists<S> lists, const Settings& s, BlendImages<S> out) {
   using TL = TileLanes<S, kBytes>;
   using V = typename TL::V;
   using M = typename TL::M;
   using I = typename TL::I;
   using lanes::load;
   using lanes::store;
+  const int W = lists.width, H = lists.height;
   const TL tl(t, W, H);
   const TileRect& r = tl.r;
   const int npix = (r.x1 - r.x0) * (r.y1 - r.y0);
@@ -115,11 +114,11 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
   int ndone = 0;
   int row_done[kTile] = {0};  // finished pixels per row: full rows are skipped
   const int tw = r.x1 - r.x0;
-  const int64_t begin = offsets[t], end = offsets[t + 1];
+  const int64_t begin = lists.offsets[t], end = lists.offsets[t + 1];
   for (int64_t k = begin; k < end && ndone < npix; ++k) {
     // Records of later entries are scattered in memory: fetch them ahead (the loop is latency-bound).
-    if (k + kPrefetch < end) __builtin_prefetch(recs + int64_t(ent[k + kPrefetch]) * R);
-    const S* f = recs + int64_t(ent[k]) * R;
+    if (k + kPrefetch < end) __builtin_prefetch(lists.record_of(k + kPrefetch));
+    const S* f = lists.record_of(k);
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
     {
@@ -186,15 +185,15 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
       if (kPhase) {
         const S mag = std::sqrt(ur[c][p] * ur[c][p] + ui[c][p] * ui[c][p] + eps * eps) - eps;
         val = (S(1) - amp) * val + amp * mag;
-        phasor[pix * 6 + c] = ur[c][p];
-        phasor[pix * 6 + 3 + c] = ui[c][p];
+        out.phasor[pix * 6 + c] = ur[c][p];
+        out.phasor[pix * 6 + 3 + c] = ui[c][p];
       }
-      rgb[pix * 3 + c] = val + T[p] * S(s.background[c]);
+      out.rgb[pix * 3 + c] = val + T[p] * S(s.background[c]);
     }
-    alpha[pix] = S(1) - T[p];
-    dacc[pix] = dep[p];
-    finalT[pix] = T[p];
-    last_out[pix] = int32_t(last[p]);
+    out.alpha[pix] = S(1) - T[p];
+    out.depth_accum[pix] = dep[p];
+    out.final_T[pix] = T[p];
+    out.last[pix] = int32_t(last[p]);
   }
 }
 
@@ -204,10 +203,8 @@ FRESNEL_LANES_INLINE void forward_tile(int64_t t, const S* recs, int R, const in
 // Pixels of a row run in SIMD lanes like the forward tile; each entry's sums are kept per lane and added
 // lane by lane in a fixed order, so results never depend on the thread count.
 template <typename S, bool kPhase, int kBytes>
-FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent,
-                                        int W, int H, const Settings& s, const S* finalT, const int32_t* last_in,
-                                        const S* phasor, const S* g_rgb, const S* g_alpha, const S* g_dacc,
-                                        const SlotLayout& L, S* slots) {
+FRESNEL_LANES_INLINE void backward_tile(int64_t t, TileLists<S> lists, const Settings& s, BlendGradInputs<S> in,
+                                        GradientSlots<S> grads) {
   using TL = TileLanes<S, kBytes>;
   using V = typename TL::V;
   using M = typename TL::M;
@@ -215,6 +212,7 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
   using lanes::load;
   using lanes::splat;
   using lanes::store;
+  const int W = lists.width, H = lists.height;
   const TL tl(t, W, H);
   const TileRect& r = tl.r;
   // Per pixel: transmittance in front of the current entry, the colour and depth composited behind it
@@ -237,34 +235,35 @@ FRESNEL_LANES_INLINE void backward_tile(int64_t t, const S* recs, int R, const i
   for (TilePixels q(r, W); q.valid(); q.next()) {
     const int p = q.p;
     const int64_t pix = q.pix;
-    T[p] = finalT[pix];
-    last[p] = last_in[pix];
+    T[p] = in.final_T[pix];
+    last[p] = in.last[pix];
     S bgdot = 0;
     for (int c = 0; c < 3; ++c) {
-      gc[c][p] = g_rgb[pix * 3 + c];
+      gc[c][p] = in.grad_rgb[pix * 3 + c];
       bgdot += S(s.background[c]) * gc[c][p];
       if (kPhase) {
-        const S re = phasor[pix * 6 + c], im = phasor[pix * 6 + 3 + c];
+        const S re = in.phasor[pix * 6 + c], im = in.phasor[pix * 6 + 3 + c];
         const S inv = S(1) / std::sqrt(re * re + im * im + eps * eps);
         rho_r[c][p] = re * inv;
         rho_i[c][p] = im * inv;
       }
     }
-    gbg[p] = T[p] * (g_alpha[pix] - bgdot);  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
-    gz[p] = g_dacc[pix];
+    gbg[p] = T[p] * (in.grad_alpha[pix] - bgdot);  // dL/dα_i gets T_final/(1−α_i)·(dL/dalpha − bg·dL/drgb)
+    gz[p] = in.grad_depth_accum[pix];
   }
   int32_t row_last[kTile] = {0};  // deepest contribution per row: rows past it are skipped
   for (TilePixels q(r, W); q.valid(); q.next())
     row_last[q.p / kTile] = std::max(row_last[q.p / kTile], int32_t(last[q.p]));
-  const int64_t begin = offsets[t];
+  const SlotLayout& L = *grads.layout;
+  const int64_t begin = lists.offsets[t];
   const int64_t kmax = L.count[t], NV = L.total;
-  S* out = slots + L.offset[t];
+  S* out = grads.slots + L.offset[t];
   const S amp = S(s.phase_amplitude);
   const V zero = splat<V>(S(0)), one = splat<V>(S(1));
   for (int64_t j = kmax - 1; j >= 0; --j) {
     for (int f = 0; f < kNumGrads; ++f) out[f * NV + j] = S(0);
-    if (j >= kPrefetch) __builtin_prefetch(recs + int64_t(ent[begin + j - kPrefetch]) * R);
-    const S* f = recs + int64_t(ent[begin + j]) * R;
+    if (j >= kPrefetch) __builtin_prefetch(lists.record_of(begin + j - kPrefetch));
+    const S* f = lists.record_of(begin + j);
     int ys, ye;
     if (!tile_rows(f, r, H, ys, ye)) continue;
     {
@@ -405,20 +404,15 @@ ForwardOut forward_typed(const Inputs& in, const Camera& camera, const Settings&
   st.last = torch::empty({H, W}, torch::kInt32);
   const bool phase = s.mode == BlendMode::kPhase;
   if (phase) st.phasor = torch::empty({H, W, 6}, opt);
-  const ListPointers<S> lp(st);
-  S* rgb = out.rgb.data_ptr<S>();
-  S* al = out.alpha.data_ptr<S>();
-  S* da = out.depth_accum.data_ptr<S>();
-  S* fT = st.final_T.data_ptr<S>();
-  int32_t* last = st.last.data_ptr<int32_t>();
-  S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
+  const TileLists<S> lists = tile_lists<S>(st, camera);
+  const BlendImages<S> images = blend_images<S>(out, s);
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
   const bool wide = wide_lanes();
-  for_each_tile(tiles_by_cost(lp.off, ntiles), [&](int64_t t) {
+  for_each_tile(tiles_by_cost(lists.offsets, ntiles), [&](int64_t t) {
     if (phase)
-      run_forward_tile<S, true>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, rgb, al, da, fT, last, ph);
+      run_forward_tile<S, true>(wide, t, lists, s, images);
     else
-      run_forward_tile<S, false>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, rgb, al, da, fT, last, ph);
+      run_forward_tile<S, false>(wide, t, lists, s, images);
   });
   return out;
 }
@@ -441,20 +435,16 @@ void backward_typed(const Inputs& in, const Camera& camera, const Settings& s, c
   });
   const SlotLayout L = make_layout(kmax);
   std::unique_ptr<S[]> slots = allocate_slots<S>(L);
-  const ListPointers<S> lp(st);
-  const S* fT = st.final_T.data_ptr<S>();
+  const TileLists<S> lists = tile_lists<S>(st, camera);
+  const BlendGradInputs<S> inputs = blend_grad_inputs<S>(st, s, grad_rgb, grad_alpha, grad_dacc);
+  const GradientSlots<S> grads{&L, slots.get()};
   const bool phase = s.mode == BlendMode::kPhase;
-  const S* ph = phase ? st.phasor.data_ptr<S>() : nullptr;
-  const S* gr = grad_rgb.data_ptr<S>();
-  const S* ga = grad_alpha.data_ptr<S>();
-  const S* gd = grad_dacc.data_ptr<S>();
   const bool wide = wide_lanes();
-  S* sl = slots.get();
   for_each_tile(tiles_heaviest_first(kmax), [&](int64_t t) {
     if (phase)
-      run_backward_tile<S, true>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
+      run_backward_tile<S, true>(wide, t, lists, s, inputs, grads);
     else
-      run_backward_tile<S, false>(wide, t, lp.recs, lp.R, lp.off, lp.ent, W, H, s, fT, last, ph, gr, ga, gd, L, sl);
+      run_backward_tile<S, false>(wide, t, lists, s, inputs, grads);
   });
   finish_backward<S>(in, camera, s, st, L, slots.get(), true, g);
 }

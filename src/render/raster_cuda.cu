@@ -8,9 +8,11 @@
 #include "core/camera.hpp"
 #include "render/camera_params.hpp"
 #include "render/constants.hpp"
+#include "render/gaussian_arrays.hpp"
 #include "render/gaussian_math.hpp"
 #include "render/raster_cuda.hpp"
 #include "render/raster_record.hpp"
+#include "render/tile_kernel_args.hpp"
 
 namespace fresnel::raster {
 namespace {
@@ -34,14 +36,15 @@ __device__ void tile_rect_of(const float* f, int W, int H, int& tx0, int& tx1, i
   if (x0 >= x1 || y0 >= y1) tx0 = tx1 = ty0 = ty1 = 0;
 }
 
-__global__ void project_kernel(int64_t n, CameraParams<float> cam, const float* means, const float* quats,
-                               const float* scales, const float* opac, const float* cols, int K, bool sh, int degree,
-                               float* recs, int32_t* touched) {
+__global__ void project_kernel(int64_t n, CameraParams<float> cam, GaussianArrays<float> g, float* recs,
+                               int32_t* touched) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= n) return;
   touched[i] = 0;
   float* f = recs + i * kRec;
-  if (!pack_record(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, opac[i], cols + i * K * 3, sh, degree, f)) return;
+  if (!pack_record(cam, g.means + 3 * i, g.quats + 4 * i, g.scales + 3 * i, g.opacities[i], g.colors_of(i), g.sh,
+                   g.sh_degree, f))
+    return;
   int tx0, tx1, ty0, ty1;
   tile_rect_of(f, cam.width, cam.height, tx0, tx1, ty0, ty1);
   touched[i] = (tx1 - tx0) * (ty1 - ty0);
@@ -70,13 +73,13 @@ __device__ bool eval_power(const float* f, float dx, float dy, float& power) {
   return power <= 0.f && power >= float(rc::kMinPower);
 }
 
-__global__ void forward_kernel(int W, int H, const float* recs, const int64_t* tile_offsets, const int32_t* ids,
-                               float3 bg, float* rgb, float* alpha, float* dacc, float* finalT, int32_t* last_out) {
+__global__ void forward_kernel(TileLists<float> lists, float3 bg, BlendImages<float> out) {
+  const int W = lists.width, H = lists.height;
   const int tiles_x = (W + kTile - 1) / kTile;
   const int tile = blockIdx.y * tiles_x + blockIdx.x;
   const int x = blockIdx.x * kTile + threadIdx.x, y = blockIdx.y * kTile + threadIdx.y;
   const bool inside = x < W && y < H;
-  const int64_t begin = tile_offsets[tile], end = tile_offsets[tile + 1];
+  const int64_t begin = lists.offsets[tile], end = lists.offsets[tile + 1];
   __shared__ float batch[kTile * kTile][kRec];
   const int tid = threadIdx.y * kTile + threadIdx.x;
   float T = 1.f, C[3] = {0, 0, 0}, D = 0.f;
@@ -86,7 +89,7 @@ __global__ void forward_kernel(int W, int H, const float* recs, const int64_t* t
   for (int64_t b0 = begin; b0 < end; b0 += kTile * kTile) {
     if (__syncthreads_and(done)) break;
     if (b0 + tid < end) {
-      const float* src = recs + int64_t(ids[b0 + tid]) * kRec;
+      const float* src = lists.record_of(b0 + tid);
       for (int q = 0; q < kRec; ++q) batch[tid][q] = src[q];
     }
     __syncthreads();
@@ -111,34 +114,33 @@ __global__ void forward_kernel(int W, int H, const float* recs, const int64_t* t
   }
   if (!inside) return;
   const int64_t pix = int64_t(y) * W + x;
-  rgb[pix * 3 + 0] = C[0] + T * bg.x;
-  rgb[pix * 3 + 1] = C[1] + T * bg.y;
-  rgb[pix * 3 + 2] = C[2] + T * bg.z;
-  alpha[pix] = 1.f - T;
-  dacc[pix] = D;
-  finalT[pix] = T;
-  last_out[pix] = last;
+  out.rgb[pix * 3 + 0] = C[0] + T * bg.x;
+  out.rgb[pix * 3 + 1] = C[1] + T * bg.y;
+  out.rgb[pix * 3 + 2] = C[2] + T * bg.z;
+  out.alpha[pix] = 1.f - T;
+  out.depth_accum[pix] = D;
+  out.final_T[pix] = T;
+  out.last[pix] = last;
 }
 
-__global__ void backward_kernel(int W, int H, const float* recs, const int64_t* tile_offsets, const int32_t* ids,
-                                float3 bg, const float* finalT, const int32_t* last_in, const float* g_rgb,
-                                const float* g_alpha, const float* g_dacc, float* grads) {
+__global__ void backward_kernel(TileLists<float> lists, float3 bg, BlendGradInputs<float> in, float* grads) {
+  const int W = lists.width, H = lists.height;
   const int tiles_x = (W + kTile - 1) / kTile;
   const int tile = blockIdx.y * tiles_x + blockIdx.x;
   const int x = blockIdx.x * kTile + threadIdx.x, y = blockIdx.y * kTile + threadIdx.y;
   if (x >= W || y >= H) return;
   const int64_t pix = int64_t(y) * W + x;
-  const int64_t begin = tile_offsets[tile];
+  const int64_t begin = lists.offsets[tile];
   const float px = x + 0.5f, py = y + 0.5f;
-  const float Tfin = finalT[pix];
+  const float Tfin = in.final_T[pix];
   float T = Tfin;
-  const float gc[3] = {g_rgb[pix * 3], g_rgb[pix * 3 + 1], g_rgb[pix * 3 + 2]};
-  const float gbg = g_alpha[pix] - (bg.x * gc[0] + bg.y * gc[1] + bg.z * gc[2]);
-  const float gz = g_dacc[pix];
+  const float gc[3] = {in.grad_rgb[pix * 3], in.grad_rgb[pix * 3 + 1], in.grad_rgb[pix * 3 + 2]};
+  const float gbg = in.grad_alpha[pix] - (bg.x * gc[0] + bg.y * gc[1] + bg.z * gc[2]);
+  const float gz = in.grad_depth_accum[pix];
   float rec[3] = {0, 0, 0}, recz = 0, last_a = 0, last_c[3] = {0, 0, 0}, last_z = 0;
-  for (int64_t k = begin + last_in[pix] - 1; k >= begin; --k) {
-    const int32_t id = ids[k];
-    const float* f = recs + int64_t(id) * kRec;
+  for (int64_t k = begin + in.last[pix] - 1; k >= begin; --k) {
+    const int32_t id = lists.entries[k];
+    const float* f = lists.record_of(k);
     const float dx = f[kU] - px, dy = f[kV] - py;
     float power;
     if (!eval_power(f, dx, dy, power)) continue;
@@ -174,46 +176,45 @@ __global__ void backward_kernel(int W, int H, const float* recs, const int64_t* 
   }
 }
 
-__global__ void project_backward_kernel(int64_t n, CameraParams<float> cam, const float* means, const float* quats,
-                                        const float* scales, const float* cols, int K, bool sh, int degree,
-                                        const int32_t* touched, const float* grads, float* gm, float* gq, float* gs,
-                                        float* go, float* gcol) {
+__global__ void project_backward_kernel(int64_t n, CameraParams<float> cam, GaussianArrays<float> g,
+                                        const int32_t* touched, const float* grads, GaussianGradArrays<float> out) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= n || touched[i] == 0) return;
   const float* pg = grads + i * kGrads;
   ProjectionState<float> st;
   float u, v, conic[3], z;
-  gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, st, u, v, conic, z);
+  gmath::project(cam, g.means + 3 * i, g.quats + 4 * i, g.scales + 3 * i, st, u, v, conic, z);
   const float gconic[3] = {pg[gA], pg[gB], pg[gC]};
   float gmean[3] = {0, 0, 0}, gquat[4], gscale[3];
-  gmath::project_backward(cam, quats + 4 * i, scales + 3 * i, st, conic, pg[gU], pg[gV], gconic, pg[gZ], gmean, gquat,
-                          gscale);
-  go[i] += pg[gO];
-  if (sh) {
+  gmath::project_backward(cam, g.quats + 4 * i, g.scales + 3 * i, st, conic, pg[gU], pg[gV], gconic, pg[gZ], gmean,
+                          gquat, gscale);
+  out.opacities[i] += pg[gO];
+  if (g.sh) {
     float d[3], b[16], gb[16] = {0};
-    const float inv = gmath::view_dir(cam, means + 3 * i, d);
-    gmath::sh_basis(degree, d, b);
-    const int used = (degree + 1) * (degree + 1);
+    const float inv = gmath::view_dir(cam, g.means + 3 * i, d);
+    gmath::sh_basis(g.sh_degree, d, b);
+    const int used = (g.sh_degree + 1) * (g.sh_degree + 1);
+    const float* c = g.colors_of(i);
     for (int ch = 0; ch < 3; ++ch) {
       float raw = 0.5f;
-      for (int k = 0; k < used; ++k) raw += b[k] * cols[(i * K + k) * 3 + ch];
+      for (int k = 0; k < used; ++k) raw += b[k] * c[3 * k + ch];
       if (raw < 0.f) continue;
       for (int k = 0; k < used; ++k) {
-        gcol[(i * K + k) * 3 + ch] += b[k] * pg[gCol0 + ch];
-        gb[k] += cols[(i * K + k) * 3 + ch] * pg[gCol0 + ch];
+        out.colors[(i * g.color_rows + k) * 3 + ch] += b[k] * pg[gCol0 + ch];
+        gb[k] += c[3 * k + ch] * pg[gCol0 + ch];
       }
     }
     float gd[3] = {0, 0, 0};
-    gmath::sh_basis_backward(degree, d, gb, gd);
+    gmath::sh_basis_backward(g.sh_degree, d, gb, gd);
     gmath::view_dir_backward(d, inv, gd, gmean);
   } else {
-    for (int ch = 0; ch < 3; ++ch) gcol[3 * i + ch] += pg[gCol0 + ch];
+    for (int ch = 0; ch < 3; ++ch) out.colors[3 * i + ch] += pg[gCol0 + ch];
   }
   for (int j = 0; j < 3; ++j) {
-    gm[3 * i + j] += gmean[j];
-    gs[3 * i + j] += gscale[j];
+    out.means[3 * i + j] += gmean[j];
+    out.scales[3 * i + j] += gscale[j];
   }
-  for (int j = 0; j < 4; ++j) gq[4 * i + j] += gquat[j];
+  for (int j = 0; j < 4; ++j) out.quats[4 * i + j] += gquat[j];
 }
 
 int blocks_for(int64_t n, int threads) { return int((n + threads - 1) / threads); }
@@ -234,12 +235,8 @@ ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& 
   CameraState& st = out.state;
   st.records = at::zeros({n, kRec}, fopt);
   st.order = at::empty({n}, iopt);  // per-Gaussian tile counts (0 = culled)
-  const bool sh = in.has_sh();
-  const int K = sh ? int(in.colors.size(1)) : 1;
-  project_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
-      n, cam, in.means.data_ptr<float>(), in.quats.data_ptr<float>(), in.scales.data_ptr<float>(),
-      in.opacities.data_ptr<float>(), in.colors.data_ptr<float>(), K, sh, s.sh_degree, st.records.data_ptr<float>(),
-      st.order.data_ptr<int32_t>());
+  project_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(n, cam, gaussian_arrays<float>(in, s),
+                                                         st.records.data_ptr<float>(), st.order.data_ptr<int32_t>());
   const at::Tensor offsets = at::cumsum(st.order.to(at::kLong), 0);
   const int64_t E = n > 0 ? offsets[n - 1].item<int64_t>() : 0;
   at::Tensor keys = at::empty({E}, fopt.dtype(at::kLong));
@@ -258,10 +255,8 @@ ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& 
   st.final_T = at::empty({H, W}, fopt);
   st.last = at::empty({H, W}, iopt);
   const float3 bg = make_float3(float(s.background[0]), float(s.background[1]), float(s.background[2]));
-  forward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(
-      W, H, st.records.data_ptr<float>(), st.tile_offsets.data_ptr<int64_t>(), st.entries.data_ptr<int32_t>(), bg,
-      out.rgb.data_ptr<float>(), out.alpha.data_ptr<float>(), out.depth_accum.data_ptr<float>(),
-      st.final_T.data_ptr<float>(), st.last.data_ptr<int32_t>());
+  forward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(tile_lists<float>(st, camera), bg,
+                                                                            blend_images<float>(out, s));
   return out;
 }
 
@@ -276,16 +271,11 @@ void backward_cuda(const Inputs& in, const Camera& camera, const Settings& s, co
   at::Tensor grads = at::zeros({n, kGrads}, in.means.options());
   const float3 bg = make_float3(float(s.background[0]), float(s.background[1]), float(s.background[2]));
   backward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(
-      W, H, st.records.data_ptr<float>(), st.tile_offsets.data_ptr<int64_t>(), st.entries.data_ptr<int32_t>(), bg,
-      st.final_T.data_ptr<float>(), st.last.data_ptr<int32_t>(), grad_rgb.data_ptr<float>(),
-      grad_alpha.data_ptr<float>(), grad_depth_accum.data_ptr<float>(), grads.data_ptr<float>());
-  const bool sh = in.has_sh();
-  const int K = sh ? int(in.colors.size(1)) : 1;
+      tile_lists<float>(st, camera), bg, blend_grad_inputs<float>(st, s, grad_rgb, grad_alpha, grad_depth_accum),
+      grads.data_ptr<float>());
   project_backward_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
-      n, cam, in.means.data_ptr<float>(), in.quats.data_ptr<float>(), in.scales.data_ptr<float>(),
-      in.colors.data_ptr<float>(), K, sh, s.sh_degree, st.order.data_ptr<int32_t>(), grads.data_ptr<float>(),
-      g.means.data_ptr<float>(), g.quats.data_ptr<float>(), g.scales.data_ptr<float>(), g.opacities.data_ptr<float>(),
-      g.colors.data_ptr<float>());
+      n, cam, gaussian_arrays<float>(in, s), st.order.data_ptr<int32_t>(), grads.data_ptr<float>(),
+      gaussian_grad_arrays<float>(g));
 }
 
 }  // namespace fresnel::raster

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "render/camera_params.hpp"
+#include "render/gaussian_arrays.hpp"
 #include "render/tile_grid.hpp"
 
 namespace fresnel::raster {
@@ -33,18 +34,8 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
     }
   });
   const int32_t* order = st.order.data_ptr<int32_t>();
-  const S* means = in.means.data_ptr<S>();
-  const S* quats = in.quats.data_ptr<S>();
-  const S* scales = in.scales.data_ptr<S>();
-  const S* cols = in.colors.data_ptr<S>();
-  S* gm = g.means.data_ptr<S>();
-  S* gq = g.quats.data_ptr<S>();
-  S* gs = g.scales.data_ptr<S>();
-  S* go = g.opacities.data_ptr<S>();
-  S* gcol = g.colors.data_ptr<S>();
-  S* gph = g.phases.defined() ? g.phases.data_ptr<S>() : nullptr;
-  const bool sh = in.has_sh();
-  const int64_t K = sh ? in.colors.size(1) : 1;
+  const GaussianArrays<S> ga = gaussian_arrays<S>(in, s);
+  const GaussianGradArrays<S> gg = gaussian_grad_arrays<S>(g);
   const int k_used = (s.sh_degree + 1) * (s.sh_degree + 1);
   at::parallel_for(0, M, 256, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
@@ -58,17 +49,17 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
       const int64_t i = order[r];
       ProjectionState<S> pst;
       S u, v, conic[3], z;
-      gmath::project(cam, means + 3 * i, quats + 4 * i, scales + 3 * i, pst, u, v, conic, z);
+      gmath::project(cam, ga.means + 3 * i, ga.quats + 4 * i, ga.scales + 3 * i, pst, u, v, conic, z);
       const S gconic[3] = {pg[gA], pg[gB], pg[gC]};
       S gmean[3] = {0, 0, 0}, gquat[4], gscale[3];
-      gmath::project_backward(cam, quats + 4 * i, scales + 3 * i, pst, conic, pg[gU], pg[gV], gconic,
+      gmath::project_backward(cam, ga.quats + 4 * i, ga.scales + 3 * i, pst, conic, pg[gU], pg[gV], gconic,
                               has_depth_grad ? pg[gZ] : S(0), gmean, gquat, gscale);
-      go[i] += pg[gO];
-      if (sh) {
+      gg.opacities[i] += pg[gO];
+      if (ga.sh) {
         S d[3], b[16];
-        const S inv = gmath::view_dir(cam, means + 3 * i, d);
+        const S inv = gmath::view_dir(cam, ga.means + 3 * i, d);
         gmath::sh_basis(s.sh_degree, d, b);
-        const S* c = cols + i * K * 3;
+        const S* c = ga.colors_of(i);
         S gb[16] = {0};
         for (int ch = 0; ch < 3; ++ch) {
           S raw = S(0.5);
@@ -76,7 +67,7 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
           if (raw < S(0)) continue;  // colour clamped at 0
           const S gch = pg[gCol0 + ch];
           for (int k = 0; k < k_used; ++k) {
-            gcol[(i * K + k) * 3 + ch] += b[k] * gch;
+            gg.colors[(i * ga.color_rows + k) * 3 + ch] += b[k] * gch;
             gb[k] += c[3 * k + ch] * gch;
           }
         }
@@ -84,15 +75,15 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
         gmath::sh_basis_backward(s.sh_degree, d, gb, gd);
         gmath::view_dir_backward(d, inv, gd, gmean);
       } else {
-        for (int ch = 0; ch < 3; ++ch) gcol[3 * i + ch] += pg[gCol0 + ch];
+        for (int ch = 0; ch < 3; ++ch) gg.colors[3 * i + ch] += pg[gCol0 + ch];
       }
-      if (gph)
-        for (int ch = 0; ch < 3; ++ch) gph[3 * i + ch] += pg[gPhi0 + ch];
+      if (gg.phases)
+        for (int ch = 0; ch < 3; ++ch) gg.phases[3 * i + ch] += pg[gPhi0 + ch];
       for (int j = 0; j < 3; ++j) {
-        gm[3 * i + j] += gmean[j];
-        gs[3 * i + j] += gscale[j];
+        gg.means[3 * i + j] += gmean[j];
+        gg.scales[3 * i + j] += gscale[j];
       }
-      for (int j = 0; j < 4; ++j) gq[4 * i + j] += gquat[j];
+      for (int j = 0; j < 4; ++j) gg.quats[4 * i + j] += gquat[j];
     }
   });
 }

@@ -14,11 +14,6 @@ namespace {
 namespace rc = fresnel::render_constants;
 using torch::Tensor;
 
-// Per-Gaussian projection for one camera (all differentiable where `valid`).
-struct Projected {
-  Tensor u, v, A, B, C, z, opacity, color, valid, cosp, sinp;
-};
-
 Tensor sh_basis(const Tensor& d, int degree) {
   const auto x = d.select(-1, 0), y = d.select(-1, 1), z = d.select(-1, 2);
   std::vector<Tensor> b{torch::full_like(x, rc::kShC0)};
@@ -52,7 +47,9 @@ int used_degree(const Gaussians& g, const RenderOptions& o) {
   return o.sh_degree < 0 ? data : std::min(o.sh_degree, data);
 }
 
-Projected project(const Gaussians& g, const Camera& cam, const RenderOptions& opt) {
+}  // namespace
+
+Projection project(const Gaussians& g, const Camera& cam, const RenderOptions& opt) {
   const auto dt = g.means.options();
   Tensor view = torch::tensor(std::vector<double>(cam.world_to_camera.begin(), cam.world_to_camera.end()),
                               torch::kFloat64)
@@ -91,7 +88,10 @@ Projected project(const Gaussians& g, const Camera& cam, const RenderOptions& op
   const Tensor det = a * c - b * b;
   valid = valid & (det > 0).detach() & torch::isfinite(det).detach();
   const Tensor dets = torch::where(valid, det, torch::ones_like(det));
-  Projected pr;
+  Projection pr;
+  pr.cov_a = a;
+  pr.cov_b = b;
+  pr.cov_c = c;
   pr.A = torch::where(valid, c / dets, zero);
   pr.B = torch::where(valid, -b / dets, zero);
   pr.C = torch::where(valid, a / dets, zero);
@@ -120,15 +120,7 @@ Projected project(const Gaussians& g, const Camera& cam, const RenderOptions& op
   return pr;
 }
 
-// Dense (N,P) power and the support mask for pixel centres (px, py).
-std::pair<Tensor, Tensor> dense_power(const Projected& pr, const Tensor& px, const Tensor& py) {
-  const Tensor dx = pr.u.unsqueeze(1) - px.unsqueeze(0);
-  const Tensor dy = pr.v.unsqueeze(1) - py.unsqueeze(0);
-  const Tensor power = -0.5 * (pr.A.unsqueeze(1) * dx * dx + pr.C.unsqueeze(1) * dy * dy) -
-                       pr.B.unsqueeze(1) * dx * dy;
-  const Tensor mask = pr.valid.unsqueeze(1) & (power <= 0).detach() & (power >= rc::kMinPower).detach();
-  return {torch::where(mask, power, torch::zeros_like(power)), mask};
-}
+namespace {
 
 std::pair<Tensor, Tensor> pixel_centres(const Camera& cam, int r0, int r1, const torch::TensorOptions& dt) {
   const Tensor ys = torch::arange(r0, r1, torch::kFloat64).to(dt) + 0.5;
@@ -139,20 +131,31 @@ std::pair<Tensor, Tensor> pixel_centres(const Camera& cam, int r0, int r1, const
 
 void check_rows(const Camera& cam, int& r0, int& r1) {
   if (r1 < 0) r1 = cam.height;
-  if (r0 < 0 || r0 > r1 || r1 > cam.height) throw Error("reference::render_rows: bad row range");
+  if (r0 < 0 || r0 > r1 || r1 > cam.height) throw Error("reference: bad row range");
 }
 
 }  // namespace
 
+Footprint footprint(const Projection& pr, const Camera& cam, int r0, int r1) {
+  check_rows(cam, r0, r1);
+  auto [px, py] = pixel_centres(cam, r0, r1, pr.u.options());
+  const Tensor dx = pr.u.unsqueeze(1) - px.unsqueeze(0);
+  const Tensor dy = pr.v.unsqueeze(1) - py.unsqueeze(0);
+  const Tensor power = -0.5 * (pr.A.unsqueeze(1) * dx * dx + pr.C.unsqueeze(1) * dy * dy) -
+                       pr.B.unsqueeze(1) * dx * dy;
+  const Tensor in_ellipse = pr.valid.unsqueeze(1) & (power <= 0).detach() & (power >= rc::kMinPower).detach();
+  const Tensor amp = pr.opacity.unsqueeze(1) * torch::exp(torch::where(in_ellipse, power, torch::zeros_like(power)));
+  Footprint fp;
+  fp.accepted = in_ellipse & (amp >= rc::kMinAlpha).detach();
+  fp.amplitude = torch::where(fp.accepted, amp, torch::zeros_like(amp));
+  return fp;
+}
+
 RenderOutput render_rows(const Gaussians& g, const Camera& cam, const RenderOptions& opt, int r0, int r1) {
   check_rows(cam, r0, r1);
   const auto dt = g.means.options();
-  const Projected pr = project(g, cam, opt);
-  auto [px, py] = pixel_centres(cam, r0, r1, dt);
-  auto [power, mask] = dense_power(pr, px, py);
-  Tensor alpha = (pr.opacity.unsqueeze(1) * torch::exp(power)).clamp_max(rc::kMaxAlpha);
-  mask = mask & (alpha >= rc::kMinAlpha).detach();
-  alpha = torch::where(mask, alpha, torch::zeros_like(alpha));
+  const Projection pr = project(g, cam, opt);
+  const Tensor alpha = footprint(pr, cam, r0, r1).amplitude.clamp_max(rc::kMaxAlpha);
   // Front to back: depth ascending, ties by index (stable sort), culled Gaussians last.
   const Tensor key = torch::where(pr.valid, pr.z.detach(), torch::full_like(pr.z, INFINITY));
   const Tensor order = std::get<1>(torch::sort(key, /*stable=*/true, 0, false));
@@ -203,12 +206,8 @@ WaveOutput render_wave(const Gaussians& g, const std::vector<Camera>& cams, cons
   if (!g.has_phases()) throw Error("render_wave: gaussians.phases is required");
   std::vector<Tensor> I, cov;
   for (const auto& cam : cams) {
-    const Projected pr = project(g, cam, opt);
-    auto [px, py] = pixel_centres(cam, 0, cam.height, g.means.options());
-    auto [power, mask] = dense_power(pr, px, py);
-    Tensor amp = pr.opacity.unsqueeze(1) * torch::exp(power);
-    mask = mask & (amp >= rc::kMinAlpha).detach();
-    amp = torch::where(mask, amp, torch::zeros_like(amp));
+    const Projection pr = project(g, cam, opt);
+    const Tensor amp = footprint(pr, cam, 0, cam.height).amplitude;
     const Tensor ur = amp.t().matmul(pr.color * pr.cosp), ui = amp.t().matmul(pr.color * pr.sinp);
     I.push_back((ur * ur + ui * ui).view({cam.height, cam.width, 3}));
     cov.push_back(amp.sum(0).view({cam.height, cam.width}));

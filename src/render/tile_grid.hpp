@@ -16,6 +16,7 @@
 #include "render/gaussian_math.hpp"
 #include "render/raster_cpu.hpp"
 #include "render/raster_record.hpp"
+#include "render/tile_kernel_args.hpp"
 
 namespace fresnel::raster {
 
@@ -56,19 +57,6 @@ inline std::vector<int64_t> list_lengths(const int64_t* offsets, int64_t ntiles)
 inline std::vector<int64_t> tiles_by_cost(const int64_t* offsets, int64_t ntiles) {
   return tiles_heaviest_first(list_lengths(offsets, ntiles));
 }
-
-// Raw pointers to one camera's tile lists, which the drivers hand to the tile kernels as plain arguments: entry
-// k of tile t is the packed record (R values wide) of rank ent[off[t] + k].
-template <typename S>
-struct ListPointers {
-  const S* recs;
-  int R;
-  const int64_t* off;
-  const int32_t* ent;
-  explicit ListPointers(const CameraState& st)
-      : recs(st.records.data_ptr<S>()), R(int(st.records.size(1))), off(st.tile_offsets.data_ptr<int64_t>()),
-        ent(st.entries.data_ptr<int32_t>()) {}
-};
 
 // Pixel bounds of tile t.
 struct TileRect {
@@ -142,6 +130,13 @@ __attribute__((always_inline)) inline void add_shape_gradients(const T& gp, cons
 struct SlotLayout {
   std::vector<int64_t> count, offset;
   int64_t total = 0;
+};
+
+// Where a backward tile kernel writes its gradients: the slots of `layout`, stored in `slots`.
+template <typename S>
+struct GradientSlots {
+  const SlotLayout* layout;
+  S* slots;
 };
 
 // Storage for the slots of layout L, kNumGrads fields. Left uninitialised: the tile kernels write every slot they

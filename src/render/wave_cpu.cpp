@@ -74,18 +74,33 @@ void for_each_wave_pixel(const S* f, const TileRect& r, int H, F&& fn) {
   }
 }
 
+// Per-pixel outputs of the wave field, and what its backward reads per pixel.
 template <typename S>
-void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
-                       S* intensity, S* coverage, S* field) {
+struct WaveImages {
+  S* intensity;  // (H,W,3)
+  S* coverage;   // (H,W)
+  S* field;      // (H,W,6)
+};
+template <typename S>
+struct WaveGradInputs {
+  const S* field;
+  const S* grad_intensity;
+  const S* grad_coverage;
+};
+
+template <typename S>
+void wave_forward_tile(int64_t t, TileLists<S> lists, WaveImages<S> out) {
+  const int W = lists.width, H = lists.height;
   const TileRect r = tile_rect(t, W, H);
   S ur[3][kTilePixels], ui[3][kTilePixels], cov[kTilePixels];
   for (int p = 0; p < kTilePixels; ++p) {
     cov[p] = S(0);
     for (int c = 0; c < 3; ++c) ur[c][p] = ui[c][p] = S(0);
   }
-  for (int64_t k = offsets[t]; k < offsets[t + 1]; ++k) {
-    if (k + kPrefetch < offsets[t + 1]) __builtin_prefetch(recs + int64_t(ent[k + kPrefetch]) * R);
-    const S* f = recs + int64_t(ent[k]) * R;
+  const int64_t end = lists.offsets[t + 1];
+  for (int64_t k = lists.offsets[t]; k < end; ++k) {
+    if (k + kPrefetch < end) __builtin_prefetch(lists.record_of(k + kPrefetch));
+    const S* f = lists.record_of(k);
     S pc[3], ps[3];
     for (int c = 0; c < 3; ++c) {
       pc[c] = f[kColR + c] * f[kCos0 + c];
@@ -103,17 +118,17 @@ void wave_forward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, 
     const int p = q.p;
     const int64_t pix = q.pix;
     for (int c = 0; c < 3; ++c) {
-      intensity[pix * 3 + c] = ur[c][p] * ur[c][p] + ui[c][p] * ui[c][p];
-      field[pix * 6 + c] = ur[c][p];
-      field[pix * 6 + 3 + c] = ui[c][p];
+      out.intensity[pix * 3 + c] = ur[c][p] * ur[c][p] + ui[c][p] * ui[c][p];
+      out.field[pix * 6 + c] = ur[c][p];
+      out.field[pix * 6 + 3 + c] = ui[c][p];
     }
-    coverage[pix] = cov[p];
+    out.coverage[pix] = cov[p];
   }
 }
 
 template <typename S>
-void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets, const int32_t* ent, int W, int H,
-                        const S* field, const S* g_int, const S* g_cov, const SlotLayout& L, S* slots) {
+void wave_backward_tile(int64_t t, TileLists<S> lists, WaveGradInputs<S> in, GradientSlots<S> grads) {
+  const int W = lists.width, H = lists.height;
   const TileRect r = tile_rect(t, W, H);
   S gr[3][kTilePixels], gi[3][kTilePixels], gcv[kTilePixels];
   for (int p = 0; p < kTilePixels; ++p) {
@@ -124,17 +139,18 @@ void wave_backward_tile(int64_t t, const S* recs, int R, const int64_t* offsets,
     const int p = q.p;
     const int64_t pix = q.pix;
     for (int c = 0; c < 3; ++c) {
-      gr[c][p] = S(2) * field[pix * 6 + c] * g_int[pix * 3 + c];  // dI/dRe = 2 Re
-      gi[c][p] = S(2) * field[pix * 6 + 3 + c] * g_int[pix * 3 + c];
+      gr[c][p] = S(2) * in.field[pix * 6 + c] * in.grad_intensity[pix * 3 + c];  // dI/dRe = 2 Re
+      gi[c][p] = S(2) * in.field[pix * 6 + 3 + c] * in.grad_intensity[pix * 3 + c];
     }
-    gcv[p] = g_cov[pix];
+    gcv[p] = in.grad_coverage[pix];
   }
-  const int64_t begin = offsets[t], V = L.total;
-  S* out = slots + L.offset[t];
+  const SlotLayout& L = *grads.layout;
+  const int64_t begin = lists.offsets[t], V = L.total;
+  S* out = grads.slots + L.offset[t];
   for (int64_t j = 0; j < L.count[t]; ++j) {
     for (int q = 0; q < kNumGrads; ++q) out[q * V + j] = S(0);
-    if (j + kPrefetch < L.count[t]) __builtin_prefetch(recs + int64_t(ent[begin + j + kPrefetch]) * R);
-    const S* f = recs + int64_t(ent[begin + j]) * R;
+    if (j + kPrefetch < L.count[t]) __builtin_prefetch(lists.record_of(begin + j + kPrefetch));
+    const S* f = lists.record_of(begin + j);
     const S A = f[kConA], B = f[kConB], C = f[kConC];
     S col[3], cs[3], sn[3];
     for (int c = 0; c < 3; ++c) {
@@ -169,13 +185,10 @@ WaveOut wave_forward_typed(const Inputs& in, const Camera& camera, const Setting
   out.intensity = torch::empty({H, W, 3}, opt);
   out.coverage = torch::empty({H, W}, opt);
   out.field = torch::empty({H, W, 6}, opt);
-  const ListPointers<S> lp(out.state);
-  S* I = out.intensity.data_ptr<S>();
-  S* cv = out.coverage.data_ptr<S>();
-  S* fl = out.field.data_ptr<S>();
+  const TileLists<S> lists = tile_lists<S>(out.state, camera);
+  const WaveImages<S> images{out.intensity.data_ptr<S>(), out.coverage.data_ptr<S>(), out.field.data_ptr<S>()};
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  for_each_tile(tiles_by_cost(lp.off, ntiles),
-                [&](int64_t t) { wave_forward_tile<S>(t, lp.recs, lp.R, lp.off, lp.ent, W, H, I, cv, fl); });
+  for_each_tile(tiles_by_cost(lists.offsets, ntiles), [&](int64_t t) { wave_forward_tile<S>(t, lists, images); });
   return out;
 }
 
@@ -185,15 +198,12 @@ void wave_backward_typed(const Inputs& in, const Camera& camera, const Settings&
   const int W = camera.width, H = camera.height;
   const CameraState& st = fwd.state;
   const int64_t ntiles = int64_t(tiles_along(W)) * tiles_along(H);
-  const ListPointers<S> lp(st);
-  const SlotLayout L = make_layout(list_lengths(lp.off, ntiles));
+  const TileLists<S> lists = tile_lists<S>(st, camera);
+  const SlotLayout L = make_layout(list_lengths(lists.offsets, ntiles));
   std::unique_ptr<S[]> slots = allocate_slots<S>(L);
-  const S* fl = fwd.field.data_ptr<S>();
-  const S* gI = grad_int.data_ptr<S>();
-  const S* gC = grad_cov.data_ptr<S>();
-  for_each_tile(tiles_heaviest_first(L.count), [&](int64_t t) {
-    wave_backward_tile<S>(t, lp.recs, lp.R, lp.off, lp.ent, W, H, fl, gI, gC, L, slots.get());
-  });
+  const WaveGradInputs<S> inputs{fwd.field.data_ptr<S>(), grad_int.data_ptr<S>(), grad_cov.data_ptr<S>()};
+  const GradientSlots<S> grads{&L, slots.get()};
+  for_each_tile(tiles_heaviest_first(L.count), [&](int64_t t) { wave_backward_tile<S>(t, lists, inputs, grads); });
   finish_backward<S>(in, camera, s, st, L, slots.get(), false, g);
 }
 

@@ -13,6 +13,7 @@
 namespace fresnel {
 namespace {
 
+using test::edge_case_scene;
 using test::front_camera;
 using test::oblique_camera;
 using test::random_scene;
@@ -48,31 +49,6 @@ TEST(RenderParity, ForwardMatchesTwinForEverySHDegree) {
     lower.sh_degree = std::max(0, d - 1);
     expect_forward_parity(g, {oblique_camera(36)}, lower);
   }
-}
-
-// Hand-placed Gaussians: across tile borders, behind the camera, straddling the near plane, huge, tiny,
-// opacity near 0 and 1, outside the frustum, very elongated.
-Gaussians edge_case_scene() {
-  const double f = 48.0;  // front_camera(48): u = 48·x/z + 24
-  auto pix = [&](double u, double v, double z) { return std::vector<double>{(u - 24) * z / f, (v - 24) * z / f, z}; };
-  std::vector<std::vector<double>> m = {pix(16, 16, 3), pix(32, 20, 2.5), pix(16.2, 31.9, 3.5), {0, 0, -1},
-                                        {0.1, 0, 0.25},  pix(24, 24, 3),   pix(10, 40, 2.2),     pix(30, 8, 3),
-                                        pix(70, 24, 3),  pix(-30, -30, 3), pix(40, 40, 2.8),     pix(8, 24, 3.2)};
-  std::vector<double> s = {0.1,  0.05, 0.08, 0.3, 0.05, 3.0, 1e-4, 0.06, 0.5, 0.2, 0.05, 0.15};
-  std::vector<double> o = {0.999, 0.5, 0.004, 0.9, 0.8, 0.3, 0.9, 0.0039, 0.7, 0.8, 1.0, 0.6};
-  const int64_t n = int64_t(m.size());
-  Gaussians g;
-  std::vector<double> flat;
-  for (auto& r : m) flat.insert(flat.end(), r.begin(), r.end());
-  g.means = torch::tensor(flat, torch::kFloat64).view({n, 3});
-  g.scales = torch::tensor(s, torch::kFloat64).view({n, 1}).repeat({1, 3});
-  g.scales[11][0] = 0.6;  // elongated
-  g.scales[11][1] = 0.01;
-  torch::manual_seed(5);
-  g.quats = torch::randn({n, 4}, torch::kFloat64);
-  g.opacities = torch::tensor(o, torch::kFloat64);
-  g.colors = torch::rand({n, 3}, torch::kFloat64);
-  return g.to(torch::TensorOptions().dtype(torch::kFloat32));
 }
 
 TEST(RenderParity, ForwardMatchesTwinOnEdgeCases) {
