@@ -138,7 +138,8 @@ Camera Camera::from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy
 }
 
 Camera Camera::legacy_frontal(int r) {
-  return from_legacy_minus_z(mat4_identity(), 0.8 * r, 0.8 * r, r / 2.0, r / 2.0, r, r);
+  const auto& k = kDefaultNormalizedIntrinsics;
+  return from_legacy_minus_z(mat4_identity(), k[0] * r, k[1] * r, k[2] * r, k[3] * r, r, r);
 }
 
 json Camera::to_json() const {

@@ -56,7 +56,7 @@ struct DecoderOutput {
 struct DecoderInputs {
   torch::Tensor features;     // (B,C,h,w)
   torch::Tensor depth;        // (B,1,H,W) optional; normalised (1 = near) or metric z, see DepthMode
-  torch::Tensor intrinsics;   // (B,4) normalised (fx/W, fy/H, cx/W, cy/H); default (0.8,0.8,0.5,0.5)
+  torch::Tensor intrinsics;   // (B,4) normalised (fx/W, fy/H, cx/W, cy/H); default kDefaultNormalizedIntrinsics
   std::optional<int64_t> num_gaussians;  // HFTS: keep the first k of K per patch
   torch::Tensor elevation, azimuth;      // (B,) radians, for the pose encoding
   torch::Tensor images;                  // (B,3,H,W) in [0,1]; required in pixel-aligned mode (colour residuals)
