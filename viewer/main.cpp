@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "core/error.hpp"
+#include "core/gaussian_io.hpp"
+#include "core/image_io.hpp"
 #include "viewer_app.hpp"
 
 namespace {
@@ -28,11 +30,13 @@ void parse_size(const std::string& s, int& w, int& h) {
 int main(int argc, char** argv) {
   fresnel::viewer::ViewerOptions o;
   CLI::App app{
-      "fresnel-viewer: view 3D Gaussians (.ply, .splat, .bin) or reconstruct one image and view the result.\n"
+      "fresnel-viewer: view 3D Gaussians (" + fresnel::supported_gaussian_extensions() +
+      ") or reconstruct one image and view the result.\n"
       "Mouse: left drag orbits, right drag pans, scroll zooms. Keys: R resets the camera, Esc quits.\n"
       "With --screenshot it renders one frame offscreen, saves it and exits (needs a display; use xvfb-run -a)."};
-  app.add_option("input", o.input, "Gaussians file (.ply, .splat, .bin) or an image (.png, .jpg, .jpeg, .webp); "
-                                    "without it a random test cloud is shown");
+  app.add_option("input", o.input,
+                 "Gaussians file (" + fresnel::gaussian_formats_help() + ") or an image (" +
+                     fresnel::supported_image_extensions() + "); without it a random test cloud is shown");
   app.add_option("--count", o.test_count, "Number of Gaussians in the test cloud (when no input is given)")
       ->check(CLI::Range(int64_t(1), int64_t(100000000)));
   app.add_option("--checkpoint", o.checkpoint, "Decoder checkpoint used for images (\"Use Learned Decoder\")");

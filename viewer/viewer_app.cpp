@@ -53,8 +53,8 @@ Scene load_scene(const std::string& path, const ViewerOptions& o, int64_t test_c
     if (method) *method = r.method;
     return make_scene(r.gaussians, path, true, fov);
   }
-  throw file_error(path, "not a Gaussians file (" + supported_gaussian_extensions() +
-                             ") or an image (.png, .jpg, .jpeg, .webp)");
+  throw file_error(path, "not a Gaussians file (" + supported_gaussian_extensions() + ") or an image (" +
+                             supported_image_extensions() + ")");
 }
 
 OrbitCamera initial_camera(const Scene& scene, const ViewerOptions& o) {
@@ -182,7 +182,8 @@ void draw_ui(Session& s, const std::string& gpu_name) {
     ImGui::InputText("Checkpoint", &s.checkpoint_path);
     if (ImGui::Button("Load")) s.load(s.load_path);
     ImGui::SameLine();
-    ImGui::TextDisabled("(.ply .splat .bin or an image; or drop a file)");
+    static const std::string hint = "(" + supported_gaussian_extensions() + " or an image; or drop a file)";
+    ImGui::TextDisabled("%s", hint.c_str());
     if (ImGui::Checkbox("Use Learned Decoder", &s.options.use_learned_decoder) && is_image_file(s.scene.source))
       s.load(s.scene.source);  // re-run the image with the other generator
     ImGui::InputInt("Test cloud size", &s.test_count, 1000, 100000);

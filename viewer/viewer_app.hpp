@@ -11,7 +11,7 @@
 namespace fresnel::viewer {
 
 struct ViewerOptions {
-  std::string input;             // .ply/.splat/.bin Gaussians or an image; empty: the test cloud
+  std::string input;             // a Gaussian file (core/gaussian_io.hpp) or an image; empty: the test cloud
   int64_t test_count = 1000;     // size of the test cloud
   std::string checkpoint;        // decoder checkpoint for images
   bool use_learned_decoder = true;

@@ -38,4 +38,12 @@ int run_guarded(const std::function<void()>& body) {
   }
 }
 
+void set_guarded_callback(CLI::App* cmd, std::function<void()> body) {
+  // CLI11 turns a RuntimeError thrown from a callback into main's exit code (see main.cpp).
+  cmd->callback([body = std::move(body)] {
+    const int rc = run_guarded(body);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
 }  // namespace fresnel::cli

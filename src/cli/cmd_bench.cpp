@@ -27,23 +27,20 @@ void register_bench(CLI::App& app) {
       ->check(CLI::Range(1, 1000));
   render_cmd->add_flag("--no-twin", opts->no_twin, "Skip timing the dense reference twin (slow)");
   render_cmd->add_option("--case", opts->only, "Run only case a, b, c or d")->check(CLI::IsMember({"a", "b", "c", "d"}));
-  render_cmd->callback([opts] {
-    const int rc = run_guarded([&] {
-      const std::vector<std::pair<std::string, RenderBenchCase>> cases = {
-          {"a", {"a_5476_256", 5476, 256, !opts->no_twin}},
-          {"b", {"b_21904_256", 21904, 256, false}},
-          {"c", {"c_100000_512", 100000, 512, false}},
-          // Our pixel-aligned decoder's regime: many pixel-sized splats (2 per pixel of a 128² input).
-          {"d", {"d_pixel_aligned_32768_128", 32768, 128, false, 2}}};
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& [key, c] : cases) {
-        if (!opts->only.empty() && key != opts->only) continue;
-        out.push_back(run_render_bench(c, opts->reps));
-        std::cerr << "done " << c.name << "\n";
-      }
-      std::cout << out.dump(2) << "\n";
-    });
-    if (rc != 0) throw CLI::RuntimeError(rc);
+  set_guarded_callback(render_cmd, [opts] {
+    const std::vector<std::pair<std::string, RenderBenchCase>> cases = {
+        {"a", {"a_5476_256", 5476, 256, !opts->no_twin}},
+        {"b", {"b_21904_256", 21904, 256, false}},
+        {"c", {"c_100000_512", 100000, 512, false}},
+        // Our pixel-aligned decoder's regime: many pixel-sized splats (2 per pixel of a 128² input).
+        {"d", {"d_pixel_aligned_32768_128", 32768, 128, false, 2}}};
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& [key, c] : cases) {
+      if (!opts->only.empty() && key != opts->only) continue;
+      out.push_back(run_render_bench(c, opts->reps));
+      std::cerr << "done " << c.name << "\n";
+    }
+    std::cout << out.dump(2) << "\n";
   });
 }
 

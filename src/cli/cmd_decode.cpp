@@ -5,6 +5,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/file_checks.hpp"
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "infer/feature_decoding.hpp"
@@ -35,17 +36,14 @@ void register_decode(CLI::App& app) {
   auto a = std::make_shared<DecodeArgs>();
   cmd->add_option("features", a->features, "Features file: 37x37xC float32, row-major HWC, no header")->required();
   cmd->add_option("depth", a->depth, "Depth file: SxS float32, no header (normalised, 1 = near)")->required();
-  cmd->add_option("output", a->output,
-                  "Output Gaussians: .bin (the original's 14 floats per Gaussian), .ply or .splat")
-      ->required();
+  cmd->add_option("output", a->output, "Output Gaussians: " + gaussian_formats_help())
+      ->required()
+      ->check(gaussian_file_check());
   cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint written by `fresnel train` (experiment 2)")->required();
   cmd->add_option("--depth_size", a->depth_size, "Depth is resized (nearest) to this size first, as the original")
       ->check(CLI::Range(int64_t(1), int64_t(8192)))
       ->capture_default_str();
-  cmd->callback([a] {
-    const int rc = run_guarded([&] { run_decode(*a); });
-    if (rc != 0) throw CLI::RuntimeError(rc);
-  });
+  set_guarded_callback(cmd, [a] { run_decode(*a); });
 }
 
 }  // namespace fresnel::cli

@@ -4,6 +4,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/gaussian_io.hpp"
 #include "decode/saag.hpp"
 #include "evaluate/baselines.hpp"
 #include "evaluate/evaluate.hpp"
@@ -80,7 +81,8 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--data_dir", a->data_dir, "Multi-view dataset directory (with dataset.json)")->required();
   cmd->add_option("--checkpoint", a->checkpoint, "Decoder checkpoint to evaluate");
   cmd->add_option("--gaussians", a->gaussians_dir,
-                  "Directory of <object_id>.ply Gaussians in each object's input camera frame");
+                  "Directory of <object_id>.<ext> Gaussians in each object's input camera frame, <ext> one of " +
+                      supported_gaussian_extensions());
   cmd->add_option("--baseline", a->baseline, "Built-in baseline: unprojected (input pixels at ground-truth depth) or saag (the original's non-learned generator on ground-truth depth)");
   cmd->add_option("--views", a->views, "Views to score: input, novel or all")->capture_default_str();
   cmd->add_option("--split", a->split, "Dataset split: train, val or test")->capture_default_str();
@@ -91,10 +93,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--contact_objects", a->contact_objects, "Objects shown in contact_sheet.png (0: none)")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Output directory for report.json, report.md, contact_sheet.png")->required();
-  cmd->callback([a] {
-    const int rc = run_guarded([&] { run_eval(*a); });
-    if (rc != 0) throw CLI::RuntimeError(rc);
-  });
+  set_guarded_callback(cmd, [a] { run_eval(*a); });
 }
 
 }  // namespace fresnel::cli

@@ -81,10 +81,7 @@ void register_export_onnx(CLI::App& app) {
       ->check(CLI::Range(int64_t(14), int64_t(17)))
       ->capture_default_str();
   cmd->add_flag("!--no-verify", a->verify, "Skip the OpenCV DNN check against libtorch");
-  cmd->callback([a] {
-    const int rc = run_guarded([&] { run_export_onnx(*a); });
-    if (rc != 0) throw CLI::RuntimeError(rc);
-  });
+  set_guarded_callback(cmd, [a] { run_export_onnx(*a); });
 }
 
 }  // namespace fresnel::cli

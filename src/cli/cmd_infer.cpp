@@ -6,6 +6,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/file_checks.hpp"
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
@@ -26,12 +27,8 @@ struct InferArgs {
   int64_t num_gaussians = 0;
 };
 
-int run_infer(InferArgs& a) {
+void run_infer(InferArgs& a) {
   namespace fs = std::filesystem;
-  for (const auto& img : a.images)
-    if (!is_image_file(img)) throw UsageError(img + ": not an image (.png, .jpg, .jpeg, .webp)");
-  if (a.format != "ply" && a.format != "splat" && a.format != "bin")
-    throw UsageError("--format must be ply, splat or bin");
   a.rec.use_learned_decoder = !a.saag;
   if (a.num_gaussians > 0) a.rec.num_gaussians = a.num_gaussians;
   // One image and a Gaussians file name → that file; otherwise -o is a directory of {stem}.{format}.
@@ -41,12 +38,13 @@ int run_infer(InferArgs& a) {
       throw UsageError("-o: with several images, give a directory (one file per image is written into it)");
     ensure_directory(a.output);
   }
+  const std::string dir_extension = gaussian_format_named(a.format).extension;
   infer::ImageReconstructor reconstructor(a.rec);
   Progress progress("infer", int64_t(a.images.size()), "img");
   int failed = 0;
   for (const auto& img : a.images) {
     const std::string out =
-        single_file ? a.output : (fs::path(a.output) / (fs::path(img).stem().string() + "." + a.format)).string();
+        single_file ? a.output : (fs::path(a.output) / (fs::path(img).stem().string() + dir_extension)).string();
     try {
       const auto r = reconstructor.run(img);
       save_gaussians(out, r.gaussians);
@@ -62,11 +60,7 @@ int run_infer(InferArgs& a) {
     progress.advance();
   }
   progress.finish();
-  if (failed > 0) {
-    std::cerr << "error: " << failed << " of " << a.images.size() << " images failed\n";
-    return 1;
-  }
-  return 0;
+  if (failed > 0) throw Error(std::to_string(failed) + " of " + std::to_string(a.images.size()) + " images failed");
 }
 
 }  // namespace
@@ -78,12 +72,16 @@ void register_infer(CLI::App& app) {
       "checkpoint was trained with (its built-in encoder, or DINOv2 + Depth Anything weights), the decoder. Output "
       "Gaussians are in the input camera's frame (OpenCV axes); view them with fresnel-viewer.");
   auto a = std::make_shared<InferArgs>();
-  cmd->add_option("images", a->images, "Input images (.png, .jpg, .jpeg, .webp)")->required();
+  cmd->add_option("images", a->images, "Input images (" + supported_image_extensions() + ")")
+      ->required()
+      ->check(image_file_check());
   cmd->add_option("-o,--output", a->output,
-                  "Output file (.ply, .splat, .bin) for one image, or a directory for several")
+                  "Output file for one image, or a directory for several; a file's extension picks its format: " +
+                      gaussian_formats_help())
       ->required();
   cmd->add_option("--checkpoint", a->rec.checkpoint, "Decoder checkpoint written by `fresnel train`");
-  cmd->add_option("--format", a->format, "File format inside an output directory: ply, splat or bin")
+  cmd->add_option("--format", a->format, "File format inside an output directory")
+      ->check(gaussian_format_check())
       ->capture_default_str();
   cmd->add_flag("--saag", a->saag,
                 "Use the non-learned SAAG generator on the depth map (the checkpoint's depth, or --depth_model)");
@@ -95,12 +93,7 @@ void register_infer(CLI::App& app) {
   cmd->add_option("--depth_model", a->rec.depth_weights, "Depth Anything V2 weights (safetensors)");
   cmd->add_option("--num_gaussians", a->num_gaussians, "Keep the first K Gaussians per patch (0: all)")
       ->check(CLI::NonNegativeNumber);
-  cmd->callback([a] {
-    int code = 0;
-    const int rc = run_guarded([&] { code = run_infer(*a); });
-    if (rc != 0) throw CLI::RuntimeError(rc);
-    if (code != 0) throw CLI::RuntimeError(code);
-  });
+  set_guarded_callback(cmd, [a] { run_infer(*a); });
 }
 
 }  // namespace fresnel::cli

@@ -113,47 +113,42 @@ void register_models(CLI::App& app) {
                                  "architecture, and show which pipeline paths are available");
   auto dir = std::make_shared<std::string>("models");
   cmd->add_option("--dir", *dir, "Folder holding weight files (*.safetensors, *.onnx)")->capture_default_str();
-  cmd->callback([dir] {
-    int bad = 0;
-    const int rc = run_guarded([&] {
-      if (!fs::is_directory(*dir))
-        throw file_error(*dir, "models folder not found. Put official weights there (see docs/encoders.md): "
-                               "facebook/dinov2-small model.safetensors, depth-anything/Depth-Anything-V2-Small-hf "
-                               "model.safetensors, optionally rembg's u2net.onnx");
-      std::vector<std::string> files;
-      for (const auto& e : fs::directory_iterator(*dir))
-        if (e.is_regular_file()) files.push_back(e.path().string());
-      std::sort(files.begin(), files.end());
-      Found found;
-      std::cout << "weight files in " << *dir << ":\n";
-      int listed = 0;
-      for (const auto& p : files) {
-        const auto ext = fs::path(p).extension().string();
-        if (ext == ".safetensors") check_safetensors(p, found), ++listed;
-        else if (ext == ".onnx") check_onnx(p, found), ++listed;
-      }
-      if (listed == 0) std::cout << "  (none: no *.safetensors or *.onnx files)\n";
-      auto list = [](const std::vector<std::string>& v) {
-        std::string s;
-        for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-        return s;
-      };
-      std::cout << "pipeline paths:\n"
-                << "  built-in encoder (train/infer --encoder builtin): available, needs no weights\n"
-                << "  DINOv2 features (preprocess): "
-                << (found.dinov2.empty() ? "unavailable (no valid DINOv2 checkpoint)" : "available — " + list(found.dinov2))
-                << "\n  Depth Anything depth (preprocess): "
-                << (found.depth.empty() ? "unavailable (no valid Depth Anything V2 checkpoint)"
-                                        : "available — " + list(found.depth))
-                << "\n  LPIPS loss: "
-                << (found.lpips.empty() ? "unavailable (no valid LPIPS safetensors; --lpips_weights)"
-                                        : "available — " + list(found.lpips))
-                << "\n  background removal: alpha channel and built-in GrabCut always; U2-Net ONNX "
-                << (found.onnx.empty() ? "unavailable (no loadable .onnx)" : "available — " + list(found.onnx)) << "\n";
-      bad = found.bad;
-    });
-    if (rc != 0) throw CLI::RuntimeError(rc);
-    if (bad) throw CLI::RuntimeError(1);
+  set_guarded_callback(cmd, [dir] {
+    if (!fs::is_directory(*dir))
+      throw file_error(*dir, "models folder not found. Put official weights there (see docs/encoders.md): "
+                             "facebook/dinov2-small model.safetensors, depth-anything/Depth-Anything-V2-Small-hf "
+                             "model.safetensors, optionally rembg's u2net.onnx");
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(*dir))
+      if (e.is_regular_file()) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    Found found;
+    std::cout << "weight files in " << *dir << ":\n";
+    int listed = 0;
+    for (const auto& p : files) {
+      const auto ext = fs::path(p).extension().string();
+      if (ext == ".safetensors") check_safetensors(p, found), ++listed;
+      else if (ext == ".onnx") check_onnx(p, found), ++listed;
+    }
+    if (listed == 0) std::cout << "  (none: no *.safetensors or *.onnx files)\n";
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+      return s;
+    };
+    std::cout << "pipeline paths:\n"
+              << "  built-in encoder (train/infer --encoder builtin): available, needs no weights\n"
+              << "  DINOv2 features (preprocess): "
+              << (found.dinov2.empty() ? "unavailable (no valid DINOv2 checkpoint)" : "available — " + list(found.dinov2))
+              << "\n  Depth Anything depth (preprocess): "
+              << (found.depth.empty() ? "unavailable (no valid Depth Anything V2 checkpoint)"
+                                      : "available — " + list(found.depth))
+              << "\n  LPIPS loss: "
+              << (found.lpips.empty() ? "unavailable (no valid LPIPS safetensors; --lpips_weights)"
+                                      : "available — " + list(found.lpips))
+              << "\n  background removal: alpha channel and built-in GrabCut always; U2-Net ONNX "
+              << (found.onnx.empty() ? "unavailable (no loadable .onnx)" : "available — " + list(found.onnx)) << "\n";
+    if (found.bad > 0) throw Error(std::to_string(found.bad) + " weight file(s) are broken (see above)");
   });
 }
 

@@ -5,6 +5,7 @@
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/image_io.hpp"
 #include "encode/preprocess.hpp"
 
 namespace fresnel::cli {
@@ -20,7 +21,8 @@ void register_preprocess(CLI::App& app) {
   auto use_vlm = std::make_shared<bool>(false);
   auto vlm_url = std::make_shared<std::string>("http://localhost:1234/v1/chat/completions");
   auto vlm_grid = std::make_shared<int>(8);
-  cmd->add_option("--data_dir", o->data_dir, "Folder of training images (jpg, jpeg, png, webp)")->required();
+  cmd->add_option("--data_dir", o->data_dir, "Folder of training images (" + supported_image_extensions() + ")")
+      ->required();
   cmd->add_option("--output_dir", o->output_dir, "Output folder (default: <data_dir>/features)");
   cmd->add_option("--depth_size", o->depth_size, "Side of the saved depth map in pixels")->capture_default_str();
   cmd->add_option("--dinov2_size", o->dinov2_size, "DINOv2 size: small (384-d), base (768-d) or large (1024-d)")
@@ -42,21 +44,16 @@ void register_preprocess(CLI::App& app) {
   cmd->add_option("--vlm_grid_size", *vlm_grid, "VLM density grid size for --use_vlm")
       ->check(CLI::IsMember({4, 8, 16}))
       ->capture_default_str();
-  cmd->callback([o, shard, use_vlm] {
-    int failed = 0;
-    const int rc = run_guarded([&] {
-      if (*use_vlm)
-        throw UsageError("--use_vlm: the VLM density client is not part of this build yet; run preprocess without "
-                         "--use_vlm (training works without VLM density maps)");
-      std::tie(o->shard_index, o->shard_count) = encode::parse_shard(*shard);
-      const auto stats = encode::run_preprocess(*o);
-      std::cout << "preprocess: " << stats.processed << " processed, " << stats.skipped << " already done, "
-                << stats.failed << " failed, " << stats.total << " in this shard\n";
-      for (const auto& f : stats.failures) std::cout << "  failed: " << f << "\n";
-      failed = stats.failed > 0;
-    });
-    if (rc != 0) throw CLI::RuntimeError(rc);
-    if (failed) throw CLI::RuntimeError(1);
+  set_guarded_callback(cmd, [o, shard, use_vlm] {
+    if (*use_vlm)
+      throw UsageError("--use_vlm: the VLM density client is not part of this build yet; run preprocess without "
+                       "--use_vlm (training works without VLM density maps)");
+    std::tie(o->shard_index, o->shard_count) = encode::parse_shard(*shard);
+    const auto stats = encode::run_preprocess(*o);
+    std::cout << "preprocess: " << stats.processed << " processed, " << stats.skipped << " already done, "
+              << stats.failed << " failed, " << stats.total << " in this shard\n";
+    for (const auto& f : stats.failures) std::cout << "  failed: " << f << "\n";
+    if (stats.failed > 0) throw Error(std::to_string(stats.failed) + " image(s) failed (listed above)");
   });
 }
 

@@ -7,6 +7,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/file_checks.hpp"
 #include "core/atomic_write.hpp"
 #include "core/camera.hpp"
 #include "core/error.hpp"
@@ -110,8 +111,11 @@ void run_render(const RenderArgs& a) {
 
 void register_render(CLI::App& app) {
   auto args = std::make_shared<RenderArgs>();
-  auto* cmd = app.add_subcommand("render", "Render a Gaussian scene (.ply/.splat/.bin) to PNG images");
-  cmd->add_option("scene", args->scene, "Gaussian file to render")->required();
+  auto* cmd =
+      app.add_subcommand("render", "Render a Gaussian scene (" + supported_gaussian_extensions() + ") to PNG images");
+  cmd->add_option("scene", args->scene, "Gaussian file to render: " + gaussian_formats_help())
+      ->required()
+      ->check(gaussian_file_check());
   cmd->add_option("--out", args->out_dir, "Output directory (view_0000.png, …, cameras.json)")->required();
   cmd->add_option("--orbit", args->orbit, "Turntable: N views evenly spaced in azimuth around the scene centre")
       ->check(CLI::Range(1, 100000));
@@ -125,10 +129,7 @@ void register_render(CLI::App& app) {
   cmd->add_option("--sh_degree", args->sh_degree, "Highest SH degree to evaluate (default: all in the file)")
       ->check(CLI::Range(-1, 3));
   cmd->add_flag("--depth", args->save_depth, "Also write depth_NNNN.png (expected depth, near = bright)");
-  cmd->callback([args] {
-    const int rc = run_guarded([&] { run_render(*args); });
-    if (rc != 0) throw CLI::RuntimeError(rc);
-  });
+  set_guarded_callback(cmd, [args] { run_render(*args); });
 }
 
 }  // namespace fresnel::cli

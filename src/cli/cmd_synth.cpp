@@ -23,16 +23,13 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--seed", opts->seed, "Random seed (same seed, same bytes)")->capture_default_str();
   cmd->add_option("--split", *split, "Train,val,test fractions, e.g. 0.8,0.1,0.1")->capture_default_str();
   cmd->add_option("--aa", opts->supersample, "Anti-aliasing: NxN rays per pixel")->capture_default_str();
-  cmd->callback([opts, split] {
-    const int rc = run_guarded([&] {
-      opts->split = synth::parse_split(*split);
-      synth::generate_dataset(*opts);
-      const auto counts = synth::split_counts(opts->objects, opts->split);
-      std::cout << "wrote " << opts->objects << " objects (" << counts[0] << " train, " << counts[1] << " val, "
-                << counts[2] << " test) x " << (opts->views + 1) << " views of " << opts->image_size << "x"
-                << opts->image_size << " to " << opts->out_dir << "\n";
-    });
-    if (rc != 0) throw CLI::RuntimeError(rc);
+  set_guarded_callback(cmd, [opts, split] {
+    opts->split = synth::parse_split(*split);
+    synth::generate_dataset(*opts);
+    const auto counts = synth::split_counts(opts->objects, opts->split);
+    std::cout << "wrote " << opts->objects << " objects (" << counts[0] << " train, " << counts[1] << " val, "
+              << counts[2] << " test) x " << (opts->views + 1) << " views of " << opts->image_size << "x"
+              << opts->image_size << " to " << opts->out_dir << "\n";
   });
 }
 

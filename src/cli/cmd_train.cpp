@@ -16,18 +16,15 @@ void register_train(CLI::App& app) {
                                      "decoder_exp{E}_epoch{N}.pt, history JSON/CSV and a loss-curve PNG.");
   auto flags = std::make_shared<TrainFlags>();
   add_train_flags(*cmd, *flags);
-  cmd->callback([cmd, flags] {
-    const int rc = run_guarded([&] {
-      record_given_flags(*cmd, *flags);
-      train::TrainConfig config = resolve_train_flags(*flags);
-      auto source = open_training_source(config, *flags);
-      train::Trainer trainer(config, std::move(source));
-      const auto& st = trainer.run();
-      std::cout << "trained " << st.epochs_done << " epochs; best loss " << st.best_loss << "; skipped batches "
-                << st.skipped_batches << "; peak memory " << peak_memory_mib() << " MiB; checkpoints in "
-                << config.loop.output_dir << "\n";
-    });
-    if (rc != 0) throw CLI::RuntimeError(rc);
+  set_guarded_callback(cmd, [cmd, flags] {
+    record_given_flags(*cmd, *flags);
+    train::TrainConfig config = resolve_train_flags(*flags);
+    auto source = open_training_source(config, *flags);
+    train::Trainer trainer(config, std::move(source));
+    const auto& st = trainer.run();
+    std::cout << "trained " << st.epochs_done << " epochs; best loss " << st.best_loss << "; skipped batches "
+              << st.skipped_batches << "; peak memory " << peak_memory_mib() << " MiB; checkpoints in "
+              << config.loop.output_dir << "\n";
   });
 }
 

@@ -14,15 +14,12 @@ namespace fresnel::cli {
 
 void register_version(CLI::App& app) {
   auto* cmd = app.add_subcommand("version", "Print version and build information");
-  cmd->callback([] {
-    const int rc = run_guarded([] {
-      std::cout << "fresnel " << FRESNEL_VERSION << "\n"
-                << "libtorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH
-                << "\n"
-                << "threads " << torch::get_num_threads() << "\n"
-                << "cuda " << (torch::cuda::is_available() ? "available" : "not available") << "\n";
-    });
-    if (rc != 0) throw CLI::RuntimeError(rc);
+  set_guarded_callback(cmd, [] {
+    std::cout << "fresnel " << FRESNEL_VERSION << "\n"
+              << "libtorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH
+              << "\n"
+              << "threads " << torch::get_num_threads() << "\n"
+              << "cuda " << (torch::cuda::is_available() ? "available" : "not available") << "\n";
   });
 }
 

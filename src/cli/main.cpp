@@ -4,6 +4,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/unknown_command.hpp"
 #include "core/log.hpp"
 
 #ifndef FRESNEL_VERSION
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
   register_infer(app);
   register_decode(app);
 
+  if (const auto command = unknown_command(app, argc, argv)) {
+    std::cerr << "error: unknown command '" << *command << "'; commands: " << command_names(app) << std::endl;
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

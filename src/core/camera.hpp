@@ -14,6 +14,10 @@ namespace fresnel {
 using Vec3 = std::array<double, 3>;
 using Mat4 = std::array<double, 16>;  // row-major
 
+// Intrinsics as fractions of the image size (fx/W, fy/H, cx/W, cy/H) of the original's training camera: the input
+// camera models, decoders and exports assume when none is given.
+constexpr std::array<double, 4> kDefaultNormalizedIntrinsics = {0.8, 0.8, 0.5, 0.5};
+
 Mat4 mat4_identity();
 Mat4 mat4_mul(const Mat4& a, const Mat4& b);
 Mat4 mat4_rigid_inverse(const Mat4& m);  // inverse of [R t; 0 1]

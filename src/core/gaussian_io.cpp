@@ -2,14 +2,13 @@
 
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
+#include "core/file_extension.hpp"
 #include "core/gaussian_arrays.hpp"
 #include "core/legacy_bin_format.hpp"
 #include "core/log.hpp"
@@ -19,12 +18,6 @@
 namespace fresnel {
 
 namespace {
-
-std::string lower_extension(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return ext;
-}
 
 torch::Tensor to_tensor(const std::vector<float>& v, std::vector<int64_t> shape) {
   auto t = torch::empty(shape, torch::kFloat32);
@@ -64,35 +57,66 @@ GaussianArrays gaussians_to_arrays(const Gaussians& g) {
 
 }  // namespace
 
-GaussianFormat gaussian_format_for_path(const std::string& path) {
+const std::vector<GaussianFormat>& gaussian_formats() {
+  static const std::vector<GaussianFormat> formats = {
+      {"ply", ".ply", "3DGS PLY with SH and phases; also reads the original's 14-property and TRELLIS PLYs",
+       read_gaussian_ply, write_gaussian_ply, /*keeps_sh=*/true, /*keeps_phases=*/true},
+      {"splat", ".splat", "antimatter15 splat viewer format, quantised RGB", read_splat, write_splat},
+      {"bin", ".bin", "the original Fresnel's 14 floats per Gaussian", read_legacy_bin, write_legacy_bin},
+  };
+  return formats;
+}
+
+// The row whose extension matches the path's (any case), or nullptr.
+static const GaussianFormat* find_format_for_path(const std::string& path) {
   const std::string ext = lower_extension(path);
-  if (ext == ".ply") return GaussianFormat::Ply;
-  if (ext == ".splat") return GaussianFormat::Splat;
-  if (ext == ".bin") return GaussianFormat::LegacyBin;
-  throw file_error(path, "unknown Gaussian file extension '" + ext + "' (supported: " +
+  for (const auto& f : gaussian_formats())
+    if (f.extension == ext) return &f;
+  return nullptr;
+}
+
+const GaussianFormat& gaussian_format_for_path(const std::string& path) {
+  if (const GaussianFormat* f = find_format_for_path(path)) return *f;
+  throw file_error(path, "unknown Gaussian file extension '" + lower_extension(path) + "' (supported: " +
                              supported_gaussian_extensions() + ")");
 }
 
-bool is_gaussian_file(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  return ext == ".ply" || ext == ".splat" || ext == ".bin";
+const GaussianFormat& gaussian_format_named(const std::string& name) {
+  for (const auto& f : gaussian_formats())
+    if (f.name == name) return f;
+  throw UsageError("unknown Gaussian file format '" + name + "' (formats: " + join_list(gaussian_format_names()) +
+                   ")");
 }
 
-std::string supported_gaussian_extensions() { return ".ply, .splat, .bin"; }
+bool is_gaussian_file(const std::string& path) { return find_format_for_path(path) != nullptr; }
+
+std::string supported_gaussian_extensions() {
+  std::vector<std::string> exts;
+  for (const auto& f : gaussian_formats()) exts.push_back(f.extension);
+  return join_list(exts);
+}
+
+std::vector<std::string> gaussian_format_names() {
+  std::vector<std::string> names;
+  for (const auto& f : gaussian_formats()) names.push_back(f.name);
+  return names;
+}
+
+std::string gaussian_formats_help() {
+  std::vector<std::string> rows;
+  for (const auto& f : gaussian_formats()) rows.push_back(f.extension + " (" + f.description + ")");
+  return join_list(rows);
+}
 
 Gaussians load_gaussians(const std::string& path) { return load_gaussians(path, GaussianLoadOptions{}); }
 
 Gaussians load_gaussians(const std::string& path, const GaussianLoadOptions& options) {
-  const GaussianFormat format = gaussian_format_for_path(path);
+  const GaussianFormat& format = gaussian_format_for_path(path);
+  if (!format.read) throw file_error(path, "the " + format.name + " format cannot be read");
   if (std::filesystem::is_directory(path)) throw file_error(path, "is a directory, not a Gaussian file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw file_error(path, "cannot open for reading (missing or unreadable)");
-  GaussianArrays a;
-  switch (format) {
-    case GaussianFormat::Ply: a = read_gaussian_ply(in, path); break;
-    case GaussianFormat::Splat: a = read_splat(in, path); break;
-    case GaussianFormat::LegacyBin: a = read_legacy_bin(in, path); break;
-  }
+  GaussianArrays a = format.read(in, path);
   if (in.bad()) throw file_error(path, "read error");
   a.check_sizes(path);
   if (!options.allow_invalid) check_finite(a, path);
@@ -102,7 +126,8 @@ Gaussians load_gaussians(const std::string& path, const GaussianLoadOptions& opt
 }
 
 void save_gaussians(const std::string& path, const Gaussians& g_in) {
-  const GaussianFormat format = gaussian_format_for_path(path);
+  const GaussianFormat& format = gaussian_format_for_path(path);
+  if (!format.write) throw file_error(path, "the " + format.name + " format cannot be written");
   Gaussians g = g_in;
   if (g.batched()) {
     if (g.batch_size() != 1)
@@ -112,19 +137,11 @@ void save_gaussians(const std::string& path, const Gaussians& g_in) {
   }
   g.validate(path);
   const GaussianArrays a = gaussians_to_arrays(g);
-  if (format != GaussianFormat::Ply) {
-    if (a.sh_coeffs > 1)
-      log_warn(path + ": this format stores RGB only; SH degree " + std::to_string(g.sh_degree()) +
-               " is reduced to its view-independent colour");
-    if (!a.phases.empty()) log_warn(path + ": this format has no phases; they are not saved");
-  }
-  atomic_write(path, [&](std::ostream& out) {
-    switch (format) {
-      case GaussianFormat::Ply: write_gaussian_ply(out, a); break;
-      case GaussianFormat::Splat: write_splat(out, a); break;
-      case GaussianFormat::LegacyBin: write_legacy_bin(out, a); break;
-    }
-  });
+  if (!format.keeps_sh && a.sh_coeffs > 1)
+    log_warn(path + ": this format stores RGB only; SH degree " + std::to_string(g.sh_degree()) +
+             " is reduced to its view-independent colour");
+  if (!format.keeps_phases && !a.phases.empty()) log_warn(path + ": this format has no phases; they are not saved");
+  atomic_write(path, [&](std::ostream& out) { format.write(out, a); });
 }
 
 }  // namespace fresnel

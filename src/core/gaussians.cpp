@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.hpp"
+#include "core/sh_constants.hpp"
 
 namespace fresnel {
 
@@ -92,23 +93,46 @@ Gaussians Gaussians::batch(int64_t b) const {
   return {maybe(means, f), maybe(quats, f), maybe(scales, f), maybe(opacities, f), maybe(colors, f), maybe(phases, f)};
 }
 
-Gaussians Gaussians::cat(const std::vector<Gaussians>& parts) {
-  if (parts.empty()) throw Error("Gaussians::cat: nothing to concatenate");
-  auto gather = [&](torch::Tensor Gaussians::*field) {
+// Joins one field across parts with `join` (cat or stack). A field present in every part is joined; one absent
+// from every part stays absent; a field present in only some parts is an error, since dropping it silently would
+// lose data (e.g. phases) and inventing it is impossible.
+static Gaussians join_fields(const std::vector<Gaussians>& parts, const char* what,
+                             const std::function<torch::Tensor(const std::vector<torch::Tensor>&)>& join) {
+  if (parts.empty()) throw Error(std::string(what) + ": no Gaussians given");
+  auto gather = [&](torch::Tensor Gaussians::*field, const char* name) {
     std::vector<torch::Tensor> ts;
-    for (const auto& p : parts) {
-      if (!(p.*field).defined()) return torch::Tensor();
-      ts.push_back(p.*field);
-    }
-    return torch::cat(ts, 0);
+    for (const auto& p : parts)
+      if ((p.*field).defined()) ts.push_back(p.*field);
+    if (ts.empty()) return torch::Tensor();
+    if (ts.size() != parts.size())
+      throw Error(std::string(what) + ": '" + name + "' is present in some parts and missing in others");
+    return join(ts);
   };
-  return {gather(&Gaussians::means), gather(&Gaussians::quats), gather(&Gaussians::scales),
-          gather(&Gaussians::opacities), gather(&Gaussians::colors), gather(&Gaussians::phases)};
+  return {gather(&Gaussians::means, "means"),   gather(&Gaussians::quats, "quats"),
+          gather(&Gaussians::scales, "scales"), gather(&Gaussians::opacities, "opacities"),
+          gather(&Gaussians::colors, "colors"), gather(&Gaussians::phases, "phases")};
+}
+
+Gaussians Gaussians::cat(const std::vector<Gaussians>& parts) {
+  for (const auto& p : parts)
+    if (p.batched()) throw Error("Gaussians::cat: expects unbatched Gaussians");
+  return join_fields(parts, "Gaussians::cat", [](const std::vector<torch::Tensor>& ts) { return torch::cat(ts, 0); });
+}
+
+Gaussians Gaussians::stack(const std::vector<Gaussians>& scenes) {
+  for (const auto& s : scenes) {
+    if (s.batched()) throw Error("Gaussians::stack: expects unbatched Gaussians (one scene each)");
+    if (s.count() != scenes.front().count())
+      throw Error("Gaussians::stack: scenes hold different numbers of Gaussians (" +
+                  std::to_string(scenes.front().count()) + " and " + std::to_string(s.count()) + ")");
+  }
+  return join_fields(scenes, "Gaussians::stack",
+                     [](const std::vector<torch::Tensor>& ts) { return torch::stack(ts, 0); });
 }
 
 torch::Tensor Gaussians::base_rgb() const {
   if (!has_sh()) return colors;
-  return (colors.select(-2, 0) * kSH_C0 + 0.5).clamp(0.0, 1.0);
+  return (colors.select(-2, 0) * sh::kC0 + 0.5).clamp(0.0, 1.0);
 }
 
 std::pair<torch::Tensor, torch::Tensor> Gaussians::bounds() const {

@@ -14,8 +14,6 @@
 
 namespace fresnel {
 
-constexpr double kSH_C0 = 0.28209479177387814;  // Y_0^0; also the original's f_dc scale.
-
 struct Gaussians {
   torch::Tensor means, quats, scales, opacities, colors, phases;
 
@@ -39,6 +37,8 @@ struct Gaussians {
   Gaussians index_select(const torch::Tensor& indices) const;  // along N; unbatched only
   Gaussians batch(int64_t b) const;                            // one scene of a batch
   static Gaussians cat(const std::vector<Gaussians>& parts);   // along N; unbatched only
+  // Unbatched scenes of equal N (and the same fields) → one batch along a new dim 0.
+  static Gaussians stack(const std::vector<Gaussians>& scenes);
 
   // Plain RGB colours, evaluating SH degree 0 only (view-independent). For SH data: 0.5 + C0·c_0.
   torch::Tensor base_rgb() const;

@@ -9,18 +9,20 @@
 
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
+#include "core/file_extension.hpp"
 
 namespace fresnel {
 
-static std::string lower_extension(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  return ext;
+const std::vector<std::string>& image_extensions() {
+  static const std::vector<std::string> extensions = {".png", ".jpg", ".jpeg", ".webp"};
+  return extensions;
 }
 
+std::string supported_image_extensions() { return join_list(image_extensions()); }
+
 bool is_image_file(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
+  const auto& all = image_extensions();
+  return std::find(all.begin(), all.end(), lower_extension(path)) != all.end();
 }
 
 torch::Tensor load_image(const std::string& path, bool keep_alpha) {

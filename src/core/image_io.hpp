@@ -3,6 +3,7 @@
 #include <torch/types.h>
 
 #include <string>
+#include <vector>
 
 namespace fresnel {
 
@@ -15,7 +16,12 @@ torch::Tensor load_image(const std::string& path, bool keep_alpha = false);
 void save_image(const std::string& path, const torch::Tensor& image);
 // Resizes (H,W,C) float32 to (height,width,C).
 torch::Tensor resize_image(const torch::Tensor& image, int width, int height, ResizeFilter filter);
-// True for the extensions the original globbed: jpg, jpeg, png, webp (any case).
+// The input image extensions (those the original globbed), lower case with the dot: the one list that file
+// searches, checks and messages use.
+const std::vector<std::string>& image_extensions();
+// ".png, .jpg, .jpeg, .webp", for messages and help strings.
+std::string supported_image_extensions();
+// True when the extension (any case) is one of image_extensions().
 bool is_image_file(const std::string& path);
 
 }  // namespace fresnel

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "core/error.hpp"
+#include "core/sh_constants.hpp"
 
 namespace fresnel {
 
@@ -52,7 +53,6 @@ GaussianArrays read_legacy_bin(std::istream& in, const std::string& where) {
 
 void write_legacy_bin(std::ostream& out, const GaussianArrays& g) {
   g.check_sizes("write_legacy_bin");
-  constexpr double kC0 = 0.28209479177387814;
   const int64_t cs = g.color_stride();
   std::vector<float> block;
   block.reserve(size_t(kLegacyBinFloats) * 4096);
@@ -63,7 +63,7 @@ void write_legacy_bin(std::ostream& out, const GaussianArrays& g) {
     std::memcpy(r + 6, &g.quats[i * 4], 16);
     for (int c = 0; c < 3; ++c)
       r[10 + c] = g.sh_coeffs == 0 ? g.colors[i * cs + c]
-                                   : float(std::min(1.0, std::max(0.0, 0.5 + kC0 * g.colors[i * cs + c])));
+                                   : float(std::min(1.0, std::max(0.0, 0.5 + sh::kC0 * g.colors[i * cs + c])));
     r[13] = g.opacities[i];
     flip_legacy_axes(r, r + 6);
     block.insert(block.end(), r, r + kLegacyBinFloats);

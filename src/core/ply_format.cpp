@@ -9,12 +9,12 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/ply_table.hpp"
+#include "core/sh_constants.hpp"
 
 namespace fresnel {
 
 namespace {
 
-constexpr double kC0 = 0.28209479177387814;  // SH band-0 constant (docs/conventions.md)
 
 bool parse_suffix(const std::string& name, const std::string& prefix, int64_t& index) {
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
@@ -118,7 +118,7 @@ GaussianArrays read_gaussian_ply(std::istream& in, const std::string& where) {
     for (int c = 0; c < 3; ++c) {
       const double dc = col(3 + c)[i];
       if (sh_coeffs == 0) {
-        g.colors[i * cs + c] = saturate_to_float(0.5 + kC0 * dc);
+        g.colors[i * cs + c] = saturate_to_float(0.5 + sh::kC0 * dc);
       } else {
         g.colors[i * cs + c] = float(dc);
         for (int k = 1; k < sh_coeffs; ++k) g.colors[i * cs + k * 3 + c] = col(14 + c * (sh_coeffs - 1) + (k - 1))[i];
@@ -142,7 +142,7 @@ void write_gaussian_ply(std::ostream& out, const GaussianArrays& g) {
   }
   if (g.sh_coeffs == 0) {
     dc.resize(size_t(n) * 3);
-    for (int64_t i = 0; i < n * 3; ++i) dc[i] = saturate_to_float((double(g.colors[i]) - 0.5) / kC0);
+    for (int64_t i = 0; i < n * 3; ++i) dc[i] = saturate_to_float((double(g.colors[i]) - 0.5) / sh::kC0);
   }
   std::vector<PlyColumnRef> cols;
   const char* axes[] = {"x", "y", "z"};

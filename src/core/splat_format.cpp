@@ -8,12 +8,11 @@
 #include <ostream>
 
 #include "core/error.hpp"
+#include "core/sh_constants.hpp"
 
 namespace fresnel {
 
 namespace {
-
-constexpr double kC0 = 0.28209479177387814;
 
 uint8_t quantize_unit(double v) {  // [0,1] → round(v·255)
   if (!std::isfinite(v)) v = 0;
@@ -81,7 +80,7 @@ void write_splat(std::ostream& out, const GaussianArrays& g) {
     std::memcpy(r, &g.means[i * 3], 12);
     std::memcpy(r + 12, &g.scales[i * 3], 12);
     for (int c = 0; c < 3; ++c) {
-      const double v = g.sh_coeffs == 0 ? g.colors[i * cs + c] : 0.5 + kC0 * g.colors[i * cs + c];
+      const double v = g.sh_coeffs == 0 ? g.colors[i * cs + c] : 0.5 + sh::kC0 * g.colors[i * cs + c];
       r[24 + c] = quantize_unit(v);
     }
     r[27] = quantize_unit(g.opacities[i]);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/camera.hpp"
+
 namespace fresnel::decode {
 
 namespace F = torch::nn::functional;
@@ -11,7 +13,8 @@ torch::Tensor normalized_depth_to_z(const torch::Tensor& d, const torch::Tensor&
 }
 
 torch::Tensor default_normalized_intrinsics(int64_t batch, const torch::TensorOptions& options) {
-  return torch::tensor({0.8f, 0.8f, 0.5f, 0.5f}, options.dtype(torch::kFloat32)).unsqueeze(0).repeat({batch, 1});
+  const auto& k = kDefaultNormalizedIntrinsics;
+  return torch::tensor({k[0], k[1], k[2], k[3]}, options.dtype(torch::kFloat32)).unsqueeze(0).repeat({batch, 1});
 }
 
 torch::Tensor unproject_normalized(const torch::Tensor& u, const torch::Tensor& v, const torch::Tensor& z,

@@ -28,7 +28,7 @@ torch::Tensor normalized_depth_to_z(const torch::Tensor& d, const torch::Tensor&
 constexpr double kDefaultDepthOffset = 2.0;
 
 // Camera intrinsics as fractions of the image size: (fx/W, fy/H, cx/W, cy/H). Decoders take these (B,4) so
-// they work at any resolution. The original's training camera is (0.8, 0.8, 0.5, 0.5).
+// they work at any resolution. The default is the original's training camera, kDefaultNormalizedIntrinsics.
 torch::Tensor default_normalized_intrinsics(int64_t batch, const torch::TensorOptions& options);
 
 // Unprojects normalised image coordinates (u,v ∈ [0,1], pixel u = u·W) at camera depth z through normalised

@@ -26,18 +26,7 @@ Gaussians batch_saag(const torch::Tensor& images, const torch::Tensor& depth, co
   for (int64_t b = 0; b < images.size(0); ++b)
     parts.push_back(saag_from_depth(images[b].detach().cpu(), depth[b][0].detach().cpu(),
                                     intrinsics[b].detach().cpu(), options));
-  Gaussians g;
-  auto stack = [&](torch::Tensor Gaussians::*f) {
-    std::vector<torch::Tensor> t;
-    for (auto& p : parts) t.push_back(p.*f);
-    return torch::stack(t).to(images.device());
-  };
-  g.means = stack(&Gaussians::means);
-  g.quats = stack(&Gaussians::quats);
-  g.scales = stack(&Gaussians::scales);
-  g.colors = stack(&Gaussians::colors);
-  g.opacities = stack(&Gaussians::opacities);
-  return g;
+  return Gaussians::stack(parts).to(images.device());
 }
 
 namespace {

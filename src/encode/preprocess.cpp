@@ -85,7 +85,7 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
   for (size_t i = 0; i < images.size(); ++i)
     if (static_cast<int>(i % o.shard_count) == o.shard_index) mine.push_back(images[i]);
   stats.total = static_cast<int64_t>(mine.size());
-  if (images.empty()) throw file_error(o.data_dir, "no images (jpg, jpeg, png, webp) found");
+  if (images.empty()) throw file_error(o.data_dir, "no images (" + supported_image_extensions() + ") found");
 
   auto outputs_of = [&](const std::string& img) {
     const std::string stem = fs::path(img).stem().string();

@@ -29,7 +29,7 @@ struct PreprocessStats {
   std::vector<std::string> failures;  // "path: reason"
 };
 
-// Sorted image files (jpg, jpeg, png, webp, any case) directly in `dir`; throws when the folder is missing.
+// Sorted image files (core image_extensions(), any case) directly in `dir`; throws when the folder is missing.
 std::vector<std::string> list_images(const std::string& dir);
 // "i/n" with 0 ≤ i < n → {i, n}; UsageError otherwise.
 std::pair<int, int> parse_shard(const std::string& text);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/file_extension.hpp"
 #include "core/gaussian_io.hpp"
 
 namespace fresnel {
@@ -39,10 +40,14 @@ GaussianPredictor unprojected_predictor(double scale_factor) {
 GaussianPredictor gaussian_files_predictor(const std::string& dir) {
   if (!std::filesystem::is_directory(dir)) throw file_error(dir, "Gaussians directory not found");
   return [dir](const ObjectViews& obj) {
-    const auto path = (std::filesystem::path(dir) / (obj.id + ".ply")).string();
-    if (!std::filesystem::exists(path))
-      throw file_error(path, "missing Gaussians for object " + obj.id + " (expected <object_id>.ply)");
-    return load_gaussians(path);
+    // <object_id> with the first format extension present, in table order.
+    std::vector<std::string> tried;
+    for (const auto& format : gaussian_formats()) {
+      tried.push_back(obj.id + format.extension);
+      const auto path = (std::filesystem::path(dir) / tried.back()).string();
+      if (std::filesystem::exists(path)) return load_gaussians(path);
+    }
+    throw file_error(dir, "missing Gaussians for object " + obj.id + ": none of " + join_list(tried));
   };
 }
 

@@ -20,7 +20,8 @@ constexpr double kUnprojectedOpacity = 0.99;
 Gaussians unprojected_gaussians(const ViewData& input, double scale_factor = kUnprojectedScale);
 GaussianPredictor unprojected_predictor(double scale_factor = kUnprojectedScale);
 
-// Reads `<dir>/<object_id>.ply` (core/gaussian_io.hpp), Gaussians already in the input camera frame.
+// Reads `<dir>/<object_id>.<ext>` in any Gaussian file format (core/gaussian_io.hpp; the first extension of the
+// format table that exists), Gaussians already in the input camera frame.
 GaussianPredictor gaussian_files_predictor(const std::string& dir);
 
 }  // namespace fresnel

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/camera.hpp"
 #include "decode/direct_patch_decoder.hpp"
 
 namespace fresnel::onnx_export {
@@ -18,7 +19,7 @@ namespace fresnel::onnx_export {
 struct DecoderExportOptions {
   int64_t grid_h = 37, grid_w = 37;  // feature grid (DINOv2 / built-in encoder: 37×37)
   int64_t depth_size = 518;          // depth input D×D (the original's ONNX takes 518²)
-  std::array<double, 4> intrinsics = {0.8, 0.8, 0.5, 0.5};  // normalised input camera (fx/W, fy/H, cx/W, cy/H)
+  std::array<double, 4> intrinsics = kDefaultNormalizedIntrinsics;  // normalised input camera (fx/W, fy/H, cx/W, cy/H)
   int64_t opset = 14;
 };
 

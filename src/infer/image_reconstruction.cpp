@@ -113,7 +113,7 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   // Anything's normalised depth.
   torch::Tensor depth;
   decode::SaagOptions so;
-  std::array<double, 4> k = {0.8, 0.8, 0.5, 0.5};
+  std::array<double, 4> k = kDefaultNormalizedIntrinsics;
   if (s.model) {
     const auto p = s.model->predict(r.image, extra);
     if (p.depth.defined()) {

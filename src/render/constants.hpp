@@ -16,14 +16,6 @@ constexpr double kQuatEps = 1e-12;                // q / sqrt(|q|² + eps): a ze
 constexpr double kDirEps = 1e-20;                 // view direction normalisation for SH
 constexpr double kPhaseEps = 1e-6;                // |U|_ε = sqrt(|U|² + ε²) − ε in phase blending
 
-// Real spherical-harmonics constants (3DGS convention: colour = 0.5 + Σ_k SH_k(dir)·c_k).
-constexpr double kShC0 = 0.28209479177387814;
-constexpr double kShC1 = 0.4886025119029199;
-// Scalars rather than arrays so CUDA device code can use them as constants.
-constexpr double kShC2_0 = 1.0925484305920792, kShC2_1 = -1.0925484305920792, kShC2_2 = 0.31539156525252005,
-                 kShC2_3 = -1.0925484305920792, kShC2_4 = 0.5462742152960396;
-constexpr double kShC3_0 = -0.5900435899266435, kShC3_1 = 2.890611442640554, kShC3_2 = -0.4570457994644658,
-                 kShC3_3 = 0.3731763325901154, kShC3_4 = -0.4570457994644658, kShC3_5 = 1.445305721320277,
-                 kShC3_6 = -0.5900435899266435;
+// The SH basis constants live in core/sh_constants.hpp (shared with the file formats).
 
 }  // namespace fresnel::render_constants

@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 
+#include "core/sh_constants.hpp"
 #include "render/constants.hpp"
 
 #if defined(__CUDACC__)
@@ -216,26 +217,26 @@ FRESNEL_HD void project_backward(const CameraParams<S>& cam, const S quat[4], co
 template <typename S>
 FRESNEL_HD void sh_basis(int degree, const S d[3], S b[16]) {
   const S x = d[0], y = d[1], z = d[2];
-  b[0] = S(rc::kShC0);
+  b[0] = S(sh::kC0);
   if (degree < 1) return;
-  b[1] = -S(rc::kShC1) * y;
-  b[2] = S(rc::kShC1) * z;
-  b[3] = -S(rc::kShC1) * x;
+  b[1] = -S(sh::kC1) * y;
+  b[2] = S(sh::kC1) * z;
+  b[3] = -S(sh::kC1) * x;
   if (degree < 2) return;
   const S xx = x * x, yy = y * y, zz = z * z;
-  b[4] = S(rc::kShC2_0) * x * y;
-  b[5] = S(rc::kShC2_1) * y * z;
-  b[6] = S(rc::kShC2_2) * (S(2) * zz - xx - yy);
-  b[7] = S(rc::kShC2_3) * x * z;
-  b[8] = S(rc::kShC2_4) * (xx - yy);
+  b[4] = S(sh::kC2_0) * x * y;
+  b[5] = S(sh::kC2_1) * y * z;
+  b[6] = S(sh::kC2_2) * (S(2) * zz - xx - yy);
+  b[7] = S(sh::kC2_3) * x * z;
+  b[8] = S(sh::kC2_4) * (xx - yy);
   if (degree < 3) return;
-  b[9] = S(rc::kShC3_0) * y * (S(3) * xx - yy);
-  b[10] = S(rc::kShC3_1) * x * y * z;
-  b[11] = S(rc::kShC3_2) * y * (S(4) * zz - xx - yy);
-  b[12] = S(rc::kShC3_3) * z * (S(2) * zz - S(3) * xx - S(3) * yy);
-  b[13] = S(rc::kShC3_4) * x * (S(4) * zz - xx - yy);
-  b[14] = S(rc::kShC3_5) * z * (xx - yy);
-  b[15] = S(rc::kShC3_6) * x * (xx - S(3) * yy);
+  b[9] = S(sh::kC3_0) * y * (S(3) * xx - yy);
+  b[10] = S(sh::kC3_1) * x * y * z;
+  b[11] = S(sh::kC3_2) * y * (S(4) * zz - xx - yy);
+  b[12] = S(sh::kC3_3) * z * (S(2) * zz - S(3) * xx - S(3) * yy);
+  b[13] = S(sh::kC3_4) * x * (S(4) * zz - xx - yy);
+  b[14] = S(sh::kC3_5) * z * (xx - yy);
+  b[15] = S(sh::kC3_6) * x * (xx - S(3) * yy);
 }
 
 // dL/ddir += Σ_k g_k · ∂b_k/∂dir, where g_k = dL/db_k.
@@ -243,20 +244,20 @@ template <typename S>
 FRESNEL_HD void sh_basis_backward(int degree, const S d[3], const S g[16], S gd[3]) {
   if (degree < 1) return;
   const S x = d[0], y = d[1], z = d[2];
-  const S c1 = S(rc::kShC1);
+  const S c1 = S(sh::kC1);
   gd[0] += -c1 * g[3];
   gd[1] += -c1 * g[1];
   gd[2] += c1 * g[2];
   if (degree < 2) return;
-  const S a0 = S(rc::kShC2_0), a1 = S(rc::kShC2_1), a2 = S(rc::kShC2_2), a3 = S(rc::kShC2_3),
-          a4 = S(rc::kShC2_4);
+  const S a0 = S(sh::kC2_0), a1 = S(sh::kC2_1), a2 = S(sh::kC2_2), a3 = S(sh::kC2_3),
+          a4 = S(sh::kC2_4);
   gd[0] += a0 * y * g[4] - S(2) * a2 * x * g[6] + a3 * z * g[7] + S(2) * a4 * x * g[8];
   gd[1] += a0 * x * g[4] + a1 * z * g[5] - S(2) * a2 * y * g[6] - S(2) * a4 * y * g[8];
   gd[2] += a1 * y * g[5] + S(4) * a2 * z * g[6] + a3 * x * g[7];
   if (degree < 3) return;
   const S xx = x * x, yy = y * y, zz = z * z;
-  const S e0 = S(rc::kShC3_0), e1 = S(rc::kShC3_1), e2 = S(rc::kShC3_2), e3 = S(rc::kShC3_3),
-          e4 = S(rc::kShC3_4), e5 = S(rc::kShC3_5), e6 = S(rc::kShC3_6);
+  const S e0 = S(sh::kC3_0), e1 = S(sh::kC3_1), e2 = S(sh::kC3_2), e3 = S(sh::kC3_3),
+          e4 = S(sh::kC3_4), e5 = S(sh::kC3_5), e6 = S(sh::kC3_6);
   gd[0] += S(6) * e0 * x * y * g[9] + e1 * y * z * g[10] - S(2) * e2 * x * y * g[11] - S(6) * e3 * x * z * g[12] +
            e4 * (S(4) * zz - S(3) * xx - yy) * g[13] + S(2) * e5 * x * z * g[14] + e6 * (S(3) * xx - S(3) * yy) * g[15];
   gd[1] += e0 * (S(3) * xx - S(3) * yy) * g[9] + e1 * x * z * g[10] + e2 * (S(4) * zz - xx - S(3) * yy) * g[11] -

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "core/sh_constants.hpp"
 #include "render/constants.hpp"
 
 namespace fresnel::reference {
@@ -16,27 +17,27 @@ using torch::Tensor;
 
 Tensor sh_basis(const Tensor& d, int degree) {
   const auto x = d.select(-1, 0), y = d.select(-1, 1), z = d.select(-1, 2);
-  std::vector<Tensor> b{torch::full_like(x, rc::kShC0)};
+  std::vector<Tensor> b{torch::full_like(x, sh::kC0)};
   if (degree >= 1) {
-    b.push_back(-rc::kShC1 * y);
-    b.push_back(rc::kShC1 * z);
-    b.push_back(-rc::kShC1 * x);
+    b.push_back(-sh::kC1 * y);
+    b.push_back(sh::kC1 * z);
+    b.push_back(-sh::kC1 * x);
   }
   if (degree >= 2) {
     const auto xx = x * x, yy = y * y, zz = z * z;
-    b.push_back(rc::kShC2_0 * x * y);
-    b.push_back(rc::kShC2_1 * y * z);
-    b.push_back(rc::kShC2_2 * (2 * zz - xx - yy));
-    b.push_back(rc::kShC2_3 * x * z);
-    b.push_back(rc::kShC2_4 * (xx - yy));
+    b.push_back(sh::kC2_0 * x * y);
+    b.push_back(sh::kC2_1 * y * z);
+    b.push_back(sh::kC2_2 * (2 * zz - xx - yy));
+    b.push_back(sh::kC2_3 * x * z);
+    b.push_back(sh::kC2_4 * (xx - yy));
     if (degree >= 3) {
-      b.push_back(rc::kShC3_0 * y * (3 * xx - yy));
-      b.push_back(rc::kShC3_1 * x * y * z);
-      b.push_back(rc::kShC3_2 * y * (4 * zz - xx - yy));
-      b.push_back(rc::kShC3_3 * z * (2 * zz - 3 * xx - 3 * yy));
-      b.push_back(rc::kShC3_4 * x * (4 * zz - xx - yy));
-      b.push_back(rc::kShC3_5 * z * (xx - yy));
-      b.push_back(rc::kShC3_6 * x * (xx - 3 * yy));
+      b.push_back(sh::kC3_0 * y * (3 * xx - yy));
+      b.push_back(sh::kC3_1 * x * y * z);
+      b.push_back(sh::kC3_2 * y * (4 * zz - xx - yy));
+      b.push_back(sh::kC3_3 * z * (2 * zz - 3 * xx - 3 * yy));
+      b.push_back(sh::kC3_4 * x * (4 * zz - xx - yy));
+      b.push_back(sh::kC3_5 * z * (xx - yy));
+      b.push_back(sh::kC3_6 * x * (xx - 3 * yy));
     }
   }
   return torch::stack(b, -1);  // (N,K)

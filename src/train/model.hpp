@@ -26,7 +26,7 @@ struct ModelConfig {
   std::string depth_mode = "normalized";  // "normalized" (1 = near) or "metric" (camera z)
   // Input camera intrinsics as fractions of the image size (fx/W, fy/H, cx/W, cy/H): the camera the model was
   // trained with; inference puts Gaussians in this camera's frame.
-  std::array<double, 4> input_intrinsics = {0.8, 0.8, 0.5, 0.5};
+  std::array<double, 4> input_intrinsics = kDefaultNormalizedIntrinsics;
   int saag_subsample = 4;  // experiments 1 and 3: one SAAG Gaussian per subsample² pixels
   int image_size = 256;    // training image size (inference resizes inputs to it)
   int64_t feature_grid = 37;  // the built-in encoder's output grid (pixel-aligned decoding: the image size)

@@ -73,7 +73,7 @@ class SingleViewSource : public SampleSource {
       if (e.is_regular_file() && is_image_file(e.path().string())) files_.push_back(e.path().string());
     std::sort(files_.begin(), files_.end());
     if (o.max_images > 0 && static_cast<int64_t>(files_.size()) > o.max_images) files_.resize(o.max_images);
-    if (files_.empty()) throw Error(o.data_dir + ": no training images (*.jpg, *.jpeg, *.png, *.webp)");
+    if (files_.empty()) throw Error(o.data_dir + ": no training images (" + supported_image_extensions() + ")");
     features_dir_ = (fs::path(o.data_dir) / "features").string();
   }
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }

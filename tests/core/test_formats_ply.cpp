@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/gaussian_io.hpp"
+#include "core/sh_constants.hpp"
 #include "formats_test_helpers.hpp"
 
 using namespace fresnel;
@@ -13,8 +14,6 @@ using fresnel::test::make_ply;
 using fresnel::test::PlyProp;
 
 namespace {
-
-constexpr double kC0 = 0.28209479177387814;
 
 // A deliberately separate, minimal binary PLY reader: header lines → (type, name) list, then raw floats.
 struct MiniPly {
@@ -106,9 +105,9 @@ void expect_activated(const Gaussians& g, int64_t i, const RawGaussian& r) {
   EXPECT_NEAR(g.quats[i][0].item<float>(), r.r0 / qn, 1e-6);
   EXPECT_NEAR(g.quats[i][1].item<float>(), r.r1 / qn, 1e-6);
   ASSERT_EQ(g.colors.dim(), 2);
-  EXPECT_NEAR(g.colors[i][0].item<float>(), 0.5 + kC0 * r.dc0, 1e-6);
-  EXPECT_NEAR(g.colors[i][1].item<float>(), 0.5 + kC0 * r.dc1, 1e-6);
-  EXPECT_NEAR(g.colors[i][2].item<float>(), 0.5 + kC0 * r.dc2, 1e-6);
+  EXPECT_NEAR(g.colors[i][0].item<float>(), 0.5 + sh::kC0 * r.dc0, 1e-6);
+  EXPECT_NEAR(g.colors[i][1].item<float>(), 0.5 + sh::kC0 * r.dc1, 1e-6);
+  EXPECT_NEAR(g.colors[i][2].item<float>(), 0.5 + sh::kC0 * r.dc2, 1e-6);
 }
 
 std::vector<RawGaussian> two_raw() {
@@ -207,7 +206,7 @@ TEST(FormatsPly, RgbColoursAreStoredAsDcCoefficients) {
   save_gaussians(dir.file("c.ply"), g);
   const MiniPly m = mini_read(test::read_bytes(dir.file("c.ply")));
   ASSERT_EQ(m.props.size(), 17u);
-  EXPECT_NEAR(m.data[6], (g.colors[0][0].item<float>() - 0.5) / kC0, 1e-5);
+  EXPECT_NEAR(m.data[6], (g.colors[0][0].item<float>() - 0.5) / sh::kC0, 1e-5);
 }
 
 TEST(FormatsPly, ReadsPropertiesByNameInAnyOrderWithExtrasAndDoubles) {

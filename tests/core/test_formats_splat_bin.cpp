@@ -149,11 +149,12 @@ TEST(FormatsLegacyBin, NaNInAnOriginalFileIsNamed) {
 TEST(FormatsConvert, EveryFormatToEveryOtherKeepsPositions) {
   test::TempDir dir;
   const auto g = test::random_gaussians(25);
-  const std::vector<std::string> exts = {".ply", ".splat", ".bin"};
-  for (const auto& a : exts) {
+  for (const auto& fa : gaussian_formats()) {
+    const std::string& a = fa.extension;
     save_gaussians(dir.file("src" + a), g);
     const auto ga = load_gaussians(dir.file("src" + a));
-    for (const auto& b : exts) {
+    for (const auto& fb : gaussian_formats()) {
+      const std::string& b = fb.extension;
       save_gaussians(dir.file("dst" + b), ga);
       const auto gb = load_gaussians(dir.file("dst" + b));
       ASSERT_EQ(gb.count(), 25) << a << " → " << b;
@@ -167,11 +168,10 @@ TEST(FormatsConvert, EveryFormatToEveryOtherKeepsPositions) {
 TEST(FormatsConvert, BatchOfOneIsSavedAndLargerBatchesAreRefused) {
   test::TempDir dir;
   auto g = test::random_gaussians(5);
-  Gaussians b1{g.means.unsqueeze(0), g.quats.unsqueeze(0), g.scales.unsqueeze(0), g.opacities.unsqueeze(0), g.colors.unsqueeze(0), {}};
+  const Gaussians b1 = Gaussians::stack({g});
   save_gaussians(dir.file("b1.bin"), b1);
   EXPECT_TRUE(torch::equal(load_gaussians(dir.file("b1.bin")).means, g.means));
-  Gaussians two{torch::stack({g.means, g.means}), torch::stack({g.quats, g.quats}), torch::stack({g.scales, g.scales}),
-                torch::stack({g.opacities, g.opacities}), torch::stack({g.colors, g.colors}), {}};
+  const Gaussians two = Gaussians::stack({g, g});
   expect_error([&] { save_gaussians(dir.file("b2.ply"), two); }, {"b2.ply", "batch of 2"});
   EXPECT_FALSE(std::filesystem::exists(dir.file("b2.ply")));
 }

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "core/error.hpp"
 #include "core/gaussians.hpp"
+#include "core/sh_constants.hpp"
 
 using namespace fresnel;
 
@@ -62,8 +65,56 @@ TEST(Gaussians, BatchCatAndIndex) {
   EXPECT_EQ(c.count(), 5);
   auto s = c.index_select(torch::tensor({4, 0}));
   EXPECT_TRUE(torch::equal(s.means[0], b.means[1]));
-  Gaussians batched;
-  batched.means = torch::stack({a.means, a.means});
+  Gaussians batched = Gaussians::stack({a, a});
   EXPECT_TRUE(batched.batched());
   EXPECT_EQ(batched.count(), 3);
+}
+
+TEST(Gaussians, StackBatchesEveryDefinedField) {
+  auto a = make(4), b = make(4);
+  for (auto* g : {&a, &b}) {
+    g->colors = torch::rand({4, 4, 3});  // SH degree 1
+    g->phases = torch::rand({4, 3});
+  }
+  const Gaussians s = Gaussians::stack({a, b});
+  ASSERT_TRUE(s.batched());
+  EXPECT_EQ(s.batch_size(), 2);
+  EXPECT_EQ(s.count(), 4);
+  EXPECT_EQ(s.sh_degree(), 1);
+  EXPECT_NO_THROW(s.validate());
+  const Gaussians* parts[] = {&a, &b};
+  for (int64_t i = 0; i < 2; ++i) {
+    const Gaussians one = s.batch(i);
+    EXPECT_TRUE(torch::equal(one.means, parts[i]->means));
+    EXPECT_TRUE(torch::equal(one.quats, parts[i]->quats));
+    EXPECT_TRUE(torch::equal(one.scales, parts[i]->scales));
+    EXPECT_TRUE(torch::equal(one.opacities, parts[i]->opacities));
+    EXPECT_TRUE(torch::equal(one.colors, parts[i]->colors));
+    EXPECT_TRUE(torch::equal(one.phases, parts[i]->phases));
+  }
+  EXPECT_FALSE(Gaussians::stack({make(2), make(2)}).has_phases()) << "a field absent everywhere stays absent";
+}
+
+TEST(Gaussians, StackRefusesMismatchedScenes) {
+  auto with_phases = make(3);
+  with_phases.phases = torch::zeros({3, 3});
+  auto message = [](const std::vector<Gaussians>& parts) {
+    try {
+      Gaussians::stack(parts);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(message({with_phases, make(3)}).find("'phases'"), std::string::npos);
+  EXPECT_NE(message({make(3), make(2)}).find("different numbers"), std::string::npos);
+  EXPECT_NE(message({Gaussians::stack({make(3)})}).find("unbatched"), std::string::npos);
+  EXPECT_FALSE(message({}).empty());
+}
+
+TEST(Gaussians, BaseRgbUsesTheShBandZeroConstant) {
+  EXPECT_DOUBLE_EQ(sh::kC0, 0.5 / std::sqrt(M_PI));  // Y_0^0 = 1/(2√π)
+  auto g = make(1);
+  g.colors = torch::full({1, 1, 3}, 0.5f);
+  EXPECT_NEAR(g.base_rgb()[0][0].item<float>(), 0.5 + 0.5 * sh::kC0, 1e-6);
 }

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cctype>
 #include <filesystem>
 
 #include "core/atomic_write.hpp"
@@ -41,6 +42,19 @@ TEST(ImageIo, AlphaIsKeptWhenAsked) {
   save_image(dir.file("a.png"), img);
   EXPECT_EQ(load_image(dir.file("a.png"), true).size(2), 4);
   EXPECT_EQ(load_image(dir.file("a.png"), false).size(2), 3);
+}
+
+TEST(ImageIo, EveryImageExtensionIsRecognisedInAnyCaseAndListed) {
+  const std::string listed = supported_image_extensions();
+  for (const auto& ext : image_extensions()) {
+    EXPECT_TRUE(is_image_file("photos/a" + ext)) << ext;
+    std::string upper = ext;
+    for (auto& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_TRUE(is_image_file("A" + upper)) << upper;
+    EXPECT_NE(listed.find(ext), std::string::npos) << listed;
+  }
+  EXPECT_FALSE(is_image_file("scene.ply"));
+  EXPECT_FALSE(is_image_file("png"));  // a name, not an extension
 }
 
 TEST(ImageIo, MissingAndCorruptFilesNameThePath) {

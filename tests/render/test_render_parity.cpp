@@ -224,12 +224,7 @@ TEST(RenderRobustness, NoNaNOnDegenerateInput) {
 
 TEST(RenderApi, BatchEqualsPerSceneCallsAndMultiCameraEqualsSingle) {
   const Gaussians a = random_scene(40, 61, 1), b = random_scene(40, 62, 1);
-  Gaussians batch;
-  batch.means = torch::stack({a.means, b.means});
-  batch.quats = torch::stack({a.quats, b.quats});
-  batch.scales = torch::stack({a.scales, b.scales});
-  batch.opacities = torch::stack({a.opacities, b.opacities});
-  batch.colors = torch::stack({a.colors, b.colors});
+  const Gaussians batch = Gaussians::stack({a, b});
   const std::vector<std::vector<Camera>> cams{{front_camera(32), oblique_camera(32)},
                                               {oblique_camera(32), front_camera(32)}};
   const RenderOutput out = render_batch(batch, cams, {});
