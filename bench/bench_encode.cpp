@@ -29,7 +29,8 @@ namespace fs = std::filesystem;
 static double process_cpu_seconds() {
   rusage r{};
   getrusage(RUSAGE_SELF, &r);
-  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + 1e-6 * static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+  return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
 }
 
 static void report_process_cpu(benchmark::State& state, double cpu_start) {
@@ -42,8 +43,8 @@ static void BM_Sgemm2048(benchmark::State& state) {
   torch::NoGradGuard ng;
   auto a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048}), c = torch::empty({2048, 2048});
   for (auto _ : state) benchmark::DoNotOptimize(at::mm_out(c, a, b));
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 2048 * 2048 * 2048 * static_cast<double>(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * 2048 * 2048 * 2048 * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   state.counters["threads"] = torch::get_num_threads();
 }
 BENCHMARK(BM_Sgemm2048)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -82,7 +83,8 @@ static void BM_PreprocessPerImage(benchmark::State& state) {
   fs::create_directories(root / "img");
   torch::manual_seed(0);
   const int n = 4;
-  for (int i = 0; i < n; ++i) save_image((root / "img" / ("p" + std::to_string(i) + ".jpg")).string(), torch::rand({480, 640, 3}));
+  for (int i = 0; i < n; ++i)
+    save_image((root / "img" / ("p" + std::to_string(i) + ".jpg")).string(), torch::rand({480, 640, 3}));
   {
     std::map<std::string, torch::Tensor> w;
     for (const auto& [k, s] : dinov2_parameter_shapes(Dinov2Config::preset("small"))) w[k] = torch::randn(s) * 0.02;

@@ -2,8 +2,8 @@
 // (render/bench_scene.hpp), plus the dense reference twin on the smallest case for comparison.
 // Items processed = Gaussian × pixel pairs of a dense evaluation (N·H·W), so items/s compares to the twin.
 #include <benchmark/benchmark.h>
-#include <thread>
 #include <torch/torch.h>
+#include <thread>
 
 #include "render/bench_scene.hpp"
 #include "render/reference.hpp"

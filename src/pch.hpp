@@ -1,7 +1,7 @@
 // Precompiled header: the expensive, stable includes shared by every torch translation unit.
 #pragma once
-#include <torch/torch.h>
 #include <ATen/Parallel.h>
+#include <torch/torch.h>
 #include <algorithm>
 #include <array>
 #include <cmath>

@@ -4,8 +4,8 @@
 
 namespace fresnel::viewer {
 
-void sort_back_to_front(const float* positions, int stride, const std::vector<uint32_t>& candidates, const double depth_row[4],
-                        double near_plane, std::vector<uint32_t>& out) {
+void sort_back_to_front(const float* positions, int stride, const std::vector<uint32_t>& candidates,
+                        const double depth_row[4], double near_plane, std::vector<uint32_t>& out) {
   std::vector<uint32_t> keys;
   out.clear();
   keys.reserve(candidates.size());

@@ -9,7 +9,7 @@ namespace fresnel::viewer {
 // Orders `candidates` (indices into `positions`: splat i's xyz at positions[i·stride]) by decreasing camera depth
 // z = r·p + t, where (r, t) is the third row of the world→camera matrix. Splats with z < near are
 // dropped (they are behind the camera and the rasterizer culls them too). The result goes into `out`.
-void sort_back_to_front(const float* positions, int stride, const std::vector<uint32_t>& candidates, const double depth_row[4],
-                        double near_plane, std::vector<uint32_t>& out);
+void sort_back_to_front(const float* positions, int stride, const std::vector<uint32_t>& candidates,
+                        const double depth_row[4], double near_plane, std::vector<uint32_t>& out);
 
 }  // namespace fresnel::viewer

@@ -14,8 +14,7 @@ void on_glfw_error(int code, const char* message) { g_last_glfw_error = message 
 
 GlContext::GlContext(int width, int height, const std::string& title, bool visible) {
   glfwSetErrorCallback(on_glfw_error);
-  const std::string hint =
-      " (is a display available? Without one, run under `xvfb-run -a fresnel-viewer ...`)";
+  const std::string hint = " (is a display available? Without one, run under `xvfb-run -a fresnel-viewer ...`)";
   if (!glfwInit()) throw Error("viewer: cannot initialise GLFW: " + g_last_glfw_error + hint);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);

@@ -46,19 +46,23 @@ int main(int argc, char** argv) {
   app.add_option("--save-camera", o.save_camera,
                  "With --screenshot: also write the camera as a cameras.json usable by `fresnel render --cameras`");
   std::string size;
-  app.add_option("--size", size, "Image size WIDTHxHEIGHT of the screenshot or of the initial render (default 1280x720)");
+  app.add_option("--size", size,
+                 "Image size WIDTHxHEIGHT of the screenshot or of the initial render (default 1280x720)");
   double yaw = 0, pitch = 0, distance = 0;
   auto* yaw_opt = app.add_option("--yaw", yaw, "Camera azimuth around the target in degrees (0: the input view)");
-  auto* pitch_opt = app.add_option("--pitch", pitch, "Camera elevation in degrees, in [-85.9, 85.9] (positive: from above)");
+  auto* pitch_opt =
+      app.add_option("--pitch", pitch, "Camera elevation in degrees, in [-85.9, 85.9] (positive: from above)");
   auto* dist_opt = app.add_option("--distance", distance, "Camera distance from the target, in [0.5, 50]")
                        ->check(CLI::Range(0.5, 50.0));
   std::vector<double> target;
   auto* target_opt = app.add_option("--target", target, "Orbit centre X Y Z (default: the scene's median)")
-                         ->expected(3)->delimiter(',');
+                         ->expected(3)
+                         ->delimiter(',');
   app.add_option("--fov", o.fov_y_degrees, "Vertical field of view in degrees")->check(CLI::Range(1.0, 170.0));
   std::vector<float> bg;
   auto* bg_opt = app.add_option("--background", bg, "Background colour R,G,B in [0,1] (default 0.08,0.08,0.1)")
-                     ->expected(3)->delimiter(',');
+                     ->expected(3)
+                     ->delimiter(',');
   app.add_option("--splat-scale", o.splat_scale, "Multiplier on every Gaussian's size")->check(CLI::Range(0.01, 100.0));
   app.add_option("--opacity", o.opacity_scale, "Multiplier on every opacity")->check(CLI::Range(0.0, 100.0));
   app.add_option("--max-count", o.max_count, "Draw at most this many Gaussians (a uniform random subset; 0: all)")
@@ -75,8 +79,7 @@ int main(int argc, char** argv) {
     if (*target_opt) o.target = fresnel::Vec3{target[0], target[1], target[2]};
     if (*bg_opt) o.background = {bg[0], bg[1], bg[2]};
     o.use_learned_decoder = !no_decoder;
-    if (!o.save_camera.empty() && o.screenshot.empty())
-      throw fresnel::UsageError("--save-camera needs --screenshot");
+    if (!o.save_camera.empty() && o.screenshot.empty()) throw fresnel::UsageError("--save-camera needs --screenshot");
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;

@@ -24,7 +24,7 @@ SplatData pack_splats(const Gaussians& g_in) {
   auto cov = torch::bmm(M, M.transpose(1, 2));
 
   auto zeros = torch::zeros({n, 1});
-  auto packed = torch::cat({g.means, zeros,                                                     //
+  auto packed = torch::cat({g.means, zeros,  //
                             cov.select(1, 0).select(1, 0).unsqueeze(1), cov.select(1, 0).select(1, 1).unsqueeze(1),
                             cov.select(1, 0).select(1, 2).unsqueeze(1), cov.select(1, 1).select(1, 1).unsqueeze(1),
                             cov.select(1, 1).select(1, 2).unsqueeze(1), cov.select(1, 2).select(1, 2).unsqueeze(1),
@@ -35,7 +35,7 @@ SplatData pack_splats(const Gaussians& g_in) {
   SplatData d;
   d.count = n;
   d.texels = std::make_shared<const std::vector<float>>(packed.data_ptr<float>(),
-                                                     packed.data_ptr<float>() + n * kFloatsPerSplat);
+                                                        packed.data_ptr<float>() + n * kFloatsPerSplat);
   auto means = g.means.contiguous();
   d.means.assign(means.data_ptr<float>(), means.data_ptr<float>() + n * 3);
   return d;

@@ -182,8 +182,7 @@ void SplatRenderer::set_order(const std::vector<uint32_t>& order) {
   glBindBuffer(GL_ARRAY_BUFFER, order_vbo_);
   // Orphan the old storage so the driver need not wait for frames still reading it.
   glBufferData(GL_ARRAY_BUFFER, GLsizeiptr(order.size() * sizeof(uint32_t)), nullptr, GL_STREAM_DRAW);
-  if (!order.empty())
-    glBufferSubData(GL_ARRAY_BUFFER, 0, GLsizeiptr(order.size() * sizeof(uint32_t)), order.data());
+  if (!order.empty()) glBufferSubData(GL_ARRAY_BUFFER, 0, GLsizeiptr(order.size() * sizeof(uint32_t)), order.data());
   glBindBuffer(GL_ARRAY_BUFFER, 0);
   order_count_ = int64_t(order.size());
 }

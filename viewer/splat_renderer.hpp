@@ -16,10 +16,10 @@
 namespace fresnel::viewer {
 
 struct SplatRenderParams {
-  Camera camera;                                  // OpenCV convention, image size = target size
+  Camera camera;  // OpenCV convention, image size = target size
   std::array<float, 3> background{0.f, 0.f, 0.f};
-  float splat_scale = 1.f;                        // multiplies every Gaussian's scales
-  float opacity_scale = 1.f;                      // multiplies every opacity (result clamped to [0,1])
+  float splat_scale = 1.f;    // multiplies every Gaussian's scales
+  float opacity_scale = 1.f;  // multiplies every opacity (result clamped to [0,1])
 };
 
 class SplatRenderer {

@@ -132,7 +132,8 @@ struct Session {
   std::optional<Mat4> requested_view;
   double sort_ms = 0;
   std::string status;
-  std::string load_path, checkpoint_path, export_path = "fresnel_export.ply", screenshot_path = "fresnel_screenshot.png";
+  std::string load_path, checkpoint_path, export_path = "fresnel_export.ply",
+                                          screenshot_path = "fresnel_screenshot.png";
   int test_count = 1000;
 
   void install(Scene s, const std::string& how) {

@@ -11,12 +11,12 @@
 namespace fresnel::viewer {
 
 struct ViewerOptions {
-  std::string input;             // a Gaussian file (core/gaussian_io.hpp) or an image; empty: the test cloud
-  int64_t test_count = 1000;     // size of the test cloud
-  std::string checkpoint;        // decoder checkpoint for images
+  std::string input;          // a Gaussian file (core/gaussian_io.hpp) or an image; empty: the test cloud
+  int64_t test_count = 1000;  // size of the test cloud
+  std::string checkpoint;     // decoder checkpoint for images
   bool use_learned_decoder = true;
-  std::string screenshot;        // headless: write this PNG and exit
-  std::string save_camera;       // also write the camera as cameras.json (for `fresnel render --cameras`)
+  std::string screenshot;   // headless: write this PNG and exit
+  std::string save_camera;  // also write the camera as cameras.json (for `fresnel render --cameras`)
   int width = 1280, height = 720;
   std::optional<double> yaw, pitch, distance;  // radians, radians, scene units
   std::optional<Vec3> target;
@@ -24,7 +24,7 @@ struct ViewerOptions {
   std::array<float, 3> background{0.08f, 0.08f, 0.1f};
   float splat_scale = 1.f;
   float opacity_scale = 1.f;
-  int64_t max_count = 0;         // 0: all
+  int64_t max_count = 0;  // 0: all
 };
 
 // Both return the process exit code; errors are fresnel::Error exceptions.

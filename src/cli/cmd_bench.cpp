@@ -14,9 +14,10 @@ namespace fresnel::cli {
 void register_bench(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Benchmarks that print JSON");
   bench->require_subcommand(1);
-  auto* render_cmd = bench->add_subcommand(
-      "render", "Rasterizer forward and forward+backward: (a) 5,476 Gaussians at 256², (b) 21,904 at 256², "
-                "(c) 100,000 at 512², decoder-like scenes; twin ratio for (a)");
+  auto* render_cmd =
+      bench->add_subcommand("render",
+                            "Rasterizer forward and forward+backward: (a) 5,476 Gaussians at 256², (b) 21,904 at 256², "
+                            "(c) 100,000 at 512², decoder-like scenes; twin ratio for (a)");
   struct Opts {
     int reps = 5;
     bool no_twin = false;
@@ -26,7 +27,8 @@ void register_bench(CLI::App& app) {
   render_cmd->add_option("--reps", opts->reps, "Timed repetitions per measurement (median reported)")
       ->check(CLI::Range(1, 1000));
   render_cmd->add_flag("--no-twin", opts->no_twin, "Skip timing the dense reference twin (slow)");
-  render_cmd->add_option("--case", opts->only, "Run only case a, b, c or d")->check(CLI::IsMember({"a", "b", "c", "d"}));
+  render_cmd->add_option("--case", opts->only, "Run only case a, b, c or d")
+      ->check(CLI::IsMember({"a", "b", "c", "d"}));
   set_guarded_callback(render_cmd, [opts] {
     const std::vector<std::pair<std::string, RenderBenchCase>> cases = {
         {"a", {"a_5476_256", 5476, 256, !opts->no_twin}},

@@ -66,8 +66,8 @@ void run_eval(const EvalArgs& a) {
   const EvalReport report = evaluate_dataset(dataset, predict, opt);
   write_report(report, a.out);
   std::cout << report.to_markdown().substr(0, report.to_markdown().find("\n## Per object")) << "\n"
-            << "wrote " << a.out << "/report.json, report.md" << (report.contact_sheet.defined() ? ", contact_sheet.png" : "")
-            << "\n";
+            << "wrote " << a.out << "/report.json, report.md"
+            << (report.contact_sheet.defined() ? ", contact_sheet.png" : "") << "\n";
 }
 
 }  // namespace
@@ -83,7 +83,9 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--gaussians", a->gaussians_dir,
                   "Directory of <object_id>.<ext> Gaussians in each object's input camera frame, <ext> one of " +
                       supported_gaussian_extensions());
-  cmd->add_option("--baseline", a->baseline, "Built-in baseline: unprojected (input pixels at ground-truth depth) or saag (the original's non-learned generator on ground-truth depth)");
+  cmd->add_option("--baseline", a->baseline,
+                  "Built-in baseline: unprojected (input pixels at ground-truth depth) or saag (the original's "
+                  "non-learned generator on ground-truth depth)");
   cmd->add_option("--views", a->views, "Views to score: input, novel or all")->capture_default_str();
   cmd->add_option("--split", a->split, "Dataset split: train, val or test")->capture_default_str();
   cmd->add_option("--max_objects", a->max_objects, "Evaluate at most N objects (0: all)")->capture_default_str();

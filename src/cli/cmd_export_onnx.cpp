@@ -54,11 +54,12 @@ void run_export_onnx(const ExportOnnxArgs& a) {
     fs::remove(tmp, ec);
     throw;
   }
-  std::printf("wrote %s: opset %lld, %lld nodes, inputs features (B,%lld,%lld,%lld) and depth (B,1,%lld,%lld), "
-              "%lld Gaussians per image\n",
-              out.c_str(), (long long)eo.opset, (long long)summary.nodes, (long long)cfg.decoder.feature_dim,
-              (long long)eo.grid_h, (long long)eo.grid_w, (long long)eo.depth_size, (long long)eo.depth_size,
-              (long long)summary.gaussians);
+  std::printf(
+      "wrote %s: opset %lld, %lld nodes, inputs features (B,%lld,%lld,%lld) and depth (B,1,%lld,%lld), "
+      "%lld Gaussians per image\n",
+      out.c_str(), (long long)eo.opset, (long long)summary.nodes, (long long)cfg.decoder.feature_dim,
+      (long long)eo.grid_h, (long long)eo.grid_w, (long long)eo.depth_size, (long long)eo.depth_size,
+      (long long)summary.gaussians);
 }
 
 }  // namespace

@@ -77,8 +77,8 @@ void check_safetensors(const std::string& path, Found& found) {
     }
     const auto problems = encode::compare_shapes(table, expected);
     if (problems.empty()) {
-      std::cout << "  " << name << ": OK — " << label << ", " << to_string(kind) << ", " << table.size()
-                << " tensors, " << millions(count_params(expected)) << " parameters\n";
+      std::cout << "  " << name << ": OK — " << label << ", " << to_string(kind) << ", " << table.size() << " tensors, "
+                << millions(count_params(expected)) << " parameters\n";
       (is_dino ? found.dinov2 : found.depth).push_back(name);
     } else {
       ++found.bad;
@@ -115,9 +115,10 @@ void register_models(CLI::App& app) {
   cmd->add_option("--dir", *dir, "Folder holding weight files (*.safetensors, *.onnx)")->capture_default_str();
   set_guarded_callback(cmd, [dir] {
     if (!fs::is_directory(*dir))
-      throw file_error(*dir, "models folder not found. Put official weights there (see docs/encoders.md): "
-                             "facebook/dinov2-small model.safetensors, depth-anything/Depth-Anything-V2-Small-hf "
-                             "model.safetensors, optionally rembg's u2net.onnx");
+      throw file_error(*dir,
+                       "models folder not found. Put official weights there (see docs/encoders.md): "
+                       "facebook/dinov2-small model.safetensors, depth-anything/Depth-Anything-V2-Small-hf "
+                       "model.safetensors, optionally rembg's u2net.onnx");
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(*dir))
       if (e.is_regular_file()) files.push_back(e.path().string());
@@ -127,8 +128,10 @@ void register_models(CLI::App& app) {
     int listed = 0;
     for (const auto& p : files) {
       const auto ext = fs::path(p).extension().string();
-      if (ext == ".safetensors") check_safetensors(p, found), ++listed;
-      else if (ext == ".onnx") check_onnx(p, found), ++listed;
+      if (ext == ".safetensors")
+        check_safetensors(p, found), ++listed;
+      else if (ext == ".onnx")
+        check_onnx(p, found), ++listed;
     }
     if (listed == 0) std::cout << "  (none: no *.safetensors or *.onnx files)\n";
     auto list = [](const std::vector<std::string>& v) {
@@ -139,7 +142,8 @@ void register_models(CLI::App& app) {
     std::cout << "pipeline paths:\n"
               << "  built-in encoder (train/infer --encoder builtin): available, needs no weights\n"
               << "  DINOv2 features (preprocess): "
-              << (found.dinov2.empty() ? "unavailable (no valid DINOv2 checkpoint)" : "available — " + list(found.dinov2))
+              << (found.dinov2.empty() ? "unavailable (no valid DINOv2 checkpoint)"
+                                       : "available — " + list(found.dinov2))
               << "\n  Depth Anything depth (preprocess): "
               << (found.depth.empty() ? "unavailable (no valid Depth Anything V2 checkpoint)"
                                       : "available — " + list(found.depth))

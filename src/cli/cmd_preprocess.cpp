@@ -46,8 +46,9 @@ void register_preprocess(CLI::App& app) {
       ->capture_default_str();
   set_guarded_callback(cmd, [o, shard, use_vlm] {
     if (*use_vlm)
-      throw UsageError("--use_vlm: the VLM density client is not part of this build yet; run preprocess without "
-                       "--use_vlm (training works without VLM density maps)");
+      throw UsageError(
+          "--use_vlm: the VLM density client is not part of this build yet; run preprocess without "
+          "--use_vlm (training works without VLM density maps)");
     std::tie(o->shard_index, o->shard_count) = encode::parse_shard(*shard);
     const auto stats = encode::run_preprocess(*o);
     std::cout << "preprocess: " << stats.processed << " processed, " << stats.skipped << " already done, "

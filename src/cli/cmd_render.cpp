@@ -29,8 +29,8 @@ struct RenderArgs {
 std::pair<int, int> parse_size(const std::string& s) {
   int w = 0, h = 0;
   char x = 0;
-  if (std::sscanf(s.c_str(), "%d%c%d", &w, &x, &h) != 3 || (x != 'x' && x != 'X') || w <= 0 || h <= 0 ||
-      w > 16384 || h > 16384)
+  if (std::sscanf(s.c_str(), "%d%c%d", &w, &x, &h) != 3 || (x != 'x' && x != 'X') || w <= 0 || h <= 0 || w > 16384 ||
+      h > 16384)
     throw UsageError("--size must look like 512x384 (width x height), got '" + s + "'");
   return {w, h};
 }

@@ -10,10 +10,10 @@
 namespace fresnel::cli {
 
 void register_train(CLI::App& app) {
-  auto* cmd = app.add_subcommand("train",
-                                 "Train a Gaussian decoder (experiments " + decode::describe_decoder_kinds() +
-                                     ") on precomputed DINOv2 features or with the built-in encoder; checkpoints "
-                                     "decoder_exp{E}_epoch{N}.pt, history JSON/CSV and a loss-curve PNG.");
+  auto* cmd =
+      app.add_subcommand("train", "Train a Gaussian decoder (experiments " + decode::describe_decoder_kinds() +
+                                      ") on precomputed DINOv2 features or with the built-in encoder; checkpoints "
+                                      "decoder_exp{E}_epoch{N}.pt, history JSON/CSV and a loss-curve PNG.");
   auto flags = std::make_shared<TrainFlags>();
   add_train_flags(*cmd, *flags);
   set_guarded_callback(cmd, [cmd, flags] {

@@ -16,8 +16,7 @@ void register_version(CLI::App& app) {
   auto* cmd = app.add_subcommand("version", "Print version and build information");
   set_guarded_callback(cmd, [] {
     std::cout << "fresnel " << FRESNEL_VERSION << "\n"
-              << "libtorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH
-              << "\n"
+              << "libtorch " << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH << "\n"
               << "threads " << torch::get_num_threads() << "\n"
               << "cuda " << (torch::cuda::is_available() ? "available" : "not available") << "\n";
   });

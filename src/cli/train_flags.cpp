@@ -38,12 +38,14 @@ void reject_abandoned_flags(const TrainFlags& f) {
   if (f.was_given("--nca_steps") || f.was_given("--nca_neighbors") || f.was_given("--nca_step_size"))
     throw UsageError("--nca_* configure experiment 5 (NCA), which is not carried over");
   if (f.use_physics_zones || f.use_diffraction_placement)
-    throw UsageError("--use_physics_zones / --use_diffraction_placement selected the original's "
-                     "PhysicsDirectPatchDecoder, whose training path crashed (unexpected pose arguments) and whose "
-                     "diffraction module was never used; use --use_qsr for phases with wave rendering");
+    throw UsageError(
+        "--use_physics_zones / --use_diffraction_placement selected the original's "
+        "PhysicsDirectPatchDecoder, whose training path crashed (unexpected pose arguments) and whose "
+        "diffraction module was never used; use --use_qsr for phases with wave rendering");
   if (f.use_multi_wavelength)
-    throw UsageError("--use_multi_wavelength was parsed but never used by the original; "
-                     "use --learnable_wavelengths for per-channel wavelengths");
+    throw UsageError(
+        "--use_multi_wavelength was parsed but never used by the original; "
+        "use --learnable_wavelengths for per-channel wavelengths");
 }
 
 }  // namespace
@@ -53,14 +55,16 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
   // Core (original names and defaults).
   cmd.add_option("--experiment", f.experiment, "Decoder: " + decode::describe_decoder_kinds())->capture_default_str();
   cmd.add_option("--data_dir", c.data_dir,
-                  "Training data: a multi-view dataset (fresnel synth) or a folder of images with features/ beside "
-                  "them (the original layout)")->capture_default_str();
+                 "Training data: a multi-view dataset (fresnel synth) or a folder of images with features/ beside "
+                 "them (the original layout)")
+      ->capture_default_str();
   cmd.add_option("--output_dir", c.loop.output_dir, "Directory for checkpoints and history")->capture_default_str();
   cmd.add_option("--epochs", c.loop.epochs, "Number of epochs")->capture_default_str();
   cmd.add_option("--batch_size", c.batch_size, "Batch size")->capture_default_str();
   cmd.add_option("--lr", c.loop.lr, "Learning rate (AdamW; cosine schedule, see --lr_schedule)")->capture_default_str();
   cmd.add_option("--weight_decay", c.loop.weight_decay, "AdamW weight decay")->capture_default_str();
-  cmd.add_option("--grad_clip", c.loop.grad_clip, "Clip the global gradient norm to this (0 = off)")->capture_default_str();
+  cmd.add_option("--grad_clip", c.loop.grad_clip, "Clip the global gradient norm to this (0 = off)")
+      ->capture_default_str();
   cmd.add_option("--lr_schedule", f.lr_schedule, "Cosine learning rate stepped per epoch (the original's) or per step")
       ->check(CLI::IsMember({"epoch", "step"}))
       ->capture_default_str();
@@ -71,16 +75,18 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
                  "saved in checkpoints")
       ->capture_default_str();
   cmd.add_option("--lpips_weight", c.loss.lpips_weight,
-                  "LPIPS loss weight (needs --lpips_weights; without them the term is off)")->capture_default_str();
+                 "LPIPS loss weight (needs --lpips_weights; without them the term is off)")
+      ->capture_default_str();
   cmd.add_option("--lpips_weights", c.lpips_weights,
-                  "LPIPS weights (safetensors, AlexNet or VGG16 trunk + lin0..lin4; see docs/metrics.md)");
+                 "LPIPS weights (safetensors, AlexNet or VGG16 trunk + lin0..lin4; see docs/metrics.md)");
   cmd.add_option("--image_size", c.image_size, "Image (and full render) size")->capture_default_str();
   cmd.add_option("--feature_dim", f.feature_dim,
                  "Feature width: 384/768/1024 for DINOv2 small/base/large; with --encoder builtin the "
                  "built-in encoder's width (default 64 there)")
       ->capture_default_str();
   cmd.add_flag("--use_depth_fusion", c.model.decoder.use_depth_fusion, "Fuse a depth-map encoding into the features");
-  cmd.add_option("--depth_feature_dim", c.model.decoder.depth_feature_dim, "Depth encoder width")->capture_default_str();
+  cmd.add_option("--depth_feature_dim", c.model.decoder.depth_feature_dim, "Depth encoder width")
+      ->capture_default_str();
   cmd.add_option("--resume", c.loop.resume, "Resume from a checkpoint (model, optimizer, schedule, epoch and RNG)");
   cmd.add_option("--gaussians_per_patch", c.model.decoder.gaussians_per_patch, "Gaussians per patch K (experiment 2)")
       ->capture_default_str();
@@ -94,33 +100,42 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
   cmd.add_flag("--use_vlm_guidance", c.loss.use_vlm, "Weight the L1 loss by {stem}_vlm_density.npy");
   cmd.add_option("--vlm_weight", c.loss.vlm_weight, "VLM weighting strength in [0,1]")->capture_default_str();
   // Fresnel heuristics.
-  cmd.add_flag("--use_fresnel_zones", c.model.decoder.use_fresnel_zones, "Snap depth to Fresnel zones; adds the boundary loss");
-  cmd.add_option("--num_fresnel_zones", c.model.decoder.num_fresnel_zones, "Number of depth zones")->capture_default_str();
+  cmd.add_flag("--use_fresnel_zones", c.model.decoder.use_fresnel_zones,
+               "Snap depth to Fresnel zones; adds the boundary loss");
+  cmd.add_option("--num_fresnel_zones", c.model.decoder.num_fresnel_zones, "Number of depth zones")
+      ->capture_default_str();
   cmd.add_option("--boundary_weight", c.loss.boundary_weight, "Zone-boundary L1 weight")->capture_default_str();
   cmd.add_flag("--use_edge_aware", c.model.decoder.use_edge_aware, "Smaller, more opaque Gaussians at depth edges");
   cmd.add_flag("--use_phase_blending", c.use_phase_blending, "Interference-like alpha compositing with phases");
   cmd.add_flag("--use_phase_output", c.model.decoder.use_phase_output, "Decoder predicts per-channel phases");
-  cmd.add_option("--edge_scale_factor", c.model.decoder.edge_scale_factor, "Scale shrink at edges")->capture_default_str();
-  cmd.add_option("--edge_opacity_boost", c.model.decoder.edge_opacity_boost, "Opacity boost at edges")->capture_default_str();
+  cmd.add_option("--edge_scale_factor", c.model.decoder.edge_scale_factor, "Scale shrink at edges")
+      ->capture_default_str();
+  cmd.add_option("--edge_opacity_boost", c.model.decoder.edge_opacity_boost, "Opacity boost at edges")
+      ->capture_default_str();
   cmd.add_option("--phase_amplitude", c.phase_amplitude, "Phase interference amplitude")->capture_default_str();
   // Physics.
   cmd.add_flag("--use_wave_rendering", c.use_wave_rendering, "Coherent wave-field renderer (needs phase output)");
-  cmd.add_option("--wavelength", c.loss.wavelength, "Wavelength for phase retrieval / wave equation")->capture_default_str();
+  cmd.add_option("--wavelength", c.loss.wavelength, "Wavelength for phase retrieval / wave equation")
+      ->capture_default_str();
   cmd.add_flag("--learnable_wavelength,--learnable_wavelengths", c.learnable_wavelengths,
-                "Learn the RGB wavelengths (saved in checkpoints)");
+               "Learn the RGB wavelengths (saved in checkpoints)");
   cmd.add_flag("--use_physics_zones", f.use_physics_zones, "Not available (see docs/training.md)");
   cmd.add_flag("--use_diffraction_placement", f.use_diffraction_placement, "Not available (see docs/training.md)");
   cmd.add_option("--focal_depth", c.loss.focal_depth, "Focal depth of the phase mapping")->capture_default_str();
-  cmd.add_option("--wave_equation_weight", c.loss.wave_equation_weight, "Helmholtz residual weight")->capture_default_str();
+  cmd.add_option("--wave_equation_weight", c.loss.wave_equation_weight, "Helmholtz residual weight")
+      ->capture_default_str();
   cmd.add_flag("--use_multi_wavelength", f.use_multi_wavelength, "Not available (see docs/training.md)");
   // HFGS.
-  cmd.add_flag("--use_fourier_renderer", f.use_fourier, "The original's HFGS switch: phase blending with amplitude 0.3");
+  cmd.add_flag("--use_fourier_renderer", f.use_fourier,
+               "The original's HFGS switch: phase blending with amplitude 0.3");
   cmd.add_flag("--use_phase_retrieval_loss", c.loss.phase_retrieval, "Fourier-magnitude phase-retrieval loss");
-  cmd.add_option("--phase_retrieval_weight", c.loss.phase_retrieval_weight, "Phase-retrieval weight")->capture_default_str();
+  cmd.add_option("--phase_retrieval_weight", c.loss.phase_retrieval_weight, "Phase-retrieval weight")
+      ->capture_default_str();
   cmd.add_flag("--use_frequency_loss", c.loss.frequency, "Low/high-frequency Fourier magnitude loss");
   cmd.add_option("--frequency_loss_weight", c.loss.frequency_weight, "Frequency loss weight")->capture_default_str();
   cmd.add_option("--high_freq_weight", c.loss.high_freq_weight, "High-frequency emphasis")->capture_default_str();
-  cmd.add_option("--frequency_cutoff", c.loss.frequency_cutoff, "Low/high cutoff (cycles/pixel)")->capture_default_str();
+  cmd.add_option("--frequency_cutoff", c.loss.frequency_cutoff, "Low/high cutoff (cycles/pixel)")
+      ->capture_default_str();
   cmd.add_option("--wavelength_r", c.wavelengths[0], "Initial red wavelength")->capture_default_str();
   cmd.add_option("--wavelength_g", c.wavelengths[1], "Initial green wavelength")->capture_default_str();
   cmd.add_option("--wavelength_b", c.wavelengths[2], "Initial blue wavelength")->capture_default_str();
@@ -133,51 +148,58 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
   cmd.add_flag("--fast_mode", c.hfts.fast_mode, "All HFTS speed-ups: 64², progressive, 256 stochastic");
   // Multi-pose.
   cmd.add_flag("--multi_pose_augmentation", c.multi_pose_augmentation,
-                "Supervise a random other view per batch (needs a multi-view dataset and --use_pose_encoding)");
+               "Supervise a random other view per batch (needs a multi-view dataset and --use_pose_encoding)");
   cmd.add_option("--pose_range_elevation", f.pose_el, "Accepted for compatibility (poses come from the dataset)")
       ->expected(2);
   cmd.add_option("--pose_range_azimuth", f.pose_az, "Accepted for compatibility (poses come from the dataset)")
       ->expected(2);
-  cmd.add_option("--frontal_prob", c.frontal_prob, "Probability of the input view in multi-pose mode")->capture_default_str();
+  cmd.add_option("--frontal_prob", c.frontal_prob, "Probability of the input view in multi-pose mode")
+      ->capture_default_str();
   cmd.add_flag("--use_pose_encoding", c.model.decoder.use_pose_encoding, "Pose-conditioned opacity modulation");
   // Ours.
   cmd.add_option("--encoder", f.encoder, "precomputed ({stem}_dinov2.bin) or builtin (CNN trained end to end)")
-      ->check(CLI::IsMember({"precomputed", "builtin"}))->capture_default_str();
+      ->check(CLI::IsMember({"precomputed", "builtin"}))
+      ->capture_default_str();
   cmd.add_option("--dinov2_size", c.feature_file, "Which feature files: small, base or large")->capture_default_str();
-  cmd.add_option("--decoder_hidden", f.hidden, "Decoder MLP widths (the original's: 512,512,256,128)")->capture_default_str();
+  cmd.add_option("--decoder_hidden", f.hidden, "Decoder MLP widths (the original's: 512,512,256,128)")
+      ->capture_default_str();
   cmd.add_option("--novel_view_weight", c.loss.novel_view_weight,
-                  "Weight of the losses on other views of multi-view datasets (0 = input view only)")->capture_default_str();
+                 "Weight of the losses on other views of multi-view datasets (0 = input view only)")
+      ->capture_default_str();
   cmd.add_flag("--pixel_aligned", c.model.decoder.pixel_aligned,
-                "Ours: experiment 2 on a feature grid at image resolution, colours as residuals on the image, "
-                "scales relative to the pixel footprint; an untrained model equals the unprojected-pixels baseline");
+               "Ours: experiment 2 on a feature grid at image resolution, colours as residuals on the image, "
+               "scales relative to the pixel footprint; an untrained model equals the unprojected-pixels baseline");
   cmd.add_option("--pixel_scale_floor", c.model.decoder.pixel_scale_floor,
-                  "With --pixel_aligned: smallest Gaussian scale as a fraction of the pixel footprint, in [0, 0.3) "
-                  "(keeps splats from shrinking to dots that show when rendered larger than trained)")
+                 "With --pixel_aligned: smallest Gaussian scale as a fraction of the pixel footprint, in [0, 0.3) "
+                 "(keeps splats from shrinking to dots that show when rendered larger than trained)")
       ->capture_default_str();
   cmd.add_option("--feature_grid", c.model.feature_grid,
-                             "Built-in encoder output grid (default 37, DINOv2's; with --pixel_aligned: --image_size)");
+                 "Built-in encoder output grid (default 37, DINOv2's; with --pixel_aligned: --image_size)");
   cmd.add_option("--decoder_depth", c.model.decoder_depth,
-                  "Built-in encoder: depth the decoder places Gaussians with: predicted (depth head) or data "
-                  "(the dataset's depth, also used at evaluation; inference falls back to predicted)")
+                 "Built-in encoder: depth the decoder places Gaussians with: predicted (depth head) or data "
+                 "(the dataset's depth, also used at evaluation; inference falls back to predicted)")
       ->check(CLI::IsMember({"predicted", "data"}))
       ->capture_default_str();
-  cmd.add_option("--dropout", c.model.decoder.dropout, "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
+  cmd.add_option("--dropout", c.model.decoder.dropout,
+                 "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
   cmd.add_option("--novel_views", c.novel_views, "Other views rendered per sample")->capture_default_str();
   cmd.add_option("--mask_weight", c.loss.mask_weight,
-                  "Rendered alpha vs object mask loss (datasets with masks; 0 = off)")->capture_default_str();
+                 "Rendered alpha vs object mask loss (datasets with masks; 0 = off)")
+      ->capture_default_str();
   cmd.add_option("--ssim_weight", c.loss.ssim_weight, "SSIM loss weight")->capture_default_str();
   cmd.add_option("--depth_weight", c.loss.depth_weight, "Rendered-depth loss weight")->capture_default_str();
-  cmd.add_option("--depth_head_weight", c.loss.depth_head_weight, "Built-in depth head loss weight")->capture_default_str();
+  cmd.add_option("--depth_head_weight", c.loss.depth_head_weight, "Built-in depth head loss weight")
+      ->capture_default_str();
   cmd.add_option("--seed", c.loop.seed, "Random seed (same seed, same run)")->capture_default_str();
   cmd.add_option("--num_workers", c.num_workers, "Background data-loading threads")->capture_default_str();
   cmd.add_option("--device", c.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   cmd.add_option("--save_interval", c.loop.save_interval, "Save a checkpoint every N epochs (plus best and last)")
       ->capture_default_str();
   cmd.add_option("--stop_after_epoch", c.loop.stop_after_epoch,
-                  "Stop after this many epochs while keeping the --epochs schedule (continue with --resume)");
+                 "Stop after this many epochs while keeping the --epochs schedule (continue with --resume)");
   cmd.add_flag("--no_augmentation", f.no_aug, "Disable colour jitter");
-  cmd.add_option("--saag_subsample", c.model.saag_subsample, "Experiments 1/3: SAAG pixel stride")->capture_default_str();
-
+  cmd.add_option("--saag_subsample", c.model.saag_subsample, "Experiments 1/3: SAAG pixel stride")
+      ->capture_default_str();
 }
 
 void record_given_flags(const CLI::App& cmd, TrainFlags& flags) {
@@ -256,8 +278,9 @@ std::unique_ptr<train::SampleSource> open_training_source(train::TrainConfig& c,
   c.novel_views = so.novel_views;
   if (c.multi_pose_augmentation) {
     if (!probe->has_extra_views())
-      throw UsageError("--multi_pose_augmentation needs a multi-view dataset: the original supervised every pose "
-                       "with the input image, which teaches nothing about other views");
+      throw UsageError(
+          "--multi_pose_augmentation needs a multi-view dataset: the original supervised every pose "
+          "with the input image, which teaches nothing about other views");
     if (!c.model.decoder.use_pose_encoding)
       throw UsageError("--multi_pose_augmentation takes effect with --use_pose_encoding (as in the original)");
   }

@@ -12,9 +12,7 @@
 namespace fresnel {
 namespace fs = std::filesystem;
 
-static std::string temp_name_for(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid());
-}
+static std::string temp_name_for(const std::string& path) { return path + ".tmp." + std::to_string(::getpid()); }
 
 void atomic_write_path(const std::string& path, const std::function<void(const std::string&)>& write) {
   const fs::path target(path);

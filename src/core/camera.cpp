@@ -129,8 +129,8 @@ json Camera::to_json() const {
   j["far"] = far_plane;
   json rows = json::array();
   for (int i = 0; i < 4; ++i)
-    rows.push_back({world_to_camera[i * 4], world_to_camera[i * 4 + 1], world_to_camera[i * 4 + 2],
-                    world_to_camera[i * 4 + 3]});
+    rows.push_back(
+        {world_to_camera[i * 4], world_to_camera[i * 4 + 1], world_to_camera[i * 4 + 2], world_to_camera[i * 4 + 3]});
   j["world_to_camera"] = rows;
   return j;
 }

@@ -44,8 +44,8 @@ struct Camera {
                         int height);
   // Converts the original's −Z camera (OpenGL-style view, u = fx·x/(−z)+cx, v = fy·(−y)/(−z)+cy) into a camera
   // of the converted world p' = (x, −y, −z) — the same flip legacy .bin files get at their boundary.
-  static Camera from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy, double cx, double cy,
-                                    int width, int height);
+  static Camera from_legacy_minus_z(const Mat4& legacy_view, double fx, double fy, double cx, double cy, int width,
+                                    int height);
 
   nlohmann::json to_json() const;
   // Throws fresnel::Error naming `where` and the missing or malformed field.

@@ -18,8 +18,6 @@ class UsageError : public Error {
 };
 
 // Builds "path: problem" messages consistently.
-inline Error file_error(const std::string& path, const std::string& problem) {
-  return Error(path + ": " + problem);
-}
+inline Error file_error(const std::string& path, const std::string& problem) { return Error(path + ": " + problem); }
 
 }  // namespace fresnel

@@ -16,7 +16,8 @@ namespace {
 // Whole file as float32 (these files are a few MB at most).
 torch::Tensor read_floats(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw file_error(path, "cannot open for reading (missing or not a file)");
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw file_error(path, "cannot open for reading (missing or not a file)");
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw file_error(path, "cannot read file size: " + ec.message());
   if (size == 0) throw file_error(path, "file is empty");
@@ -86,7 +87,8 @@ torch::Tensor load_depth_bin(const std::string& path) {
   const int64_t n = flat.numel();
   const auto s = int64_t(std::llround(std::sqrt(double(n))));
   if (s * s != n)
-    throw file_error(path, "holds " + std::to_string(n) + " float32 values, which is not S·S for any S (not a square depth map)");
+    throw file_error(
+        path, "holds " + std::to_string(n) + " float32 values, which is not S·S for any S (not a square depth map)");
   check_finite(flat, path);
   return flat.view({s, s});
 }

@@ -21,14 +21,18 @@ struct is_optional<std::optional<T>> : std::true_type {};
 
 template <class T>
 nlohmann::json to_json_value(const T& v) {
-  if constexpr (is_optional<T>::value) return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-  else return nlohmann::json(v);
+  if constexpr (is_optional<T>::value)
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+  else
+    return nlohmann::json(v);
 }
 template <class T>
 void from_json_value(const nlohmann::json& j, T& out) {
   if constexpr (is_optional<T>::value) {
-    if (j.is_null()) out.reset();
-    else out = j.get<typename T::value_type>();
+    if (j.is_null())
+      out.reset();
+    else
+      out = j.get<typename T::value_type>();
   } else {
     j.get_to(out);
   }

@@ -20,8 +20,8 @@ void GaussianArrays::resize(int64_t n, int k, bool with_phases) {
 void GaussianArrays::check_sizes(const std::string& where) const {
   auto expect = [&](const std::vector<float>& v, int64_t want, const char* name) {
     if (int64_t(v.size()) != want)
-      throw Error(where + ": internal size mismatch in '" + name + "' (" + std::to_string(v.size()) + " values, expected " +
-                  std::to_string(want) + ")");
+      throw Error(where + ": internal size mismatch in '" + name + "' (" + std::to_string(v.size()) +
+                  " values, expected " + std::to_string(want) + ")");
   };
   expect(means, count * 3, "means");
   expect(quats, count * 4, "quats");
@@ -48,9 +48,12 @@ struct Field {
 }  // namespace
 
 void check_finite(const GaussianArrays& g, const std::string& where) {
-  const Field fields[] = {{"position", &g.means, 3},      {"rotation", &g.quats, 4},
-                          {"scale", &g.scales, 3},        {"opacity", &g.opacities, 1},
-                          {"color", &g.colors, g.color_stride()}, {"phase", &g.phases, 3}};
+  const Field fields[] = {{"position", &g.means, 3},
+                          {"rotation", &g.quats, 4},
+                          {"scale", &g.scales, 3},
+                          {"opacity", &g.opacities, 1},
+                          {"color", &g.colors, g.color_stride()},
+                          {"phase", &g.phases, 3}};
   for (const auto& f : fields) {
     const auto& v = *f.values;
     for (size_t i = 0; i < v.size(); ++i) {

@@ -77,15 +77,14 @@ static const GaussianFormat* find_format_for_path(const std::string& path) {
 
 const GaussianFormat& gaussian_format_for_path(const std::string& path) {
   if (const GaussianFormat* f = find_format_for_path(path)) return *f;
-  throw file_error(path, "unknown Gaussian file extension '" + lower_extension(path) + "' (supported: " +
-                             supported_gaussian_extensions() + ")");
+  throw file_error(path, "unknown Gaussian file extension '" + lower_extension(path) +
+                             "' (supported: " + supported_gaussian_extensions() + ")");
 }
 
 const GaussianFormat& gaussian_format_named(const std::string& name) {
   for (const auto& f : gaussian_formats())
     if (f.name == name) return f;
-  throw UsageError("unknown Gaussian file format '" + name + "' (formats: " + join_list(gaussian_format_names()) +
-                   ")");
+  throw UsageError("unknown Gaussian file format '" + name + "' (formats: " + join_list(gaussian_format_names()) + ")");
 }
 
 bool is_gaussian_file(const std::string& path) { return find_format_for_path(path) != nullptr; }

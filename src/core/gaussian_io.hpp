@@ -14,9 +14,9 @@ namespace fresnel {
 
 // One Gaussian file format.
 struct GaussianFormat {
-  std::string name;         // what `--format` options take: "ply"
-  std::string extension;    // lower case with the dot: ".ply"
-  std::string description;  // a few words for help strings
+  std::string name;                                                    // what `--format` options take: "ply"
+  std::string extension;                                               // lower case with the dot: ".ply"
+  std::string description;                                             // a few words for help strings
   GaussianArrays (*read)(std::istream& in, const std::string& where);  // nullptr: the format cannot be read
   void (*write)(std::ostream& out, const GaussianArrays& g);           // nullptr: the format cannot be written
   bool keeps_sh = false;      // false: SH beyond degree 0 is reduced to the view-independent colour on writing

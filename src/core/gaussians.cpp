@@ -59,8 +59,7 @@ void Gaussians::validate(const std::string& where) const {
   }
   if (phases.defined()) expect(phases, "phases", {3});
   if ((scales <= 0).any().item<bool>()) fail("scales", "must be positive (linear scales)");
-  if ((opacities < 0).any().item<bool>() || (opacities > 1).any().item<bool>())
-    fail("opacities", "must lie in [0,1]");
+  if ((opacities < 0).any().item<bool>() || (opacities > 1).any().item<bool>()) fail("opacities", "must lie in [0,1]");
   if ((quats.norm(2, -1) < 1e-12).any().item<bool>()) fail("quats", "contains a zero-norm quaternion");
 }
 

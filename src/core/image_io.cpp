@@ -89,10 +89,18 @@ torch::Tensor resize_image(const torch::Tensor& image_in, int width, int height,
   cv::Mat dst;
   int interp = cv::INTER_LINEAR;
   switch (filter) {
-    case ResizeFilter::Bilinear: interp = cv::INTER_LINEAR; break;
-    case ResizeFilter::Area: interp = cv::INTER_AREA; break;
-    case ResizeFilter::Lanczos: interp = cv::INTER_LANCZOS4; break;
-    case ResizeFilter::Nearest: interp = cv::INTER_NEAREST; break;
+    case ResizeFilter::Bilinear:
+      interp = cv::INTER_LINEAR;
+      break;
+    case ResizeFilter::Area:
+      interp = cv::INTER_AREA;
+      break;
+    case ResizeFilter::Lanczos:
+      interp = cv::INTER_LANCZOS4;
+      break;
+    case ResizeFilter::Nearest:
+      interp = cv::INTER_NEAREST;
+      break;
   }
   cv::resize(src, dst, cv::Size(width, height), 0, 0, interp);
   auto out = torch::from_blob(dst.data, {height, width, c}, torch::kFloat32).clone();

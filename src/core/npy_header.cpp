@@ -104,8 +104,10 @@ class DictParser {
       if (peek() == 'L') ++pos_;  // Python 2 long suffix
       shape.push_back(v);
       skip_ws();
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') throw fail("expected ',' or ')' in shape");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        throw fail("expected ',' or ')' in shape");
     }
     ++pos_;
     return shape;
@@ -149,16 +151,15 @@ Header parse_header(const uint8_t* bytes, size_t size, const std::string& source
   if (width.size() != 1 || !std::isdigit(static_cast<unsigned char>(width[0])))
     throw fail("unsupported dtype '" + d + "'");
   h.item_size = static_cast<size_t>(width[0] - '0');
-  const bool known = (h.kind == 'f' && (h.item_size == 2 || h.item_size == 4 || h.item_size == 8)) ||
-                     (h.kind == 'i' && (h.item_size == 1 || h.item_size == 2 || h.item_size == 4 || h.item_size == 8)) ||
-                     (h.kind == 'u' && h.item_size == 1) || (h.kind == 'b' && h.item_size == 1);
-  if (!known)
-    throw fail("unsupported dtype '" + d + "' (supported: float16/32/64, int8/16/32/64, uint8, bool)");
+  const bool known =
+      (h.kind == 'f' && (h.item_size == 2 || h.item_size == 4 || h.item_size == 8)) ||
+      (h.kind == 'i' && (h.item_size == 1 || h.item_size == 2 || h.item_size == 4 || h.item_size == 8)) ||
+      (h.kind == 'u' && h.item_size == 1) || (h.kind == 'b' && h.item_size == 1);
+  if (!known) throw fail("unsupported dtype '" + d + "' (supported: float16/32/64, int8/16/32/64, uint8, bool)");
   if (order == '>' && h.item_size > 1) throw fail("big-endian dtype '" + d + "' is not supported");
   if (order != '<' && order != '|' && order != '=' && !(order == '>' && h.item_size == 1))
     throw fail("unsupported dtype '" + d + "'");
-  if (h.fortran_order)
-    throw fail("Fortran-order arrays are not supported; save with np.ascontiguousarray(a) first");
+  if (h.fortran_order) throw fail("Fortran-order arrays are not supported; save with np.ascontiguousarray(a) first");
 
   uint64_t numel = 1;
   for (int64_t dim : h.shape) {

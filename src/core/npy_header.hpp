@@ -11,9 +11,9 @@
 namespace fresnel::npy {
 
 struct Header {
-  std::string descr;           // as written, e.g. "<f4", "|u1"
-  char kind = 0;               // 'f' float, 'i' signed, 'u' unsigned, 'b' bool
-  size_t item_size = 0;        // bytes per element
+  std::string descr;     // as written, e.g. "<f4", "|u1"
+  char kind = 0;         // 'f' float, 'i' signed, 'u' unsigned, 'b' bool
+  size_t item_size = 0;  // bytes per element
   bool fortran_order = false;
   std::vector<int64_t> shape;  // empty for a 0-d array
   size_t data_offset = 0;      // where the data starts in the file

@@ -15,7 +15,6 @@ namespace fresnel {
 
 namespace {
 
-
 bool parse_suffix(const std::string& name, const std::string& prefix, int64_t& index) {
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return false;
   const std::string digits = name.substr(prefix.size());
@@ -25,8 +24,8 @@ bool parse_suffix(const std::string& name, const std::string& prefix, int64_t& i
   return true;
 }
 
-const char* const kRequired[] = {"x",       "y",       "z",       "f_dc_0",  "f_dc_1", "f_dc_2", "opacity",
-                                 "scale_0", "scale_1", "scale_2", "rot_0",   "rot_1",  "rot_2",  "rot_3"};
+const char* const kRequired[] = {"x",       "y",       "z",       "f_dc_0", "f_dc_1", "f_dc_2", "opacity",
+                                 "scale_0", "scale_1", "scale_2", "rot_0",  "rot_1",  "rot_2",  "rot_3"};
 
 }  // namespace
 
@@ -71,8 +70,10 @@ GaussianArrays read_gaussian_ply(std::istream& in, const std::string& where) {
     throw file_error(where, "PLY has f_rest_" + std::to_string(rest - 1) + "; at most 45 (SH degree 3) are supported");
   for (int64_t i = 0; i < rest; ++i) {
     const int p = vertex.find("f_rest_" + std::to_string(i));
-    if (p < 0) throw file_error(where, "PLY has f_rest_" + std::to_string(rest - 1) + " but lacks f_rest_" + std::to_string(i));
-    if (vertex.properties[p].is_list) throw file_error(where, "PLY property 'f_rest_" + std::to_string(i) + "' is a list");
+    if (p < 0)
+      throw file_error(where, "PLY has f_rest_" + std::to_string(rest - 1) + " but lacks f_rest_" + std::to_string(i));
+    if (vertex.properties[p].is_list)
+      throw file_error(where, "PLY property 'f_rest_" + std::to_string(i) + "' is a list");
   }
   int sh_coeffs = 0;
   if (rest > 0) {
@@ -96,8 +97,8 @@ GaussianArrays read_gaussian_ply(std::istream& in, const std::string& where) {
   const auto cols = read_ply_columns(in, header, "vertex", wanted, where);
   for (size_t i = 0; i < cols.size(); ++i)
     if (int64_t(cols[i].size()) != vertex.count)
-      throw file_error(where, "PLY property '" + wanted[i] + "' has " + std::to_string(cols[i].size()) + " values for " +
-                                  std::to_string(vertex.count) + " vertices");
+      throw file_error(where, "PLY property '" + wanted[i] + "' has " + std::to_string(cols[i].size()) +
+                                  " values for " + std::to_string(vertex.count) + " vertices");
   auto col = [&](size_t i) -> const std::vector<float>& { return cols[i]; };
 
   GaussianArrays g;

@@ -32,14 +32,22 @@ int PlyHeader::find(const std::string& n) const {
 
 const char* ply_type_name(PlyType t) {
   switch (t) {
-    case PlyType::Int8: return "char";
-    case PlyType::UInt8: return "uchar";
-    case PlyType::Int16: return "short";
-    case PlyType::UInt16: return "ushort";
-    case PlyType::Int32: return "int";
-    case PlyType::UInt32: return "uint";
-    case PlyType::Float32: return "float";
-    case PlyType::Float64: return "double";
+    case PlyType::Int8:
+      return "char";
+    case PlyType::UInt8:
+      return "uchar";
+    case PlyType::Int16:
+      return "short";
+    case PlyType::UInt16:
+      return "ushort";
+    case PlyType::Int32:
+      return "int";
+    case PlyType::UInt32:
+      return "uint";
+    case PlyType::Float32:
+      return "float";
+    case PlyType::Float64:
+      return "double";
   }
   return "?";
 }
@@ -47,13 +55,17 @@ const char* ply_type_name(PlyType t) {
 size_t ply_type_size(PlyType t) {
   switch (t) {
     case PlyType::Int8:
-    case PlyType::UInt8: return 1;
+    case PlyType::UInt8:
+      return 1;
     case PlyType::Int16:
-    case PlyType::UInt16: return 2;
+    case PlyType::UInt16:
+      return 2;
     case PlyType::Int32:
     case PlyType::UInt32:
-    case PlyType::Float32: return 4;
-    case PlyType::Float64: return 8;
+    case PlyType::Float32:
+      return 4;
+    case PlyType::Float64:
+      return 8;
   }
   return 0;
 }
@@ -64,11 +76,11 @@ bool parse_type(const std::string& s, PlyType& t) {
   static const struct {
     const char* name;
     PlyType type;
-  } table[] = {{"char", PlyType::Int8},     {"int8", PlyType::Int8},       {"uchar", PlyType::UInt8},
-               {"uint8", PlyType::UInt8},   {"short", PlyType::Int16},     {"int16", PlyType::Int16},
-               {"ushort", PlyType::UInt16}, {"uint16", PlyType::UInt16},   {"int", PlyType::Int32},
-               {"int32", PlyType::Int32},   {"uint", PlyType::UInt32},     {"uint32", PlyType::UInt32},
-               {"float", PlyType::Float32}, {"float32", PlyType::Float32}, {"double", PlyType::Float64},
+  } table[] = {{"char", PlyType::Int8},      {"int8", PlyType::Int8},       {"uchar", PlyType::UInt8},
+               {"uint8", PlyType::UInt8},    {"short", PlyType::Int16},     {"int16", PlyType::Int16},
+               {"ushort", PlyType::UInt16},  {"uint16", PlyType::UInt16},   {"int", PlyType::Int32},
+               {"int32", PlyType::Int32},    {"uint", PlyType::UInt32},     {"uint32", PlyType::UInt32},
+               {"float", PlyType::Float32},  {"float32", PlyType::Float32}, {"double", PlyType::Float64},
                {"float64", PlyType::Float64}};
   for (const auto& e : table)
     if (s == e.name) {
@@ -106,14 +118,43 @@ float to_float(double d) {
 
 double decode_scalar(const unsigned char* p, PlyType t) {
   switch (t) {
-    case PlyType::Int8: { int8_t v; std::memcpy(&v, p, 1); return v; }
-    case PlyType::UInt8: return *p;
-    case PlyType::Int16: { int16_t v; std::memcpy(&v, p, 2); return v; }
-    case PlyType::UInt16: { uint16_t v; std::memcpy(&v, p, 2); return v; }
-    case PlyType::Int32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case PlyType::UInt32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
-    case PlyType::Float32: { float v; std::memcpy(&v, p, 4); return v; }
-    case PlyType::Float64: { double v; std::memcpy(&v, p, 8); return v; }
+    case PlyType::Int8: {
+      int8_t v;
+      std::memcpy(&v, p, 1);
+      return v;
+    }
+    case PlyType::UInt8:
+      return *p;
+    case PlyType::Int16: {
+      int16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case PlyType::UInt16: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return v;
+    }
+    case PlyType::Int32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case PlyType::UInt32: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case PlyType::Float32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case PlyType::Float64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return v;
+    }
   }
   return 0;
 }
@@ -346,7 +387,8 @@ std::vector<std::vector<float>> read_ply_columns(std::istream& in, const PlyHead
         row.resize(row_size);
         if (!src.read(row.data(), row_size)) throw truncated(r);
         for (size_t i = 0; i < slot.size(); ++i)
-          if (slot[i] >= 0) columns[slot[i]].push_back(to_float(decode_scalar(row.data() + offset[i], el.properties[i].type)));
+          if (slot[i] >= 0)
+            columns[slot[i]].push_back(to_float(decode_scalar(row.data() + offset[i], el.properties[i].type)));
         continue;
       }
       for (size_t i = 0; i < el.properties.size(); ++i) {
@@ -400,8 +442,8 @@ std::vector<std::vector<float>> read_ply_columns(std::istream& in, const PlyHead
                                   "; is the element count in the header right?");
     }
   } else if (next_token(src, tok, where)) {
-    throw file_error(where, "unexpected value '" + tok +
-                                "' after the last PLY element; is the element count in the header right?");
+    throw file_error(
+        where, "unexpected value '" + tok + "' after the last PLY element; is the element count in the header right?");
   }
   return columns;
 }

@@ -75,8 +75,8 @@ namespace {
 // Libtorch dtype for a safetensors dtype, when one exists.
 bool torch_dtype_for(const std::string& d, torch::ScalarType& out) {
   static const std::map<std::string, torch::ScalarType> m = {
-      {"BOOL", torch::kBool}, {"U8", torch::kUInt8},     {"I8", torch::kInt8},   {"I16", torch::kInt16},
-      {"I32", torch::kInt32}, {"I64", torch::kInt64},    {"F16", torch::kHalf},  {"BF16", torch::kBFloat16},
+      {"BOOL", torch::kBool}, {"U8", torch::kUInt8},  {"I8", torch::kInt8},  {"I16", torch::kInt16},
+      {"I32", torch::kInt32}, {"I64", torch::kInt64}, {"F16", torch::kHalf}, {"BF16", torch::kBFloat16},
       {"F32", torch::kFloat}, {"F64", torch::kDouble}};
   auto it = m.find(d);
   if (it == m.end()) return false;
@@ -86,17 +86,28 @@ bool torch_dtype_for(const std::string& d, torch::ScalarType& out) {
 
 std::string safetensors_dtype_for(torch::ScalarType t, const std::string& name) {
   switch (t) {
-    case torch::kBool: return "BOOL";
-    case torch::kUInt8: return "U8";
-    case torch::kInt8: return "I8";
-    case torch::kInt16: return "I16";
-    case torch::kInt32: return "I32";
-    case torch::kInt64: return "I64";
-    case torch::kHalf: return "F16";
-    case torch::kBFloat16: return "BF16";
-    case torch::kFloat: return "F32";
-    case torch::kDouble: return "F64";
-    default: throw Error("save_safetensors: tensor '" + name + "' has an unsupported dtype");
+    case torch::kBool:
+      return "BOOL";
+    case torch::kUInt8:
+      return "U8";
+    case torch::kInt8:
+      return "I8";
+    case torch::kInt16:
+      return "I16";
+    case torch::kInt32:
+      return "I32";
+    case torch::kInt64:
+      return "I64";
+    case torch::kHalf:
+      return "F16";
+    case torch::kBFloat16:
+      return "BF16";
+    case torch::kFloat:
+      return "F32";
+    case torch::kDouble:
+      return "F64";
+    default:
+      throw Error("save_safetensors: tensor '" + name + "' has an unsupported dtype");
   }
 }
 

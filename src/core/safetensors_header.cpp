@@ -86,8 +86,8 @@ Header parse_header(const uint8_t* bytes, size_t size, const std::string& source
     t.end = v["data_offsets"][1].get<uint64_t>();
     if (t.end < t.begin) throw bad("data_offsets end < begin");
     if (t.end > h.data_size)
-      throw bad("data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ") run past the end of the " +
-                std::to_string(h.data_size) + "-byte data buffer: truncated file?");
+      throw bad("data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                ") run past the end of the " + std::to_string(h.data_size) + "-byte data buffer: truncated file?");
     if (t.end - t.begin != numel * esize)
       throw bad("byte length " + std::to_string(t.end - t.begin) + " does not match shape × dtype size (" +
                 std::to_string(numel * esize) + " bytes)");
@@ -100,7 +100,8 @@ Header parse_header(const uint8_t* bytes, size_t size, const std::string& source
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
   for (size_t i = 1; i < by_offset.size(); ++i)
     if (by_offset[i]->begin < by_offset[i - 1]->end)
-      throw fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name + "' overlap in the data buffer");
+      throw fail("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+                 "' overlap in the data buffer");
   std::sort(h.tensors.begin(), h.tensors.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return h;
 }

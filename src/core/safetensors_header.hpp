@@ -25,8 +25,8 @@ struct TensorInfo {
 struct Header {
   std::vector<TensorInfo> tensors;  // sorted by name
   std::map<std::string, std::string> metadata;
-  uint64_t data_start = 0;          // absolute offset of the data buffer in the file
-  uint64_t data_size = 0;           // bytes available after data_start
+  uint64_t data_start = 0;  // absolute offset of the data buffer in the file
+  uint64_t data_size = 0;   // bytes available after data_start
 };
 
 // Bytes per element of a safetensors dtype name; 0 if the name is unknown.
@@ -39,6 +39,7 @@ Header parse_header(const uint8_t* bytes, size_t size, const std::string& source
 
 // Serialises a header for the given tensors (offsets already assigned) and metadata, padded with spaces so the
 // data buffer starts 8-byte aligned. Returns the 8-byte length prefix followed by the JSON text.
-std::string serialize_header(const std::vector<TensorInfo>& tensors, const std::map<std::string, std::string>& metadata);
+std::string serialize_header(const std::vector<TensorInfo>& tensors,
+                             const std::map<std::string, std::string>& metadata);
 
 }  // namespace fresnel::safetensors

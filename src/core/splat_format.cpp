@@ -85,7 +85,8 @@ void write_splat(std::ostream& out, const GaussianArrays& g) {
     }
     r[27] = quantize_unit(g.opacities[i]);
     const float* q = &g.quats[i * 4];
-    const double norm = std::sqrt(double(q[0]) * q[0] + double(q[1]) * q[1] + double(q[2]) * q[2] + double(q[3]) * q[3]);
+    const double norm =
+        std::sqrt(double(q[0]) * q[0] + double(q[1]) * q[1] + double(q[2]) * q[2] + double(q[3]) * q[3]);
     for (int a = 0; a < 4; ++a) r[28 + a] = quantize_signed(norm > 0 ? q[a] / norm : (a == 0 ? 1.0 : 0.0));
     block.insert(block.end(), r, r + kSplatRecordBytes);
     if (block.size() >= size_t(kSplatRecordBytes) * 4096 || k + 1 == n) {

@@ -100,7 +100,8 @@ MultiViewDataset::MultiViewDataset(std::string root) : root_(std::move(root)) {
   if (!fs::is_directory(root_)) throw file_error(root_, "dataset directory not found");
   if (!fs::exists(path)) throw file_error(path, "missing (not a multi-view dataset; create one with `fresnel synth`)");
   const json j = read_json_file(path);
-  if (j.value("format", "") != "fresnel-multiview") throw file_error(path, "field 'format' must be \"fresnel-multiview\"");
+  if (j.value("format", "") != "fresnel-multiview")
+    throw file_error(path, "field 'format' must be \"fresnel-multiview\"");
   if (!j.contains("image_size") || !j["image_size"].is_number_integer())
     throw file_error(path, "missing integer field 'image_size'");
   if (!j.contains("views_per_object") || !j["views_per_object"].is_number_integer())
@@ -145,7 +146,8 @@ ObjectViews MultiViewDataset::load_object(const std::string& split, const std::s
   std::vector<int> indices = wanted;
   if (indices.empty())
     for (int v = 0; v < static_cast<int>(cams.size()); ++v) indices.push_back(v);
-  if (std::find(indices.begin(), indices.end(), input_index) == indices.end()) indices.insert(indices.begin(), input_index);
+  if (std::find(indices.begin(), indices.end(), input_index) == indices.end())
+    indices.insert(indices.begin(), input_index);
 
   for (int v : indices) {
     if (v < 0 || v >= static_cast<int>(cams.size()))
@@ -162,9 +164,11 @@ ObjectViews MultiViewDataset::load_object(const std::string& split, const std::s
     view.mask = load_image(mask_path).select(2, 0).contiguous();
     const int64_t h = view.camera.height, w = view.camera.width;
     if (view.rgb.size(0) != h || view.rgb.size(1) != w)
-      throw file_error(rgb_path, "image is " + std::to_string(view.rgb.size(1)) + "x" + std::to_string(view.rgb.size(0)) +
-                                     " but its camera says " + std::to_string(w) + "x" + std::to_string(h));
-    if (view.depth.size(0) != h || view.depth.size(1) != w) throw file_error(depth_path, "shape does not match the image");
+      throw file_error(rgb_path, "image is " + std::to_string(view.rgb.size(1)) + "x" +
+                                     std::to_string(view.rgb.size(0)) + " but its camera says " + std::to_string(w) +
+                                     "x" + std::to_string(h));
+    if (view.depth.size(0) != h || view.depth.size(1) != w)
+      throw file_error(depth_path, "shape does not match the image");
     if (view.mask.size(0) != h || view.mask.size(1) != w) throw file_error(mask_path, "shape does not match the image");
     if (!torch::isfinite(view.depth).all().item<bool>()) throw file_error(depth_path, "contains NaN or Inf");
     if (v == input_index) obj.input_view = static_cast<int>(obj.views.size());

@@ -35,17 +35,17 @@ struct ViewData {
 
 struct ObjectViews {
   std::string id, split, dir;
-  int input_view = 0;            // index into `views` of the input view
-  std::vector<ViewData> views;   // the loaded views in file order (all views unless a subset was asked for)
+  int input_view = 0;           // index into `views` of the input view
+  std::vector<ViewData> views;  // the loaded views in file order (all views unless a subset was asked for)
   const ViewData& input() const;
   // Cameras of `views` expressed in the input camera's frame (input camera = identity, OpenCV axes).
   std::vector<Camera> relative_cameras() const;
 };
 
 // File names inside an object directory.
-std::string view_rgb_name(int view);    // "view_003.png"
-std::string view_depth_name(int view);  // "view_003_depth.npy"
-std::string view_mask_name(int view);   // "view_003_mask.png"
+std::string view_rgb_name(int view);             // "view_003.png"
+std::string view_depth_name(int view);           // "view_003_depth.npy"
+std::string view_mask_name(int view);            // "view_003_mask.png"
 std::string object_id_for_index(int64_t index);  // "obj_00042"
 // Directory of input images for a split: DIR/images (train), DIR/images_val, DIR/images_test.
 std::string split_images_dir(const std::string& root, const std::string& split);

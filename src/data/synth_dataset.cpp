@@ -24,7 +24,8 @@ std::array<double, 3> parse_split(const std::string& text) {
   std::string item;
   int n = 0;
   while (std::getline(ss, item, ',')) {
-    if (n >= 3) throw UsageError("split: expected three fractions train,val,test (e.g. 0.8,0.1,0.1), got '" + text + "'");
+    if (n >= 3)
+      throw UsageError("split: expected three fractions train,val,test (e.g. 0.8,0.1,0.1), got '" + text + "'");
     size_t used = 0;
     double v = 0;
     try {
@@ -66,7 +67,8 @@ void write_object(const SynthOptions& o, int64_t index, const char* split) {
   ensure_directory(dir);
   std::vector<Camera> cams;
   cams.push_back(synth_camera(spec.input_azimuth, spec.input_elevation, o.image_size));
-  for (int k = 0; k < o.views; ++k) cams.push_back(synth_camera(spec.view_azimuths[k], spec.view_elevations[k], o.image_size));
+  for (int k = 0; k < o.views; ++k)
+    cams.push_back(synth_camera(spec.view_azimuths[k], spec.view_elevations[k], o.image_size));
   for (size_t v = 0; v < cams.size(); ++v) {
     const RenderedView view = raycast(spec.scene, cams[v], o.supersample);
     save_image(dir + "/" + view_rgb_name(int(v)), view.rgb);

@@ -9,11 +9,11 @@ namespace fresnel::synth {
 struct SynthOptions {
   std::string out_dir;
   int64_t objects = 100;
-  int views = 8;          // views per object besides the input view
+  int views = 8;  // views per object besides the input view
   int image_size = 128;
   uint64_t seed = 0;
   std::array<double, 3> split{0.8, 0.1, 0.1};  // train, val, test fractions (normalised)
-  int supersample = 3;    // anti-aliasing: n×n rays per pixel
+  int supersample = 3;                         // anti-aliasing: n×n rays per pixel
 };
 
 // Parses "0.8,0.1,0.1" (three non-negative numbers, positive sum). Throws fresnel::UsageError otherwise.

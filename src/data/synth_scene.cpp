@@ -86,9 +86,9 @@ double intersect_local(const Primitive& p, const Vec3& o, const Vec3& d, Vec3& n
     }
     case PrimitiveType::Cylinder: {
       const double r = p.size[0], h = p.size[1];
-      double best = quadratic_hit(d[0] * d[0] + d[2] * d[2], 2 * (o[0] * d[0] + o[2] * d[2]),
-                                  o[0] * o[0] + o[2] * o[2] - r * r,
-                                  [&](double t) { return std::abs(o[1] + t * d[1]) <= h; });
+      double best =
+          quadratic_hit(d[0] * d[0] + d[2] * d[2], 2 * (o[0] * d[0] + o[2] * d[2]), o[0] * o[0] + o[2] * o[2] - r * r,
+                        [&](double t) { return std::abs(o[1] + t * d[1]) <= h; });
       if (best < inf) {
         const Vec3 q = add(o, mul(d, best));
         n = {q[0], 0, q[2]};
@@ -162,7 +162,8 @@ double intersect_local(const Primitive& p, const Vec3& o, const Vec3& d, Vec3& n
 
 Vec3 albedo(const Primitive& p, const Vec3& local) {
   switch (p.texture) {
-    case TextureType::Solid: return p.color_a;
+    case TextureType::Solid:
+      return p.color_a;
     case TextureType::Stripes: {
       const auto band = static_cast<int64_t>(std::floor(p.frequency * local[1] + 1000.0));
       return (band % 2 == 0) ? p.color_a : p.color_b;
@@ -203,12 +204,24 @@ Vec3 hsv_to_rgb(double h, double s, double v) {
   Vec3 rgb{0, 0, 0};
   const int sector = static_cast<int>(hp) % 6;
   switch (sector) {
-    case 0: rgb = {c, x, 0}; break;
-    case 1: rgb = {x, c, 0}; break;
-    case 2: rgb = {0, c, x}; break;
-    case 3: rgb = {0, x, c}; break;
-    case 4: rgb = {x, 0, c}; break;
-    default: rgb = {c, 0, x}; break;
+    case 0:
+      rgb = {c, x, 0};
+      break;
+    case 1:
+      rgb = {x, c, 0};
+      break;
+    case 2:
+      rgb = {0, c, x};
+      break;
+    case 3:
+      rgb = {0, x, c};
+      break;
+    case 4:
+      rgb = {x, 0, c};
+      break;
+    default:
+      rgb = {c, 0, x};
+      break;
   }
   return {rgb[0] + m, rgb[1] + m, rgb[2] + m};
 }
@@ -226,31 +239,43 @@ std::array<double, 9> random_rotation(Rng& rng) {
 
 const char* primitive_name(PrimitiveType t) {
   switch (t) {
-    case PrimitiveType::Sphere: return "sphere";
-    case PrimitiveType::Box: return "box";
-    case PrimitiveType::Cylinder: return "cylinder";
-    case PrimitiveType::Cone: return "cone";
-    case PrimitiveType::Torus: return "torus";
+    case PrimitiveType::Sphere:
+      return "sphere";
+    case PrimitiveType::Box:
+      return "box";
+    case PrimitiveType::Cylinder:
+      return "cylinder";
+    case PrimitiveType::Cone:
+      return "cone";
+    case PrimitiveType::Torus:
+      return "torus";
   }
   return "?";
 }
 
 const char* texture_name(TextureType t) {
   switch (t) {
-    case TextureType::Solid: return "solid";
-    case TextureType::Stripes: return "stripes";
-    case TextureType::Checker: return "checker";
+    case TextureType::Solid:
+      return "solid";
+    case TextureType::Stripes:
+      return "stripes";
+    case TextureType::Checker:
+      return "checker";
   }
   return "?";
 }
 
 double Primitive::bounding_radius() const {
   switch (type) {
-    case PrimitiveType::Sphere: return size[0];
-    case PrimitiveType::Box: return length(size);
+    case PrimitiveType::Sphere:
+      return size[0];
+    case PrimitiveType::Box:
+      return length(size);
     case PrimitiveType::Cylinder:
-    case PrimitiveType::Cone: return std::sqrt(size[0] * size[0] + size[1] * size[1]);
-    case PrimitiveType::Torus: return size[0] + size[1];
+    case PrimitiveType::Cone:
+      return std::sqrt(size[0] * size[0] + size[1] * size[1]);
+    case PrimitiveType::Torus:
+      return size[0] + size[1];
   }
   return 0;
 }
@@ -345,11 +370,21 @@ ObjectSpec random_object(uint64_t seed, int64_t index, int other_views) {
     if (i == 0) p.center = mul(p.center, 0.3);  // one part near the middle keeps objects compact
     p.rotation = random_rotation(rng);
     switch (p.type) {
-      case PrimitiveType::Sphere: p.size = {rng.uniform(0.2, 0.5), 0, 0}; break;
-      case PrimitiveType::Box: p.size = {rng.uniform(0.12, 0.45), rng.uniform(0.12, 0.45), rng.uniform(0.12, 0.45)}; break;
-      case PrimitiveType::Cylinder: p.size = {rng.uniform(0.1, 0.35), rng.uniform(0.15, 0.5), 0}; break;
-      case PrimitiveType::Cone: p.size = {rng.uniform(0.15, 0.4), rng.uniform(0.2, 0.5), 0}; break;
-      case PrimitiveType::Torus: p.size = {rng.uniform(0.2, 0.4), rng.uniform(0.06, 0.15), 0}; break;
+      case PrimitiveType::Sphere:
+        p.size = {rng.uniform(0.2, 0.5), 0, 0};
+        break;
+      case PrimitiveType::Box:
+        p.size = {rng.uniform(0.12, 0.45), rng.uniform(0.12, 0.45), rng.uniform(0.12, 0.45)};
+        break;
+      case PrimitiveType::Cylinder:
+        p.size = {rng.uniform(0.1, 0.35), rng.uniform(0.15, 0.5), 0};
+        break;
+      case PrimitiveType::Cone:
+        p.size = {rng.uniform(0.15, 0.4), rng.uniform(0.2, 0.5), 0};
+        break;
+      case PrimitiveType::Torus:
+        p.size = {rng.uniform(0.2, 0.4), rng.uniform(0.06, 0.15), 0};
+        break;
     }
     const double roll = rng.uniform();
     p.texture = roll < 0.4 ? TextureType::Solid : (roll < 0.7 ? TextureType::Stripes : TextureType::Checker);

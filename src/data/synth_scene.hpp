@@ -20,9 +20,9 @@
 
 namespace fresnel::synth {
 
-constexpr double kSynthObjectRadius = 0.9;   // bounding-sphere radius every object is scaled to
+constexpr double kSynthObjectRadius = 0.9;    // bounding-sphere radius every object is scaled to
 constexpr double kSynthCameraDistance = 2.6;  // camera centre to object centre
-constexpr double kSynthFocalFactor = 1.0;    // fx = fy = factor·image size (≈53° field of view)
+constexpr double kSynthFocalFactor = 1.0;     // fx = fy = factor·image size (≈53° field of view)
 constexpr double kSynthAmbient = 0.3;
 
 enum class PrimitiveType { Sphere, Box, Cylinder, Cone, Torus };
@@ -51,7 +51,7 @@ struct Scene {
 };
 
 struct Hit {
-  double t = 0;        // ray parameter; with a direction whose camera-z is 1 this is the depth
+  double t = 0;          // ray parameter; with a direction whose camera-z is 1 this is the depth
   Vec3 normal{0, 0, 0};  // world, outward, unit
   Vec3 local{0, 0, 0};   // hit point in the primitive's frame (for textures)
   int primitive = -1;
@@ -73,7 +73,7 @@ RenderedView raycast(const Scene& scene, const Camera& camera, int supersample =
 // Everything random about one object of the benchmark: its scene and its views.
 struct ObjectSpec {
   Scene scene;
-  double input_azimuth = 0, input_elevation = 0;  // radians, spherical_camera convention
+  double input_azimuth = 0, input_elevation = 0;       // radians, spherical_camera convention
   std::vector<double> view_azimuths, view_elevations;  // the other views (absolute, radians)
 };
 // Deterministic for (seed, index): the same object whatever the thread count or generation order.

@@ -20,12 +20,12 @@ enum class DecoderKind : int {
 };
 
 struct DecoderInputs {
-  torch::Tensor features;     // (B,C,h,w)
-  torch::Tensor depth;        // (B,1,H,W); normalised (1 = near) or metric z, see DepthMode. SAAG decoders need it
-  torch::Tensor intrinsics;   // (B,4) normalised (fx/W, fy/H, cx/W, cy/H); undefined = the default camera
+  torch::Tensor features;    // (B,C,h,w)
+  torch::Tensor depth;       // (B,1,H,W); normalised (1 = near) or metric z, see DepthMode. SAAG decoders need it
+  torch::Tensor intrinsics;  // (B,4) normalised (fx/W, fy/H, cx/W, cy/H); undefined = the default camera
   std::optional<int64_t> num_gaussians;  // HFTS: keep the first k of K per patch (direct patch decoder)
   torch::Tensor elevation, azimuth;      // (B,) radians, for the pose encoding
-  torch::Tensor images;  // (B,3,H,W) in [0,1]; SAAG colours and pixel-aligned colour residuals need it
+  torch::Tensor images;                  // (B,3,H,W) in [0,1]; SAAG colours and pixel-aligned colour residuals need it
 };
 
 struct DecoderOutput {

@@ -101,7 +101,7 @@ torch::Tensor quaternion_multiply(const torch::Tensor& a, const torch::Tensor& b
 
 PoseEncoderImpl::PoseEncoderImpl(int64_t embed_dim, int64_t nfreq) : num_frequencies(nfreq) {
   mlp = register_module("mlp", torch::nn::Sequential(torch::nn::Linear(4 * nfreq, embed_dim), torch::nn::ReLU(),
-                                                       torch::nn::Linear(embed_dim, embed_dim)));
+                                                     torch::nn::Linear(embed_dim, embed_dim)));
 }
 
 torch::Tensor PoseEncoderImpl::forward(const torch::Tensor& elevation, const torch::Tensor& azimuth) {
@@ -131,8 +131,10 @@ EdgeDetectorImpl::EdgeDetectorImpl(int64_t hidden) {
       "net", torch::nn::Sequential(torch::nn::Conv2d(Conv2dOptions(3, hidden, 3).padding(1)), torch::nn::ReLU(),
                                    torch::nn::Conv2d(Conv2dOptions(hidden, hidden, 3).padding(1)), torch::nn::ReLU(),
                                    torch::nn::Conv2d(Conv2dOptions(hidden, 1, 3).padding(1))));
-  sobel_x = register_buffer("sobel_x", torch::tensor({-1.f, 0.f, 1.f, -2.f, 0.f, 2.f, -1.f, 0.f, 1.f}).view({1, 1, 3, 3}));
-  sobel_y = register_buffer("sobel_y", torch::tensor({-1.f, -2.f, -1.f, 0.f, 0.f, 0.f, 1.f, 2.f, 1.f}).view({1, 1, 3, 3}));
+  sobel_x =
+      register_buffer("sobel_x", torch::tensor({-1.f, 0.f, 1.f, -2.f, 0.f, 2.f, -1.f, 0.f, 1.f}).view({1, 1, 3, 3}));
+  sobel_y =
+      register_buffer("sobel_y", torch::tensor({-1.f, -2.f, -1.f, 0.f, 0.f, 0.f, 1.f, 2.f, 1.f}).view({1, 1, 3, 3}));
 }
 
 torch::Tensor EdgeDetectorImpl::forward(const torch::Tensor& depth) {

@@ -47,7 +47,8 @@ torch::Tensor matrix_to_quaternion(const torch::Tensor& m);
 // Hamilton product a ⊗ b of (…,4) wxyz quaternions.
 torch::Tensor quaternion_multiply(const torch::Tensor& a, const torch::Tensor& b);
 
-// PoseEncoder(embed 64, 8 frequencies): sin/cos(θ·2^k) for elevation and azimuth → Linear(32,64) → ReLU → Linear(64,64).
+// PoseEncoder(embed 64, 8 frequencies): sin/cos(θ·2^k) for elevation and azimuth → Linear(32,64) → ReLU →
+// Linear(64,64).
 struct PoseEncoderImpl : torch::nn::Module {
   explicit PoseEncoderImpl(int64_t embed_dim = 64, int64_t num_frequencies = 8);
   torch::Tensor forward(const torch::Tensor& elevation, const torch::Tensor& azimuth);  // (B,) rad → (B,embed)

@@ -10,16 +10,16 @@ namespace F = torch::nn::functional;
 DirectPatchDecoderImpl::DirectPatchDecoderImpl(DirectPatchDecoderOptions o) : options_(std::move(o)) {
   if (options_.gaussians_per_patch < 1) throw Error("gaussians_per_patch must be >= 1");
   const int64_t in = options_.feature_dim + (options_.use_depth_fusion ? options_.depth_feature_dim : 0);
-  mlp = register_module("mlp", make_mlp(in, options_.hidden, options_.gaussians_per_patch * params_per_gaussian(),
-                                        options_.dropout));
+  mlp = register_module(
+      "mlp", make_mlp(in, options_.hidden, options_.gaussians_per_patch * params_per_gaussian(), options_.dropout));
   if (options_.use_depth_fusion)
     depth_encoder = register_module("depth_encoder", DepthEncoder(options_.depth_feature_dim));
   if (options_.use_edge_aware) edge_detector = register_module("edge_detector", EdgeDetector(16));
   if (options_.use_pose_encoding) {
     pose_encoder = register_module("pose_encoder", PoseEncoder(options_.pose_embed_dim, 8));
-    pose_modulator = register_module(
-        "pose_modulator", torch::nn::Sequential(torch::nn::Linear(options_.pose_embed_dim, 128), torch::nn::ReLU(),
-                                                torch::nn::Linear(128, 1)));
+    pose_modulator =
+        register_module("pose_modulator", torch::nn::Sequential(torch::nn::Linear(options_.pose_embed_dim, 128),
+                                                                torch::nn::ReLU(), torch::nn::Linear(128, 1)));
   }
   depth_offset = register_parameter("depth_offset", torch::full({1}, kDefaultDepthOffset));
   if (options_.pixel_aligned) {
@@ -30,10 +30,8 @@ DirectPatchDecoderImpl::DirectPatchDecoderImpl(DirectPatchDecoderOptions o) : op
 
 GridDepth grid_depth(const torch::Tensor& depth, int64_t h, int64_t w, DepthMode mode,
                      const torch::Tensor& depth_offset, bool snap_zones, int64_t num_zones) {
-  auto g = F::interpolate(depth, F::InterpolateFuncOptions()
-                                     .size(std::vector<int64_t>{h, w})
-                                     .mode(torch::kBilinear)
-                                     .align_corners(false));
+  auto g = F::interpolate(
+      depth, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
   if (mode == DepthMode::Normalized) {
     auto d = g.clamp(0.0, 1.0);
     if (snap_zones) d = snap_to_fresnel_zones(d, num_zones);
@@ -115,8 +113,8 @@ DecoderOutput DirectPatchDecoderImpl::activate(const torch::Tensor& raw, const D
     opacities = (opacities + options_.edge_opacity_boost * ek).clamp(0.0, 1.0);
   }
   if (options_.use_pose_encoding && in.elevation.defined() && in.azimuth.defined()) {
-    auto m = 0.5 + torch::sigmoid(pose_modulator->forward(pose_encoder->forward(in.elevation.to(opts),
-                                                                                in.azimuth.to(opts))));
+    auto m = 0.5 +
+             torch::sigmoid(pose_modulator->forward(pose_encoder->forward(in.elevation.to(opts), in.azimuth.to(opts))));
     opacities = (opacities * m.view({B, 1, 1, 1})).clamp(0.0, 1.0);
   }
   const int64_t N = h * w * K;

@@ -45,9 +45,9 @@ torch::Tensor surface_grid_depth(const torch::Tensor& depth, int64_t h, int64_t 
   return torch::where(g < inf * 0.5, g, fill.expand_as(g));
 }
 
-PixelAlignedParams pixel_aligned_params(const torch::Tensor& raw, const torch::Tensor& images, const torch::Tensor& depth,
-                                        const torch::Tensor& intrinsics, DepthMode mode, const torch::Tensor& depth_offset,
-                                        double scale_floor) {
+PixelAlignedParams pixel_aligned_params(const torch::Tensor& raw, const torch::Tensor& images,
+                                        const torch::Tensor& depth, const torch::Tensor& intrinsics, DepthMode mode,
+                                        const torch::Tensor& depth_offset, double scale_floor) {
   if (!(scale_floor >= 0.0 && scale_floor < kPixelScaleFactor))
     throw Error("pixel-aligned decoder: scale floor must be in [0, " + std::to_string(kPixelScaleFactor) + ")");
   if (!images.defined() || images.dim() != 4 || images.size(1) != 3)

@@ -21,9 +21,9 @@ struct PixelAlignedParams {
 // 0.3 px² low-pass hides a Gaussian's size, so nothing in the loss keeps scales from drifting to the minimum; the
 // render is unchanged at the training resolution, but a closer or larger view shows dots. A floor keeps them
 // splats: scale = footprint · (floor + (0.3 − floor) · e^raw), still 0.3 at raw = 0.
-PixelAlignedParams pixel_aligned_params(const torch::Tensor& raw, const torch::Tensor& images, const torch::Tensor& depth,
-                                        const torch::Tensor& intrinsics, DepthMode mode, const torch::Tensor& depth_offset,
-                                        double scale_floor = 0.0);
+PixelAlignedParams pixel_aligned_params(const torch::Tensor& raw, const torch::Tensor& images,
+                                        const torch::Tensor& depth, const torch::Tensor& intrinsics, DepthMode mode,
+                                        const torch::Tensor& depth_offset, double scale_floor = 0.0);
 
 // Sets the decoder's last layer (out = K·P) so that raw outputs start near zero with per-slot biases: slot 0
 // opaque on the surface, slots ≥ 1 faint and behind it.

@@ -131,7 +131,8 @@ Gaussians saag_from_depth(const torch::Tensor& image_in, const torch::Tensor& de
     return {(x + 0.5 - cx) / fx * z, (y + 0.5 - cy) / fy * z, z};
   };
   auto grad = [&](int x, int y) -> std::array<double, 2> {
-    const int x0 = std::max(0, x - 1), x1 = std::min(W - 1, x + 1), y0 = std::max(0, y - 1), y1 = std::min(H - 1, y + 1);
+    const int x0 = std::max(0, x - 1), x1 = std::min(W - 1, x + 1), y0 = std::max(0, y - 1),
+              y1 = std::min(H - 1, y + 1);
     const double gx = (nd[size_t(y) * W + x1] - nd[size_t(y) * W + x0]) / std::max(1, x1 - x0);
     const double gy = (nd[size_t(y1) * W + x] - nd[size_t(y0) * W + x]) / std::max(1, y1 - y0);
     return {gx, gy};
@@ -163,7 +164,8 @@ Gaussians saag_from_depth(const torch::Tensor& image_in, const torch::Tensor& de
         continue;
       }
       const V3 p = point(x, y);
-      const int x0 = std::max(0, x - 1), x1 = std::min(W - 1, x + 1), y0 = std::max(0, y - 1), y1 = std::min(H - 1, y + 1);
+      const int x0 = std::max(0, x - 1), x1 = std::min(W - 1, x + 1), y0 = std::max(0, y - 1),
+                y1 = std::min(H - 1, y + 1);
       const V3 dx = sub(point(x1, y), point(x0, y)), dy = sub(point(x, y1), point(x, y0));
       V3 n = normalize(cross(dx, dy));
       if (dot(n, p) > 0) n = mul(n, -1.0);  // face the camera

@@ -15,8 +15,9 @@ std::pair<torch::Tensor, torch::Tensor> sample_features_at_points(const torch::T
   auto v = K.select(-1, 1) * points.select(-1, 1) / z + K.select(-1, 3);
   auto uv = torch::stack({u, v}, -1);
   auto grid = (uv * 2.0 - 1.0).unsqueeze(2);  // (B,N,1,2)
-  auto s = F::grid_sample(features, grid,
-                          F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
+  auto s = F::grid_sample(
+      features, grid,
+      F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(false));
   return {s.squeeze(-1).permute({0, 2, 1}), uv};
 }
 
@@ -24,8 +25,8 @@ Gaussians batch_saag(const torch::Tensor& images, const torch::Tensor& depth, co
                      const SaagOptions& options) {
   std::vector<Gaussians> parts;
   for (int64_t b = 0; b < images.size(0); ++b)
-    parts.push_back(saag_from_depth(images[b].detach().cpu(), depth[b][0].detach().cpu(),
-                                    intrinsics[b].detach().cpu(), options));
+    parts.push_back(
+        saag_from_depth(images[b].detach().cpu(), depth[b][0].detach().cpu(), intrinsics[b].detach().cpu(), options));
   return Gaussians::stack(parts).to(images.device());
 }
 
@@ -76,7 +77,7 @@ DecoderOutput SaagRefinementNetImpl::refine(const torch::Tensor& features, const
 
 FeatureGuidedSaagImpl::FeatureGuidedSaagImpl(FeatureGuidedOptions o) : options_(o) {
   head = register_module("head", torch::nn::Sequential(torch::nn::Linear(o.feature_dim, o.hidden), torch::nn::ReLU(),
-                                                        torch::nn::Linear(o.hidden, 6)));
+                                                       torch::nn::Linear(o.hidden, 6)));
   // Zero-initialised output: every multiplier starts at its neutral value (SAAG unchanged).
   torch::NoGradGuard ng;
   auto params = head->parameters();
@@ -99,7 +100,7 @@ DecoderOutput FeatureGuidedSaagImpl::modulate(const torch::Tensor& features, con
                                               const torch::Tensor& intrinsics) {
   if (!saag.batched()) throw Error("FeatureGuidedSAAG: expected batched SAAG Gaussians (B,N,…)");
   auto m = modulation(features);
-  auto maps = torch::stack({m.aspect, m.base_size, m.opacity}, 1);  // (B,3,h,w)
+  auto maps = torch::stack({m.aspect, m.base_size, m.opacity}, 1);          // (B,3,h,w)
   auto at = sample_features_at_points(maps, saag.means, intrinsics).first;  // (B,N,3)
   auto aspect = at.select(-1, 0), base = at.select(-1, 1), opac = at.select(-1, 2);
   DecoderOutput out;

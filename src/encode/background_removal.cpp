@@ -17,9 +17,7 @@ cv::Mat as_mat(const torch::Tensor& t) {  // shares memory; t must be contiguous
   return cv::Mat(static_cast<int>(t.size(0)), static_cast<int>(t.size(1)), CV_8UC(c), t.data_ptr<uint8_t>());
 }
 
-torch::Tensor from_mat(const cv::Mat& m) {
-  return torch::from_blob(m.data, {m.rows, m.cols}, torch::kUInt8).clone();
-}
+torch::Tensor from_mat(const cv::Mat& m) { return torch::from_blob(m.data, {m.rows, m.cols}, torch::kUInt8).clone(); }
 
 void check_rgb(const torch::Tensor& t, const char* who) {
   if (t.scalar_type() != torch::kUInt8 || t.dim() != 3 || t.size(2) != 3)
@@ -51,7 +49,8 @@ std::optional<std::array<int, 4>> foreground_crop_box(const torch::Tensor& alpha
   return std::array<int, 4>{left, top, right, bottom};
 }
 
-torch::Tensor crop_and_composite(const torch::Tensor& rgb_u8, const torch::Tensor& alpha_u8, const std::array<int, 4>& b) {
+torch::Tensor crop_and_composite(const torch::Tensor& rgb_u8, const torch::Tensor& alpha_u8,
+                                 const std::array<int, 4>& b) {
   check_rgb(rgb_u8, "crop_and_composite");
   auto rgba = torch::cat({rgb_u8, alpha_u8.unsqueeze(-1)}, -1);
   auto crop = rgba.slice(0, b[1], b[3]).slice(1, b[0], b[2]).contiguous();
@@ -176,7 +175,8 @@ PreparedImage prepare_without_removal(const torch::Tensor& image_u8) {
 }
 
 PreparedImage BackgroundRemover::prepare(const torch::Tensor& image_u8) {
-  if (image_u8.scalar_type() != torch::kUInt8 || image_u8.dim() != 3 || (image_u8.size(2) != 3 && image_u8.size(2) != 4))
+  if (image_u8.scalar_type() != torch::kUInt8 || image_u8.dim() != 3 ||
+      (image_u8.size(2) != 3 && image_u8.size(2) != 4))
     throw Error("background removal: expected an (H,W,3|4) uint8 image");
   auto rgb = image_u8.slice(2, 0, 3).contiguous();
   if (image_u8.size(2) == 4) {

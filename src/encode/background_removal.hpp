@@ -16,8 +16,8 @@
 namespace fresnel::encode {
 
 struct PreparedImage {
-  torch::Tensor rgb;        // (518,518,3) uint8: the encoders' input before normalisation
-  std::string method;       // "alpha", "u2net", "grabcut", or "<method>, no foreground: whole image"
+  torch::Tensor rgb;   // (518,518,3) uint8: the encoders' input before normalisation
+  std::string method;  // "alpha", "u2net", "grabcut", or "<method>, no foreground: whole image"
   bool cropped = false;
   std::array<int, 4> box{};  // crop (left, top, right, bottom) in source pixels when cropped
 };
@@ -28,7 +28,8 @@ std::optional<std::array<int, 4>> foreground_crop_box(const torch::Tensor& alpha
 
 // Crops rgb (H,W,3) + alpha (H,W) uint8 to `box`, resizes to 518² (PIL LANCZOS on RGBA) and composites on black
 // exactly as the original (float32 RGB·α, truncated to 8 bits).
-torch::Tensor crop_and_composite(const torch::Tensor& rgb_u8, const torch::Tensor& alpha_u8, const std::array<int, 4>& box);
+torch::Tensor crop_and_composite(const torch::Tensor& rgb_u8, const torch::Tensor& alpha_u8,
+                                 const std::array<int, 4>& box);
 
 // Border-seeded GrabCut foreground mask (H,W) uint8 0/255 (largest connected component).
 torch::Tensor grabcut_mask(const torch::Tensor& rgb_u8);

@@ -69,7 +69,8 @@ DaReassembleLayerImpl::DaReassembleLayerImpl(int64_t in, int64_t out, int i) : i
   // Factors 4, 2, 1, ½ (transposed convs up, identity, strided conv down).
   if (i == 0 || i == 1) {
     const int64_t f = i == 0 ? 4 : 2;
-    up = register_module("resize", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(out, out, f).stride(f)));
+    up =
+        register_module("resize", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(out, out, f).stride(f)));
   } else if (i == 3) {
     down = register_module("resize", Conv2d(Conv2dOptions(out, out, 3).stride(2).padding(1)));
   }
@@ -117,8 +118,10 @@ torch::Tensor DepthAnythingImpl::forward(const torch::Tensor& pixels) {
   for (int i = 0; i < 4; ++i) {
     // Tokens are already channels-last (B,H,W,C); oneDNN convolves that layout ~1.5× faster than NCHW here,
     // and every later conv/upsample keeps it.
-    auto x = tokens[i].reshape({b, gh, gw, config.backbone.hidden}).permute({0, 3, 1, 2}).contiguous(
-        torch::MemoryFormat::ChannelsLast);
+    auto x = tokens[i]
+                 .reshape({b, gh, gw, config.backbone.hidden})
+                 .permute({0, 3, 1, 2})
+                 .contiguous(torch::MemoryFormat::ChannelsLast);
     x = reassemble[i]->as<DaReassembleLayerImpl>()->forward(x);
     feats[i] = convs[i]->as<torch::nn::Conv2dImpl>()->forward(x);
   }
@@ -140,7 +143,8 @@ torch::Tensor DepthAnythingImpl::forward(const torch::Tensor& pixels) {
   return y.squeeze(1).contiguous();
 }
 
-std::vector<std::pair<std::string, std::vector<int64_t>>> depth_anything_parameter_shapes(const DepthAnythingConfig& c) {
+std::vector<std::pair<std::string, std::vector<int64_t>>> depth_anything_parameter_shapes(
+    const DepthAnythingConfig& c) {
   auto t = dinov2_parameter_shapes(c.backbone, "backbone.");
   const int64_t d = c.backbone.hidden, f = c.features;
   for (int i = 0; i < 4; ++i) {
@@ -157,7 +161,8 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> depth_anything_paramet
       t.push_back({r + "resize.bias", {o}});
     }
   }
-  for (int i = 0; i < 4; ++i) t.push_back({"neck.convs." + std::to_string(i) + ".weight", {f, c.out_channels[i], 3, 3}});
+  for (int i = 0; i < 4; ++i)
+    t.push_back({"neck.convs." + std::to_string(i) + ".weight", {f, c.out_channels[i], 3, 3}});
   for (int i = 0; i < 4; ++i) {
     const std::string l = "neck.fusion_stage.layers." + std::to_string(i) + ".";
     t.push_back({l + "projection.weight", {f, f, 1, 1}});

@@ -19,7 +19,7 @@ namespace fresnel::encode {
 struct DepthAnythingConfig {
   std::string name = "small";
   Dinov2Config backbone = Dinov2Config::preset("small");
-  int64_t features = 64;                           // fusion width
+  int64_t features = 64;  // fusion width
   std::array<int64_t, 4> out_channels{48, 96, 192, 384};
   std::vector<int64_t> layer_indices{2, 5, 8, 11};  // 0-based backbone blocks feeding the head
   int64_t head_hidden = 32;
@@ -60,7 +60,8 @@ struct DepthAnythingImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& pixels);
   DepthAnythingConfig config;
   Dinov2 backbone{nullptr};
-  torch::nn::ModuleList reassemble, convs, fusion;  // neck.reassemble_stage.layers, neck.convs, neck.fusion_stage.layers
+  torch::nn::ModuleList reassemble, convs,
+      fusion;  // neck.reassemble_stage.layers, neck.convs, neck.fusion_stage.layers
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};  // head.*
 };
 TORCH_MODULE(DepthAnything);

@@ -51,8 +51,10 @@ Dinov2EmbeddingsImpl::Dinov2EmbeddingsImpl(const Dinov2Config& c) : config(c) {
   cls_token = register_parameter("cls_token", torch::randn({1, 1, c.hidden}) * 0.02);
   mask_token = register_parameter("mask_token", torch::zeros({1, c.hidden}));
   patch_embeddings = register_module("patch_embeddings", Dinov2PatchEmbeddings(c));
-  position_embeddings = register_parameter("position_embeddings", torch::randn({1, c.num_positions(), c.hidden}) * 0.02);
-  if (c.registers > 0) register_tokens = register_parameter("register_tokens", torch::randn({1, c.registers, c.hidden}) * 0.02);
+  position_embeddings =
+      register_parameter("position_embeddings", torch::randn({1, c.num_positions(), c.hidden}) * 0.02);
+  if (c.registers > 0)
+    register_tokens = register_parameter("register_tokens", torch::randn({1, c.registers, c.hidden}) * 0.02);
 }
 
 torch::Tensor Dinov2EmbeddingsImpl::interpolated_positions(int64_t grid_h, int64_t grid_w) const {
@@ -81,8 +83,8 @@ torch::Tensor Dinov2EmbeddingsImpl::forward(const torch::Tensor& pixels) {
     throw Error("DINOv2: expected pixels (B,3,H,W), got " + std::to_string(pixels.dim()) + "-d tensor");
   const int64_t b = pixels.size(0), h = pixels.size(2), w = pixels.size(3);
   if (h % config.patch != 0 || w % config.patch != 0)
-    throw Error("DINOv2: image size " + std::to_string(h) + "×" + std::to_string(w) + " is not a multiple of the patch " +
-                std::to_string(config.patch));
+    throw Error("DINOv2: image size " + std::to_string(h) + "×" + std::to_string(w) +
+                " is not a multiple of the patch " + std::to_string(config.patch));
   auto x = patch_embeddings->projection->forward(pixels).flatten(2).transpose(1, 2);  // (B, N, D), row-major
   x = torch::cat({cls_token.expand({b, 1, config.hidden}), x}, 1);
   x = x + interpolated_positions(h / config.patch, w / config.patch);
@@ -135,7 +137,9 @@ Dinov2AttentionImpl::Dinov2AttentionImpl(const Dinov2Config& c) {
   output = register_module("output", Dinov2AttentionOutput(c));
 }
 
-torch::Tensor Dinov2AttentionImpl::forward(const torch::Tensor& x) { return output->dense->forward(attention->forward(x)); }
+torch::Tensor Dinov2AttentionImpl::forward(const torch::Tensor& x) {
+  return output->dense->forward(attention->forward(x));
+}
 
 Dinov2LayerScaleImpl::Dinov2LayerScaleImpl(const Dinov2Config& c) {
   lambda1 = register_parameter("lambda1", torch::ones({c.hidden}));
@@ -183,8 +187,8 @@ Dinov2EncoderImpl::Dinov2EncoderImpl(const Dinov2Config& c) {
 Dinov2Impl::Dinov2Impl(const Dinov2Config& c) : config(c) {
   embeddings = register_module("embeddings", Dinov2Embeddings(c));
   encoder = register_module("encoder", Dinov2Encoder(c));
-  layernorm = register_module("layernorm",
-                              torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden}).eps(c.layer_norm_eps)));
+  layernorm =
+      register_module("layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden}).eps(c.layer_norm_eps)));
 }
 
 torch::Tensor Dinov2Impl::forward(const torch::Tensor& pixels) {
@@ -208,7 +212,8 @@ torch::Tensor Dinov2Impl::patch_features(const torch::Tensor& pixels) {
 std::vector<torch::Tensor> Dinov2Impl::intermediate_patch_tokens(const torch::Tensor& pixels,
                                                                  const std::vector<int64_t>& blocks) {
   for (int64_t b : blocks)
-    if (b < 0 || b >= config.layers) throw Error("DINOv2: intermediate block index " + std::to_string(b) + " out of range");
+    if (b < 0 || b >= config.layers)
+      throw Error("DINOv2: intermediate block index " + std::to_string(b) + " out of range");
   std::vector<torch::Tensor> out(blocks.size());
   int64_t last = 0;
   for (int64_t b : blocks) last = std::max(last, b);

@@ -21,10 +21,10 @@ struct Dinov2Config {
   int64_t layers = 12;
   int64_t heads = 6;
   double mlp_ratio = 4.0;
-  bool swiglu = false;        // ViT-g uses a SwiGLU feed-forward
+  bool swiglu = false;  // ViT-g uses a SwiGLU feed-forward
   int64_t patch = 14;
-  int64_t image_size = 518;   // size the position embedding was trained for (37×37 grid + CLS)
-  int64_t registers = 0;      // "with registers" variants
+  int64_t image_size = 518;  // size the position embedding was trained for (37×37 grid + CLS)
+  int64_t registers = 0;     // "with registers" variants
   double layer_norm_eps = 1e-6;
   // Position-embedding interpolation when the token grid differs from the trained one: 0 → resize to the exact
   // grid (transformers); 0.1 → scale factor (grid + 0.1)/M (facebookresearch). Bicubic, align_corners=false.

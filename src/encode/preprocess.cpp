@@ -118,8 +118,9 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
   ensure_directory(out_dir);
   log_info(std::string("preprocess: DINOv2-") + dinov2->config.name + " features, Depth Anything V2-" +
            depth->config.name + " depth (" + std::to_string(o.depth_size) + "²)" +
-           (o.remove_background ? std::string(", background removal: ") + (o.bg_model.empty() ? "GrabCut" : "U²-Net ONNX")
-                                : std::string()));
+           (o.remove_background
+                ? std::string(", background removal: ") + (o.bg_model.empty() ? "GrabCut" : "U²-Net ONNX")
+                : std::string()));
 
   // Inference mode (not just no-grad) also skips version counting; the encoders take their two-core CPU path.
   c10::InferenceMode inference;

@@ -10,21 +10,21 @@ namespace fresnel::encode {
 
 struct PreprocessOptions {
   std::string data_dir;
-  std::string output_dir;          // empty → data_dir/features
+  std::string output_dir;  // empty → data_dir/features
   int64_t depth_size = 256;
   std::string dinov2_size = "small";
-  std::string dinov2_weights;      // safetensors (transformers or facebookresearch names)
-  std::string depth_weights;       // safetensors (transformers or Depth-Anything-V2 names)
+  std::string dinov2_weights;  // safetensors (transformers or facebookresearch names)
+  std::string depth_weights;   // safetensors (transformers or Depth-Anything-V2 names)
   bool remove_background = false;
-  std::string bg_model;            // U²-Net ONNX; empty → GrabCut
+  std::string bg_model;  // U²-Net ONNX; empty → GrabCut
   int shard_index = 0, shard_count = 1;
   bool progress = true;
 };
 
 struct PreprocessStats {
-  int64_t total = 0;      // images in this shard
+  int64_t total = 0;  // images in this shard
   int64_t processed = 0;
-  int64_t skipped = 0;    // outputs already present
+  int64_t skipped = 0;  // outputs already present
   int64_t failed = 0;
   std::vector<std::string> failures;  // "path: reason"
 };

@@ -85,8 +85,8 @@ void dinov2_block_inference(Dinov2LayerImpl& layer, int64_t heads, torch::Tensor
 
   parallel_tasks(row_blocks, [&](int64_t i) {
     const int64_t r0 = i * kVitRowBlock, r1 = std::min(rows, r0 + kVitRowBlock);
-    auto h = at::layer_norm(x2.slice(0, r0, r1), ln1.normalized_shape(), layer.norm1->weight, layer.norm1->bias,
-                            ln1.eps());
+    auto h =
+        at::layer_norm(x2.slice(0, r0, r1), ln1.normalized_shape(), layer.norm1->weight, layer.norm1->bias, ln1.eps());
     auto out = ws.qkv.slice(0, r0, r1);
     at::addmm_out(out, b_qkv, h, w_qkv);
   });

@@ -12,11 +12,16 @@ namespace fresnel::encode {
 
 std::string to_string(CheckpointKind k) {
   switch (k) {
-    case CheckpointKind::Dinov2Hf: return "DINOv2 (transformers names)";
-    case CheckpointKind::Dinov2Original: return "DINOv2 (facebookresearch names)";
-    case CheckpointKind::DepthAnythingHf: return "Depth Anything V2 (transformers names)";
-    case CheckpointKind::DepthAnythingOriginal: return "Depth Anything V2 (original repo names)";
-    default: return "unrecognised";
+    case CheckpointKind::Dinov2Hf:
+      return "DINOv2 (transformers names)";
+    case CheckpointKind::Dinov2Original:
+      return "DINOv2 (facebookresearch names)";
+    case CheckpointKind::DepthAnythingHf:
+      return "Depth Anything V2 (transformers names)";
+    case CheckpointKind::DepthAnythingOriginal:
+      return "Depth Anything V2 (original repo names)";
+    default:
+      return "unrecognised";
   }
 }
 
@@ -62,23 +67,22 @@ bool rename_dinov2_original(const std::string& n, const std::string& out_prefix,
   if (!std::regex_match(n, m, block)) return false;
   const std::string l = out_prefix + "encoder.layer." + m[1].str() + ".";
   const std::string rest = m[2].str();
-  static const std::map<std::string, std::string> inner = {
-      {"norm1.weight", "norm1.weight"},
-      {"norm1.bias", "norm1.bias"},
-      {"norm2.weight", "norm2.weight"},
-      {"norm2.bias", "norm2.bias"},
-      {"attn.proj.weight", "attention.output.dense.weight"},
-      {"attn.proj.bias", "attention.output.dense.bias"},
-      {"ls1.gamma", "layer_scale1.lambda1"},
-      {"ls2.gamma", "layer_scale2.lambda1"},
-      {"mlp.fc1.weight", "mlp.fc1.weight"},
-      {"mlp.fc1.bias", "mlp.fc1.bias"},
-      {"mlp.fc2.weight", "mlp.fc2.weight"},
-      {"mlp.fc2.bias", "mlp.fc2.bias"},
-      {"mlp.w12.weight", "mlp.weights_in.weight"},
-      {"mlp.w12.bias", "mlp.weights_in.bias"},
-      {"mlp.w3.weight", "mlp.weights_out.weight"},
-      {"mlp.w3.bias", "mlp.weights_out.bias"}};
+  static const std::map<std::string, std::string> inner = {{"norm1.weight", "norm1.weight"},
+                                                           {"norm1.bias", "norm1.bias"},
+                                                           {"norm2.weight", "norm2.weight"},
+                                                           {"norm2.bias", "norm2.bias"},
+                                                           {"attn.proj.weight", "attention.output.dense.weight"},
+                                                           {"attn.proj.bias", "attention.output.dense.bias"},
+                                                           {"ls1.gamma", "layer_scale1.lambda1"},
+                                                           {"ls2.gamma", "layer_scale2.lambda1"},
+                                                           {"mlp.fc1.weight", "mlp.fc1.weight"},
+                                                           {"mlp.fc1.bias", "mlp.fc1.bias"},
+                                                           {"mlp.fc2.weight", "mlp.fc2.weight"},
+                                                           {"mlp.fc2.bias", "mlp.fc2.bias"},
+                                                           {"mlp.w12.weight", "mlp.weights_in.weight"},
+                                                           {"mlp.w12.bias", "mlp.weights_in.bias"},
+                                                           {"mlp.w3.weight", "mlp.weights_out.weight"},
+                                                           {"mlp.w3.bias", "mlp.weights_out.bias"}};
   if (auto it = inner.find(rest); it != inner.end()) {
     r.names = {l + it->second};
     return true;
@@ -98,7 +102,8 @@ bool rename_dpt_original(const std::string& n, Renamed& r) {
   static const std::regex project(R"(depth_head\.projects\.(\d)\.(weight|bias))");
   static const std::regex resize(R"(depth_head\.resize_layers\.(\d)\.(weight|bias))");
   static const std::regex layer_rn(R"(depth_head\.scratch\.layer(\d)_rn\.weight)");
-  static const std::regex refine(R"(depth_head\.scratch\.refinenet(\d)\.(out_conv|resConfUnit1|resConfUnit2)(\.conv[12])?\.(weight|bias))");
+  static const std::regex refine(
+      R"(depth_head\.scratch\.refinenet(\d)\.(out_conv|resConfUnit1|resConfUnit2)(\.conv[12])?\.(weight|bias))");
   static const std::regex head(R"(depth_head\.scratch\.output_conv(1|2\.0|2\.2)\.(weight|bias))");
   if (std::regex_match(n, m, project)) {
     r.names = {"neck.reassemble_stage.layers." + m[1].str() + ".projection." + m[2].str()};
@@ -137,7 +142,9 @@ Renamed rename(CheckpointKind kind, const std::string& name, const std::string& 
       r.names = {name};
       ok = true;
       break;
-    case CheckpointKind::Dinov2Original: ok = rename_dinov2_original(name, "", r); break;
+    case CheckpointKind::Dinov2Original:
+      ok = rename_dinov2_original(name, "", r);
+      break;
     case CheckpointKind::DepthAnythingOriginal:
       if (name.rfind("pretrained.", 0) == 0) {
         ok = rename_dinov2_original(name.substr(11), "backbone.", r);
@@ -146,9 +153,10 @@ Renamed rename(CheckpointKind kind, const std::string& name, const std::string& 
       }
       break;
     default:
-      throw file_error(path, "unrecognised checkpoint: no DINOv2 or Depth Anything V2 tensor names found "
-                             "(expected e.g. 'embeddings.cls_token', 'cls_token', 'backbone.embeddings.cls_token' or "
-                             "'pretrained.cls_token')");
+      throw file_error(path,
+                       "unrecognised checkpoint: no DINOv2 or Depth Anything V2 tensor names found "
+                       "(expected e.g. 'embeddings.cls_token', 'cls_token', 'backbone.embeddings.cls_token' or "
+                       "'pretrained.cls_token')");
   }
   if (!ok) throw file_error(path, "unexpected tensor '" + name + "' for a " + to_string(kind) + " checkpoint");
   return r;
@@ -227,11 +235,16 @@ Dinov2Config infer_dinov2_config(const ShapeTable& t, const std::string& p, cons
   const int64_t d = (*cls)[2];
   Dinov2Config c;
   bool known = true;
-  if (d == 384) c = Dinov2Config::preset("small");
-  else if (d == 768) c = Dinov2Config::preset("base");
-  else if (d == 1024) c = Dinov2Config::preset("large");
-  else if (d == 1536) c = Dinov2Config::preset("giant");
-  else known = false;
+  if (d == 384)
+    c = Dinov2Config::preset("small");
+  else if (d == 768)
+    c = Dinov2Config::preset("base");
+  else if (d == 1024)
+    c = Dinov2Config::preset("large");
+  else if (d == 1536)
+    c = Dinov2Config::preset("giant");
+  else
+    known = false;
   if (!known) {
     c.name = "custom";
     c.hidden = d;
@@ -250,7 +263,8 @@ Dinov2Config infer_dinov2_config(const ShapeTable& t, const std::string& p, cons
   c.layers = layers;
   c.swiglu = swiglu;
   c.heads = meta_int(meta, "num_attention_heads", c.heads);
-  if (const auto* reg = find_shape(t, p + "embeddings.register_tokens"); reg && reg->size() == 3) c.registers = (*reg)[1];
+  if (const auto* reg = find_shape(t, p + "embeddings.register_tokens"); reg && reg->size() == 3)
+    c.registers = (*reg)[1];
   if (const auto* proj = find_shape(t, p + "embeddings.patch_embeddings.projection.weight"); proj && proj->size() == 4)
     c.patch = (*proj)[3];
   if (const auto* pos = find_shape(t, p + "embeddings.position_embeddings"); pos && pos->size() == 3) {
@@ -263,10 +277,14 @@ Dinov2Config infer_dinov2_config(const ShapeTable& t, const std::string& p, cons
 DepthAnythingConfig infer_depth_anything_config(const ShapeTable& t, const Metadata& meta) {
   const auto backbone = infer_dinov2_config(t, "backbone.", meta);
   DepthAnythingConfig c;
-  if (backbone.hidden == 384) c = DepthAnythingConfig::preset("small");
-  else if (backbone.hidden == 768) c = DepthAnythingConfig::preset("base");
-  else if (backbone.hidden == 1024) c = DepthAnythingConfig::preset("large");
-  else c.name = "custom";
+  if (backbone.hidden == 384)
+    c = DepthAnythingConfig::preset("small");
+  else if (backbone.hidden == 768)
+    c = DepthAnythingConfig::preset("base");
+  else if (backbone.hidden == 1024)
+    c = DepthAnythingConfig::preset("large");
+  else
+    c.name = "custom";
   if (auto it = meta.find("layer_indices"); it != meta.end()) {
     c.layer_indices.clear();
     std::stringstream ss(it->second);

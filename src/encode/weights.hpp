@@ -2,9 +2,11 @@
 // and every tensor in the file must be used — a missing, extra or mismatched tensor is one clear error naming it.
 // Accepted naming schemes (safetensors files):
 //   DINOv2          transformers `facebook/dinov2-*` (embeddings.…, encoder.layer.N.…, layernorm.…)
-//                   facebookresearch/dinov2 (cls_token, pos_embed, patch_embed.proj.…, blocks.N.attn.qkv.…, ls1.gamma, norm.…)
+//                   facebookresearch/dinov2 (cls_token, pos_embed, patch_embed.proj.…, blocks.N.attn.qkv.…, ls1.gamma,
+//                   norm.…)
 //   Depth Anything  transformers `depth-anything/Depth-Anything-V2-*-hf` (backbone.…, neck.…, head.…)
-//                   DepthAnything/Depth-Anything-V2 (pretrained.…, depth_head.projects.N, depth_head.scratch.refinenetN, …)
+//                   DepthAnything/Depth-Anything-V2 (pretrained.…, depth_head.projects.N,
+//                   depth_head.scratch.refinenetN, …)
 #pragma once
 #include <torch/nn/module.h>
 
@@ -35,9 +37,11 @@ ShapeTable canonical_shapes(const SafetensorsFile& file);
 
 // Architecture configs recovered from tensor shapes (hidden size → preset, layer count, registers, SwiGLU, patch,
 // trained grid). Head count and the head's backbone blocks are not visible in shapes: published widths imply them;
-// other (e.g. test-sized) files state them in safetensors metadata "num_attention_heads" and "layer_indices" ("2,5,8,11").
+// other (e.g. test-sized) files state them in safetensors metadata "num_attention_heads" and "layer_indices"
+// ("2,5,8,11").
 using Metadata = std::map<std::string, std::string>;
-Dinov2Config infer_dinov2_config(const ShapeTable& canonical, const std::string& prefix = "", const Metadata& meta = {});
+Dinov2Config infer_dinov2_config(const ShapeTable& canonical, const std::string& prefix = "",
+                                 const Metadata& meta = {});
 DepthAnythingConfig infer_depth_anything_config(const ShapeTable& canonical, const Metadata& meta = {});
 
 // Compares a checkpoint's (canonical) table with the architecture's; returns one line per problem

@@ -50,7 +50,9 @@ struct GroupMeans {
 nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 nlohmann::json means_json(const MetricMeans& m) {
-  return {{"views", m.views}, {"psnr", number_or_null(m.psnr)}, {"ssim", number_or_null(m.ssim)},
+  return {{"views", m.views},
+          {"psnr", number_or_null(m.psnr)},
+          {"ssim", number_or_null(m.ssim)},
           {"lpips", number_or_null(m.lpips)}};
 }
 
@@ -88,9 +90,12 @@ EvalViews parse_eval_views(const std::string& text) {
 
 const char* eval_views_name(EvalViews v) {
   switch (v) {
-    case EvalViews::Input: return "input";
-    case EvalViews::Novel: return "novel";
-    case EvalViews::All: return "all";
+    case EvalViews::Input:
+      return "input";
+    case EvalViews::Novel:
+      return "novel";
+    case EvalViews::All:
+      return "all";
   }
   return "?";
 }
@@ -109,7 +114,8 @@ ObjectScore score_object(const ObjectViews& obj, const torch::Tensor& renders, c
     s.view = obj.views[i].index;
     s.is_input = int(i) == obj.input_view;
     s.psnr = psnr(pred, gt);
-    const auto p4 = pred.permute({2, 0, 1}).unsqueeze(0).contiguous(), g4 = gt.permute({2, 0, 1}).unsqueeze(0).contiguous();
+    const auto p4 = pred.permute({2, 0, 1}).unsqueeze(0).contiguous(),
+               g4 = gt.permute({2, 0, 1}).unsqueeze(0).contiguous();
     s.ssim = ssim(p4, g4).item<double>();
     s.lpips = lpips ? lpips->distance(p4, g4)[0].item<double>() : kNaN;
     score.views.push_back(s);
@@ -171,7 +177,8 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const GaussianPredi
     if (int64_t(report.objects.size()) < options.contact_sheet_objects) {
       const auto in_tile = tile(obj.input().rgb);
       for (size_t k = 0; k < subset.views.size(); ++k)
-        sheet_rows.push_back(torch::cat({in_tile, tile(renders[k].clamp(0, 1).to(torch::kFloat32)), tile(subset.views[k].rgb)}, 1));
+        sheet_rows.push_back(
+            torch::cat({in_tile, tile(renders[k].clamp(0, 1).to(torch::kFloat32)), tile(subset.views[k].rgb)}, 1));
     }
     report.objects.push_back(std::move(score));
     if (progress) {
@@ -192,36 +199,42 @@ nlohmann::json EvalReport::to_json() const {
   for (const auto& o : objects) {
     nlohmann::json views_j = nlohmann::json::array();
     for (const auto& v : o.views)
-      views_j.push_back({{"view", v.view}, {"input", v.is_input}, {"psnr", number_or_null(v.psnr)},
-                         {"ssim", number_or_null(v.ssim)}, {"lpips", number_or_null(v.lpips)}});
+      views_j.push_back({{"view", v.view},
+                         {"input", v.is_input},
+                         {"psnr", number_or_null(v.psnr)},
+                         {"ssim", number_or_null(v.ssim)},
+                         {"lpips", number_or_null(v.lpips)}});
     per.push_back({{"id", o.id},
                    {"gaussians", o.gaussians},
                    {"input", means_json(object_group(o, true))},
                    {"novel", means_json(object_group(o, false))},
                    {"views", views_j}});
   }
-  return {{"dataset", dataset},
-          {"split", split},
-          {"method", method},
-          {"views", eval_views_name(views)},
-          {"objects_evaluated", int64_t(objects.size())},
-          {"metrics", {{"input", means_json(input)}, {"novel", means_json(novel)}}},
-          {"lpips", {{"available", lpips_available}, {"net", lpips_available ? nlohmann::json(lpips_net) : nlohmann::json(nullptr)}}},
-          {"definitions",
-           {{"psnr", "per image on [0,1], 10*log10(1/MSE), capped at " + fmt(kPsnrCapDb, 0) + " dB, then averaged"},
-            {"ssim", "11x11 Gaussian window sigma 1.5, C1=0.01^2, C2=0.03^2, zero 'same' padding like the 3DGS reference"},
-            {"lpips", "richzhang/PerceptualSimilarity v0.1 formula with user-supplied weights; null when unavailable"},
-            {"frame", "Gaussians in the input camera frame; dataset cameras re-expressed relative to the input camera"}}},
-          {"seconds", seconds},
-          {"per_object", per}};
+  return {
+      {"dataset", dataset},
+      {"split", split},
+      {"method", method},
+      {"views", eval_views_name(views)},
+      {"objects_evaluated", int64_t(objects.size())},
+      {"metrics", {{"input", means_json(input)}, {"novel", means_json(novel)}}},
+      {"lpips",
+       {{"available", lpips_available},
+        {"net", lpips_available ? nlohmann::json(lpips_net) : nlohmann::json(nullptr)}}},
+      {"definitions",
+       {{"psnr", "per image on [0,1], 10*log10(1/MSE), capped at " + fmt(kPsnrCapDb, 0) + " dB, then averaged"},
+        {"ssim", "11x11 Gaussian window sigma 1.5, C1=0.01^2, C2=0.03^2, zero 'same' padding like the 3DGS reference"},
+        {"lpips", "richzhang/PerceptualSimilarity v0.1 formula with user-supplied weights; null when unavailable"},
+        {"frame", "Gaussians in the input camera frame; dataset cameras re-expressed relative to the input camera"}}},
+      {"seconds", seconds},
+      {"per_object", per}};
 }
 
 std::string EvalReport::to_markdown() const {
   std::ostringstream md;
   const std::string lp = lpips_available ? "LPIPS (" + lpips_net + ")" : "LPIPS";
   md << "# Evaluation: " << method << "\n\n"
-     << "Dataset `" << dataset << "`, split `" << split << "`, " << objects.size() << " objects, views: "
-     << eval_views_name(views) << ".\n\n"
+     << "Dataset `" << dataset << "`, split `" << split << "`, " << objects.size()
+     << " objects, views: " << eval_views_name(views) << ".\n\n"
      << "| views | count | PSNR (dB) ↑ | SSIM ↑ | " << lp << " ↓ |\n|---|---:|---:|---:|---:|\n";
   auto row = [&](const char* name, const MetricMeans& m) {
     md << "| " << name << " | " << m.views << " | " << fmt(m.psnr, 2) << " | " << fmt(m.ssim, 4) << " | "
@@ -234,12 +247,13 @@ std::string EvalReport::to_markdown() const {
         "reference. "
      << (lpips_available ? "LPIPS uses the LPIPS weights file that was given."
                          : "LPIPS is unavailable (no LPIPS weights were given); it is not estimated.")
-     << "\n\n## Per object\n\n| object | Gaussians | input PSNR | input SSIM | novel PSNR | novel SSIM | novel "
-     << lp << " |\n|---|---:|---:|---:|---:|---:|---:|\n";
+     << "\n\n## Per object\n\n| object | Gaussians | input PSNR | input SSIM | novel PSNR | novel SSIM | novel " << lp
+     << " |\n|---|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& o : objects) {
     const auto in = object_group(o, true), nv = object_group(o, false);
     md << "| " << o.id << " | " << o.gaussians << " | " << fmt(in.psnr, 2) << " | " << fmt(in.ssim, 4) << " | "
-       << fmt(nv.psnr, 2) << " | " << fmt(nv.ssim, 4) << " | " << (lpips_available ? fmt(nv.lpips, 4) : "n/a") << " |\n";
+       << fmt(nv.psnr, 2) << " | " << fmt(nv.ssim, 4) << " | " << (lpips_available ? fmt(nv.lpips, 4) : "n/a")
+       << " |\n";
   }
   md << "\nEvaluated in " << fmt(seconds, 1) << " s.\n";
   return md.str();

@@ -36,7 +36,7 @@ struct EvalOptions {
   RenderOptions render;                // background black, like the dataset
   int contact_sheet_objects = 4;       // objects shown in the contact sheet (0: none)
   bool show_progress = true;
-  std::string method = "model";        // name written into the report
+  std::string method = "model";  // name written into the report
 };
 
 struct ViewScore {

@@ -18,7 +18,9 @@ class RowGraph {
  public:
   explicit RowGraph(OnnxBuilder& b) : b_(b) {}
 
-  std::string matmul(const std::string& x, const torch::Tensor& w) { return b_.node("MatMul", {x, b_.constant(w, "w")}); }
+  std::string matmul(const std::string& x, const torch::Tensor& w) {
+    return b_.node("MatMul", {x, b_.constant(w, "w")});
+  }
   // x·Wᵀ + bias with W (out,in), as torch::nn::Linear stores it.
   std::string linear(const std::string& x, const torch::Tensor& w, const torch::Tensor& bias) {
     return b_.node("Gemm", {x, b_.constant(w, "weight"), b_.constant(bias, "bias")}, {{"transB", int64_t(1)}});
@@ -90,7 +92,7 @@ std::string rotation_6d_to_quaternion(RowGraph& g, const std::string& r6) {
   auto n2 = g.op("Sqrt", g.row_sum(g.mul(b2raw, b2raw), 3));
   auto m2 = g.positive(g.addc(n2, -eps));
   auto near_x = g.positive(g.addc(g.mulc(g.op("Abs", g.select(b1, 3, {0})), -1.0), 0.9));  // |b1.x| < 0.9
-  auto alt_axis = g.linear(near_x, (ex - ey).view({3, 1}), ey);                               // ex or ey
+  auto alt_axis = g.linear(near_x, (ex - ey).view({3, 1}), ey);                            // ex or ey
   auto alt = g.normalize(g.sub(alt_axis, g.mul(g.dot3(b1, alt_axis), b1)), 3, eps);
   auto b2_main = g.div(b2raw, g.repeat(g.clamp_min(n2, eps), 3));
   auto b2 = g.select_if(g.repeat(m2, 3), b2_main, alt);
@@ -166,9 +168,9 @@ std::string conv(OnnxBuilder& b, const std::string& x, torch::nn::Conv2d c) {
     throw Error("ONNX export: only stride-1 'same' convolutions with odd kernels are supported");
   std::vector<std::string> in = {x, b.constant(c->weight, "conv_w")};
   if (c->bias.defined()) in.push_back(b.constant(c->bias, "conv_b"));
-  return b.node("Conv", in,
-                {{"kernel_shape", std::vector<int64_t>{kh, kw}},
-                 {"pads", std::vector<int64_t>{kh / 2, kw / 2, kh / 2, kw / 2}}});
+  return b.node(
+      "Conv", in,
+      {{"kernel_shape", std::vector<int64_t>{kh, kw}}, {"pads", std::vector<int64_t>{kh / 2, kw / 2, kh / 2, kw / 2}}});
 }
 
 // Conv → ReLU chain of a Sequential whose every Conv2d is followed by a ReLU except possibly the last.
@@ -196,14 +198,16 @@ ExportSummary export_direct_patch_decoder(decode::DirectPatchDecoder& decoder, c
   const auto& o = decoder->options();
   if (eo.opset < 14) throw UsageError("ONNX export: opset must be at least 14");
   if (o.pixel_aligned)
-    throw Error("ONNX export: this is a pixel-aligned decoder (DirectPatchDecoderOptions::pixel_aligned): its "
-                "colours are residuals on the input image, which the original's ONNX interface (inputs features, "
-                "depth) does not carry; export a model trained without pixel-aligned colours, or run the checkpoint "
-                "with the inference pipeline (`fresnel infer`)");
+    throw Error(
+        "ONNX export: this is a pixel-aligned decoder (DirectPatchDecoderOptions::pixel_aligned): its "
+        "colours are residuals on the input image, which the original's ONNX interface (inputs features, "
+        "depth) does not carry; export a model trained without pixel-aligned colours, or run the checkpoint "
+        "with the inference pipeline (`fresnel infer`)");
   if (o.depth_mode == decode::DepthMode::Metric && (o.use_fresnel_zones || o.use_edge_aware))
-    throw Error("ONNX export: Fresnel zones and edge-aware placement with metric depth are not expressible in the "
-                "ONNX graph (they need per-image min/max normalisation); export a model trained with "
-                "normalised depth or without these options");
+    throw Error(
+        "ONNX export: Fresnel zones and edge-aware placement with metric depth are not expressible in the "
+        "ONNX graph (they need per-image min/max normalisation); export a model trained with "
+        "normalised depth or without these options");
   if (o.use_depth_fusion && (eo.depth_size % eo.grid_h != 0 || eo.depth_size % eo.grid_w != 0))
     throw Error("ONNX export: depth fusion needs DecoderExportOptions::depth_size divisible by the feature grid (" +
                 std::to_string(eo.grid_h) + ")");
@@ -223,8 +227,9 @@ ExportSummary export_direct_patch_decoder(decode::DirectPatchDecoder& decoder, c
     while (std::floor(float(D) * s) < float(out)) s = std::nextafter(s, 1.f);  // guard the output size
     return s;
   };
-  auto grid = b.node("Resize", {"depth", b.constant(torch::zeros({0}), "roi"),
-                                b.constant(torch::tensor({1.f, 1.f, scale_for(h), scale_for(w)}), "scales")},
+  auto grid = b.node("Resize",
+                     {"depth", b.constant(torch::zeros({0}), "roi"),
+                      b.constant(torch::tensor({1.f, 1.f, scale_for(h), scale_for(w)}), "scales")},
                      {{"mode", std::string("linear")}, {"coordinate_transformation_mode", std::string("half_pixel")}});
   std::string z_map, d_norm;
   const float offset = decoder->depth_offset.item<float>();
@@ -244,8 +249,9 @@ ExportSummary export_direct_patch_decoder(decode::DirectPatchDecoder& decoder, c
   int64_t in_channels = C;
   if (o.use_depth_fusion) {
     auto enc = conv_stack(b, "depth", decoder->depth_encoder->net, /*relu_after_last=*/true);
-    enc = b.node("AveragePool", {enc}, {{"kernel_shape", std::vector<int64_t>{D / h, D / w}},
-                                        {"strides", std::vector<int64_t>{D / h, D / w}}});
+    enc =
+        b.node("AveragePool", {enc},
+               {{"kernel_shape", std::vector<int64_t>{D / h, D / w}}, {"strides", std::vector<int64_t>{D / h, D / w}}});
     feats = b.node("Concat", {feats, enc}, {{"axis", int64_t(1)}});
     in_channels += o.depth_feature_dim;
   }
@@ -284,7 +290,8 @@ ExportSummary export_direct_patch_decoder(decode::DirectPatchDecoder& decoder, c
   auto z3 = to3(map_to_rows(g, z_map, K), 1);
   const double half_offset = 0.5 * o.position_offset_scale;
   auto coord = [&](int64_t col, const torch::Tensor& centre, double focal) {
-    auto u = b.node("Add", {to3(g.mulc(g.select(raw, P, {col}), half_offset), 1), b.constant(centre.view({M, 1}), "grid")});
+    auto u =
+        b.node("Add", {to3(g.mulc(g.select(raw, P, {col}), half_offset), 1), b.constant(centre.view({M, 1}), "grid")});
     return g.mul(g.mulc(u, 1.0 / focal), z3);
   };
   auto positions = b.node("Concat", {coord(0, u_grid, k_in[0]), coord(1, v_grid, k_in[1]), z3}, {{"axis", int64_t(2)}});

@@ -47,13 +47,15 @@ ParityReport check_decoder_parity(decode::DirectPatchDecoder& decoder, const Dec
   decode::DecoderInputs in;
   in.features = features;
   in.depth = depth;
-  in.intrinsics = torch::tensor({eo.intrinsics[0], eo.intrinsics[1], eo.intrinsics[2], eo.intrinsics[3]},
-                                torch::kFloat32)
-                      .view({1, 4})
-                      .repeat({batch, 1});
+  in.intrinsics =
+      torch::tensor({eo.intrinsics[0], eo.intrinsics[1], eo.intrinsics[2], eo.intrinsics[3]}, torch::kFloat32)
+          .view({1, 4})
+          .repeat({batch, 1});
   const auto ref = decoder->forward(in).gaussians;
-  std::map<std::string, torch::Tensor> expected = {{"positions", ref.means},   {"scales", ref.scales},
-                                                   {"rotations", ref.quats},   {"colors", ref.colors},
+  std::map<std::string, torch::Tensor> expected = {{"positions", ref.means},
+                                                   {"scales", ref.scales},
+                                                   {"rotations", ref.quats},
+                                                   {"colors", ref.colors},
                                                    {"opacities", ref.opacities}};
   if (ref.has_phases()) expected["phases"] = ref.phases;
   std::vector<std::string> names;

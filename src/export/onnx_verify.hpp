@@ -19,7 +19,7 @@ std::map<std::string, torch::Tensor> run_in_opencv(const std::string& path,
                                                    const std::vector<std::string>& outputs);
 
 struct ParityReport {
-  double max_abs_diff = 0;              // over every output
+  double max_abs_diff = 0;  // over every output
   std::map<std::string, double> per_output;
 };
 

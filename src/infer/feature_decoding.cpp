@@ -29,7 +29,7 @@ Gaussians decode_feature_files(const std::string& features_path, const std::stri
   const auto& cfg = model->config();
   auto direct = decode::as_direct_patch(model->decoder(), checkpoint + ": decoding feature files");
   const torch::Tensor features = load_dinov2_features(features_path, cfg.decoder.feature_dim);  // (C,37,37)
-  const torch::Tensor depth = nearest_resize(load_depth_bin(depth_path), depth_size);  // (S,S)
+  const torch::Tensor depth = nearest_resize(load_depth_bin(depth_path), depth_size);           // (S,S)
   model->eval();
   torch::NoGradGuard ng;
   decode::DecoderInputs in;

@@ -46,13 +46,15 @@ ImageReconstructor::ImageReconstructor(const ReconstructionOptions& o) : impl_(s
     require_file(o.checkpoint, "checkpoint (ReconstructionOptions::checkpoint)");
     impl_->model.emplace(InferenceModel::load(o.checkpoint));
   } else if (o.use_learned_decoder) {
-    throw UsageError("the learned decoder needs a checkpoint (ReconstructionOptions::checkpoint, a model from "
-                     "`fresnel train`); without one use SAAG (use_learned_decoder = false)");
+    throw UsageError(
+        "the learned decoder needs a checkpoint (ReconstructionOptions::checkpoint, a model from "
+        "`fresnel train`); without one use SAAG (use_learned_decoder = false)");
   }
   const bool need_features = impl_->model && impl_->model->needs_features() && o.use_learned_decoder;
   if (need_features) {
     if (o.dinov2_weights.empty() || o.depth_weights.empty())
-      throw UsageError(o.checkpoint + " was trained on precomputed DINOv2 features: it needs DINOv2 and Depth Anything "
+      throw UsageError(o.checkpoint +
+                       " was trained on precomputed DINOv2 features: it needs DINOv2 and Depth Anything "
                        "weights (ReconstructionOptions::dinov2_weights and depth_weights; safetensors, see "
                        "`fresnel models`), or a model trained with the built-in encoder");
   }
@@ -67,8 +69,9 @@ ImageReconstructor::ImageReconstructor(const ReconstructionOptions& o) : impl_(s
     (*impl_->depth_model)->eval();
   }
   if (!o.use_learned_decoder && !impl_->model && !impl_->depth_model)
-    throw UsageError("SAAG needs a depth map: a checkpoint (ReconstructionOptions::checkpoint, its built-in depth "
-                     "head) or Depth Anything weights (ReconstructionOptions::depth_weights)");
+    throw UsageError(
+        "SAAG needs a depth map: a checkpoint (ReconstructionOptions::checkpoint, its built-in depth "
+        "head) or Depth Anything weights (ReconstructionOptions::depth_weights)");
   if (o.remove_background) impl_->remover = std::make_unique<encode::BackgroundRemover>(o.bg_model);
 }
 
@@ -125,16 +128,19 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   }
   if (!depth.defined()) {
     if (!da_depth.defined())
-      throw Error("SAAG: this checkpoint provides no depth map; it needs Depth Anything weights "
-                  "(ReconstructionOptions::depth_weights)");
+      throw Error(
+          "SAAG: this checkpoint provides no depth map; it needs Depth Anything weights "
+          "(ReconstructionOptions::depth_weights)");
     depth = da_depth;
     so.depth_mode = decode::DepthMode::Normalized;
     r.method = "SAAG (Depth Anything depth)" + bg;
   }
   const int64_t H = depth.size(0), W = depth.size(1);
-  auto img = F::interpolate(r.image.permute({2, 0, 1}).unsqueeze(0),
-                            F::InterpolateFuncOptions().size(std::vector<int64_t>{H, W}).mode(torch::kBilinear).align_corners(false))[0]
-                 .clamp(0, 1);
+  auto img =
+      F::interpolate(
+          r.image.permute({2, 0, 1}).unsqueeze(0),
+          F::InterpolateFuncOptions().size(std::vector<int64_t>{H, W}).mode(torch::kBilinear).align_corners(false))[0]
+          .clamp(0, 1);
   r.gaussians = decode::saag_from_depth(img, depth, torch::tensor({k[0], k[1], k[2], k[3]}, torch::kFloat32), so);
   r.input_camera.fx = k[0] * r.image.size(1);
   r.input_camera.fy = k[1] * r.image.size(0);

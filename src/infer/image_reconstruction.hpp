@@ -16,20 +16,20 @@
 namespace fresnel::infer {
 
 struct ReconstructionOptions {
-  std::string checkpoint;            // decoder checkpoint (`fresnel train`)
-  bool use_learned_decoder = true;   // false: SAAG on the depth map
+  std::string checkpoint;           // decoder checkpoint (`fresnel train`)
+  bool use_learned_decoder = true;  // false: SAAG on the depth map
   bool remove_background = false;
-  std::string bg_model;              // U²-Net ONNX for background removal; empty: built-in GrabCut
-  std::string dinov2_weights;        // for checkpoints trained on precomputed DINOv2 features
-  std::string depth_weights;         // Depth Anything V2 (those checkpoints, or SAAG without a checkpoint)
+  std::string bg_model;                  // U²-Net ONNX for background removal; empty: built-in GrabCut
+  std::string dinov2_weights;            // for checkpoints trained on precomputed DINOv2 features
+  std::string depth_weights;             // Depth Anything V2 (those checkpoints, or SAAG without a checkpoint)
   std::optional<int64_t> num_gaussians;  // keep the first k Gaussians per patch
 };
 
 struct Reconstruction {
-  Gaussians gaussians;   // unbatched, input camera frame
-  std::string method;    // e.g. "learned decoder (built-in encoder)", "SAAG (Depth Anything depth)"
-  torch::Tensor image;   // (H,W,3) float [0,1]: the image the encoders saw (after cropping)
-  Camera input_camera;   // renders the Gaussians from the input view at the image's size
+  Gaussians gaussians;  // unbatched, input camera frame
+  std::string method;   // e.g. "learned decoder (built-in encoder)", "SAAG (Depth Anything depth)"
+  torch::Tensor image;  // (H,W,3) float [0,1]: the image the encoders saw (after cropping)
+  Camera input_camera;  // renders the Gaussians from the input view at the image's size
 };
 
 class ImageReconstructor {

@@ -27,8 +27,9 @@ Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictI
   if (image.size(0) != 3) throw Error("predict: image must have 3 channels");
   if (!torch::isfinite(image).all().item<bool>()) throw Error("predict: image has NaN/Inf values");
   const int S = config().image_size;
-  image = F::interpolate(image.to(torch::kFloat32).unsqueeze(0),
-                         F::InterpolateFuncOptions().size(std::vector<int64_t>{S, S}).mode(torch::kBilinear).align_corners(false))
+  image = F::interpolate(
+              image.to(torch::kFloat32).unsqueeze(0),
+              F::InterpolateFuncOptions().size(std::vector<int64_t>{S, S}).mode(torch::kBilinear).align_corners(false))
               .clamp(0.0, 1.0)
               .to(device_);
   train::ModelInputs in;
@@ -41,11 +42,13 @@ Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictI
     throw Error("predict: this model was trained on precomputed DINOv2 features; pass them (features)");
   }
   if (extra.depth.defined()) {
-    auto d = (extra.depth.dim() == 2 ? extra.depth.unsqueeze(0) : extra.depth).to(device_, torch::kFloat32).unsqueeze(0);
+    auto d =
+        (extra.depth.dim() == 2 ? extra.depth.unsqueeze(0) : extra.depth).to(device_, torch::kFloat32).unsqueeze(0);
     // Metric depth has 0 for background: nearest resampling keeps edges from blending into mid-air depths.
     auto o = F::InterpolateFuncOptions().size(std::vector<int64_t>{S, S});
-    in.depth = config().mode() == decode::DepthMode::Metric ? F::interpolate(d, o.mode(torch::kNearest))
-                                                             : F::interpolate(d, o.mode(torch::kBilinear).align_corners(false));
+    in.depth = config().mode() == decode::DepthMode::Metric
+                   ? F::interpolate(d, o.mode(torch::kNearest))
+                   : F::interpolate(d, o.mode(torch::kBilinear).align_corners(false));
   }
   if (extra.intrinsics.defined()) in.intrinsics = extra.intrinsics.to(device_, torch::kFloat32).view({1, 4});
   in.num_gaussians = extra.num_gaussians;
@@ -62,8 +65,8 @@ GaussianPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> mod
     const auto& in = obj.input();
     const Camera& c = in.camera;
     PredictInputs extra;
-    extra.intrinsics = torch::tensor({float(c.fx / c.width), float(c.fy / c.height), float(c.cx / c.width),
-                                      float(c.cy / c.height)});
+    extra.intrinsics =
+        torch::tensor({float(c.fx / c.width), float(c.fy / c.height), float(c.cx / c.width), float(c.cy / c.height)});
     // Models that place Gaussians with given depth get the input view's depth, as the baselines do.
     if (model->config().decoder_depth == "data" && in.depth.defined()) extra.depth = in.depth;
     return model->predict(in.rgb, extra).gaussians;

@@ -26,9 +26,9 @@
 namespace fresnel::infer {
 
 struct PredictInputs {
-  torch::Tensor features;    // (C,37,37), optional (required without the built-in encoder)
-  torch::Tensor depth;       // (H,W) or (1,H,W), optional (normalised or metric per the model's depth mode)
-  torch::Tensor intrinsics;  // (4,) normalised; undefined = the model's input_intrinsics
+  torch::Tensor features;                // (C,37,37), optional (required without the built-in encoder)
+  torch::Tensor depth;                   // (H,W) or (1,H,W), optional (normalised or metric per the model's depth mode)
+  torch::Tensor intrinsics;              // (4,) normalised; undefined = the model's input_intrinsics
   std::optional<int64_t> num_gaussians;  // keep the first k Gaussians per patch (experiment 2)
 };
 

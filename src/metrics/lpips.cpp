@@ -22,12 +22,10 @@ const std::vector<ConvSpec>& trunk(LpipsNet net) {
                                              {8, 384, 256, 3, 1, 1, false, true},
                                              {10, 256, 256, 3, 1, 1, false, true}};
   static const std::vector<ConvSpec> vgg = {
-      {0, 3, 64, 3, 1, 1, false, false},     {2, 64, 64, 3, 1, 1, false, true},
-      {5, 64, 128, 3, 1, 1, true, false},    {7, 128, 128, 3, 1, 1, false, true},
-      {10, 128, 256, 3, 1, 1, true, false},  {12, 256, 256, 3, 1, 1, false, false},
-      {14, 256, 256, 3, 1, 1, false, true},  {17, 256, 512, 3, 1, 1, true, false},
-      {19, 512, 512, 3, 1, 1, false, false}, {21, 512, 512, 3, 1, 1, false, true},
-      {24, 512, 512, 3, 1, 1, true, false},  {26, 512, 512, 3, 1, 1, false, false},
+      {0, 3, 64, 3, 1, 1, false, false},    {2, 64, 64, 3, 1, 1, false, true},    {5, 64, 128, 3, 1, 1, true, false},
+      {7, 128, 128, 3, 1, 1, false, true},  {10, 128, 256, 3, 1, 1, true, false}, {12, 256, 256, 3, 1, 1, false, false},
+      {14, 256, 256, 3, 1, 1, false, true}, {17, 256, 512, 3, 1, 1, true, false}, {19, 512, 512, 3, 1, 1, false, false},
+      {21, 512, 512, 3, 1, 1, false, true}, {24, 512, 512, 3, 1, 1, true, false}, {26, 512, 512, 3, 1, 1, false, false},
       {28, 512, 512, 3, 1, 1, false, true}};
   return net == LpipsNet::Alex ? alex : vgg;
 }
@@ -57,7 +55,8 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> Lpips::expected_tensor
     out.push_back({base + ".bias", {s.out}});
   }
   const auto ch = tap_channels(net);
-  for (size_t k = 0; k < ch.size(); ++k) out.push_back({"lin" + std::to_string(k) + ".model.1.weight", {1, ch[k], 1, 1}});
+  for (size_t k = 0; k < ch.size(); ++k)
+    out.push_back({"lin" + std::to_string(k) + ".model.1.weight", {1, ch[k], 1, 1}});
   return out;
 }
 
@@ -83,8 +82,8 @@ std::shared_ptr<Lpips> Lpips::load(const std::string& path) {
       throw file_error(path, std::string("missing tensor '") + name + "' (LPIPS " + lpips_net_name(lp->net_) +
                                  " needs it; see docs/metrics.md)");
     if (file.shape(name) != shape)
-      throw file_error(path, "tensor '" + name + "' has shape " + shape_str(file.shape(name)) + ", expected " +
-                                 shape_str(shape));
+      throw file_error(
+          path, "tensor '" + name + "' has shape " + shape_str(file.shape(name)) + ", expected " + shape_str(shape));
     auto t = file.tensor(name).to(torch::kFloat32).contiguous();
     if (!torch::isfinite(t).all().item<bool>()) throw file_error(path, "tensor '" + name + "' contains NaN or Inf");
     return t;
@@ -111,7 +110,8 @@ std::vector<torch::Tensor> Lpips::features(const torch::Tensor& scaled) const {
   const auto& spec = trunk(net_);
   for (size_t i = 0; i < spec.size(); ++i) {
     const auto& s = spec[i];
-    if (s.pool_before) h = net_ == LpipsNet::Alex ? torch::max_pool2d(h, {3, 3}, {2, 2}) : torch::max_pool2d(h, {2, 2}, {2, 2});
+    if (s.pool_before)
+      h = net_ == LpipsNet::Alex ? torch::max_pool2d(h, {3, 3}, {2, 2}) : torch::max_pool2d(h, {2, 2}, {2, 2});
     const auto w = conv_w_[i].to(h.device(), h.scalar_type()), b = conv_b_[i].to(h.device(), h.scalar_type());
     h = torch::relu(torch::conv2d(h, w, b, {s.stride, s.stride}, {s.pad, s.pad}));
     if (s.tap) taps.push_back(h);
@@ -125,8 +125,8 @@ torch::Tensor Lpips::distance(const torch::Tensor& a, const torch::Tensor& b) co
   // Smallest input whose last feature map is non-empty: AlexNet's 11×11/4 conv and two 3×3/2 pools, VGG's 4 pools.
   const int64_t min_side = net_ == LpipsNet::Alex ? 32 : 16;
   if (a.size(2) < min_side || a.size(3) < min_side)
-    throw Error(std::string("lpips: images must be at least ") + std::to_string(min_side) + "x" + std::to_string(min_side) +
-                " pixels for the " + lpips_net_name(net_) + " network");
+    throw Error(std::string("lpips: images must be at least ") + std::to_string(min_side) + "x" +
+                std::to_string(min_side) + " pixels for the " + lpips_net_name(net_) + " network");
   const auto opts = torch::TensorOptions().dtype(a.scalar_type()).device(a.device());
   const auto shift = torch::tensor({-0.030, -0.088, -0.188}, opts).view({1, 3, 1, 1});
   const auto scale = torch::tensor({0.458, 0.448, 0.450}, opts).view({1, 3, 1, 1});

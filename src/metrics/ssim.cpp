@@ -30,7 +30,8 @@ void check_pair(const torch::Tensor& a, const torch::Tensor& b, const char* who)
     throw Error(std::string(who) + ": expected (B,C,H,W) tensors, got " + std::to_string(a.dim()) + "-D and " +
                 std::to_string(b.dim()) + "-D");
   if (a.sizes() != b.sizes()) throw Error(std::string(who) + ": prediction and target shapes differ");
-  if (!a.is_floating_point() || !b.is_floating_point()) throw Error(std::string(who) + ": expected floating-point images");
+  if (!a.is_floating_point() || !b.is_floating_point())
+    throw Error(std::string(who) + ": expected floating-point images");
 }
 
 // Separable Gaussian blur of one H×W plane with zero "same" padding: out = g ⋆ (g ⋆ in) along rows then columns.

@@ -56,14 +56,14 @@ FRESNEL_HD void quat_to_rot(const S q[4], S qn[4], S& inv, S R[9]) {
 // Intermediate values of the projection that the backward pass needs again.
 template <typename S>
 struct ProjectionState {
-  S p[3];        // camera-space mean
-  S tx, ty;      // clamped x and y used by the Jacobian
+  S p[3];    // camera-space mean
+  S tx, ty;  // clamped x and y used by the Jacobian
   bool clamp_x, clamp_y;
   S qn[4], qinv, Rq[9];
-  S M[9];        // R_view · R_q · diag(s)
-  S cov3[6];     // camera-space covariance (xx, xy, xz, yy, yz, zz)
+  S M[9];     // R_view · R_q · diag(s)
+  S cov3[6];  // camera-space covariance (xx, xy, xz, yy, yz, zz)
   S j00, j02, j11, j12;
-  S a, b, c;     // 2D covariance incl. low-pass
+  S a, b, c;  // 2D covariance incl. low-pass
   S det;
 };
 
@@ -73,8 +73,7 @@ template <typename S>
 FRESNEL_HD bool project(const CameraParams<S>& cam, const S mean[3], const S quat[4], const S scale[3],
                         ProjectionState<S>& st, S& u, S& v, S conic[3], S& depth) {
   const S* R = cam.R;
-  for (int i = 0; i < 3; ++i)
-    st.p[i] = R[3 * i] * mean[0] + R[3 * i + 1] * mean[1] + R[3 * i + 2] * mean[2] + cam.t[i];
+  for (int i = 0; i < 3; ++i) st.p[i] = R[3 * i] * mean[0] + R[3 * i + 1] * mean[1] + R[3 * i + 2] * mean[2] + cam.t[i];
   const S x = st.p[0], y = st.p[1], z = st.p[2];
   if (!(z >= cam.near_plane && z <= cam.far_plane)) return false;
   const S xz = x / z, yz = y / z;
@@ -92,8 +91,7 @@ FRESNEL_HD bool project(const CameraParams<S>& cam, const S mean[3], const S qua
   // M = R_view · R_q · diag(s)
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j)
-      st.M[3 * i + j] =
-          (R[3 * i] * st.Rq[j] + R[3 * i + 1] * st.Rq[3 + j] + R[3 * i + 2] * st.Rq[6 + j]) * scale[j];
+      st.M[3 * i + j] = (R[3 * i] * st.Rq[j] + R[3 * i + 1] * st.Rq[3 + j] + R[3 * i + 2] * st.Rq[6 + j]) * scale[j];
   const S* M = st.M;
   auto dot_rows = [&](int r0, int r1) {
     return M[3 * r0] * M[3 * r1] + M[3 * r0 + 1] * M[3 * r1 + 1] + M[3 * r0 + 2] * M[3 * r1 + 2];
@@ -249,19 +247,19 @@ FRESNEL_HD void sh_basis_backward(int degree, const S d[3], const S g[16], S gd[
   gd[1] += -c1 * g[1];
   gd[2] += c1 * g[2];
   if (degree < 2) return;
-  const S a0 = S(sh::kC2_0), a1 = S(sh::kC2_1), a2 = S(sh::kC2_2), a3 = S(sh::kC2_3),
-          a4 = S(sh::kC2_4);
+  const S a0 = S(sh::kC2_0), a1 = S(sh::kC2_1), a2 = S(sh::kC2_2), a3 = S(sh::kC2_3), a4 = S(sh::kC2_4);
   gd[0] += a0 * y * g[4] - S(2) * a2 * x * g[6] + a3 * z * g[7] + S(2) * a4 * x * g[8];
   gd[1] += a0 * x * g[4] + a1 * z * g[5] - S(2) * a2 * y * g[6] - S(2) * a4 * y * g[8];
   gd[2] += a1 * y * g[5] + S(4) * a2 * z * g[6] + a3 * x * g[7];
   if (degree < 3) return;
   const S xx = x * x, yy = y * y, zz = z * z;
-  const S e0 = S(sh::kC3_0), e1 = S(sh::kC3_1), e2 = S(sh::kC3_2), e3 = S(sh::kC3_3),
-          e4 = S(sh::kC3_4), e5 = S(sh::kC3_5), e6 = S(sh::kC3_6);
+  const S e0 = S(sh::kC3_0), e1 = S(sh::kC3_1), e2 = S(sh::kC3_2), e3 = S(sh::kC3_3), e4 = S(sh::kC3_4),
+          e5 = S(sh::kC3_5), e6 = S(sh::kC3_6);
   gd[0] += S(6) * e0 * x * y * g[9] + e1 * y * z * g[10] - S(2) * e2 * x * y * g[11] - S(6) * e3 * x * z * g[12] +
            e4 * (S(4) * zz - S(3) * xx - yy) * g[13] + S(2) * e5 * x * z * g[14] + e6 * (S(3) * xx - S(3) * yy) * g[15];
   gd[1] += e0 * (S(3) * xx - S(3) * yy) * g[9] + e1 * x * z * g[10] + e2 * (S(4) * zz - xx - S(3) * yy) * g[11] -
-           S(6) * e3 * y * z * g[12] - S(2) * e4 * x * y * g[13] - S(2) * e5 * y * z * g[14] - S(6) * e6 * x * y * g[15];
+           S(6) * e3 * y * z * g[12] - S(2) * e4 * x * y * g[13] - S(2) * e5 * y * z * g[14] -
+           S(6) * e6 * x * y * g[15];
   gd[2] += e1 * x * y * g[10] + S(8) * e2 * y * z * g[11] + e3 * (S(6) * zz - S(3) * xx - S(3) * yy) * g[12] +
            S(8) * e4 * x * z * g[13] + e5 * (xx - yy) * g[14];
 }

@@ -21,8 +21,7 @@ using gmath::CameraParams;
 
 // Projection: every Gaussian independently (parallel over Gaussians) into an N×R scratch array.
 template <typename S>
-void project_all(const GaussianArrays<S>& g, const CameraParams<S>& cam, S* recs, int R, uint8_t* visible,
-                 int64_t n) {
+void project_all(const GaussianArrays<S>& g, const CameraParams<S>& cam, S* recs, int R, uint8_t* visible, int64_t n) {
   at::parallel_for(0, n, 1024, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       S* f = recs + i * R;

@@ -57,7 +57,13 @@ template <typename S>
 struct Splat {
   S u, v, A, B, C, o, z, col[3];
   explicit Splat(const S* f)
-      : u(f[kU]), v(f[kV]), A(f[kConA]), B(f[kConB]), C(f[kConC]), o(f[kOpacity]), z(f[kDepth]),
+      : u(f[kU]),
+        v(f[kV]),
+        A(f[kConA]),
+        B(f[kConB]),
+        C(f[kConC]),
+        o(f[kOpacity]),
+        z(f[kDepth]),
         col{f[kColR], f[kColG], f[kColB]} {}
 };
 

@@ -273,9 +273,9 @@ void backward_cuda(const Inputs& in, const Camera& camera, const Settings& s, co
   backward_kernel<<<dim3(tiles_x, tiles_y), dim3(kTile, kTile), 0, stream>>>(
       tile_lists<float>(st, camera), bg, blend_grad_inputs<float>(st, s, grad_rgb, grad_alpha, grad_depth_accum),
       grads.data_ptr<float>());
-  project_backward_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(
-      n, cam, gaussian_arrays<float>(in, s), st.order.data_ptr<int32_t>(), grads.data_ptr<float>(),
-      gaussian_grad_arrays<float>(g));
+  project_backward_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(n, cam, gaussian_arrays<float>(in, s),
+                                                                  st.order.data_ptr<int32_t>(), grads.data_ptr<float>(),
+                                                                  gaussian_grad_arrays<float>(g));
 }
 
 }  // namespace fresnel::raster

@@ -8,8 +8,25 @@ namespace fresnel::raster {
 // Fields of a packed raster record (one per visible Gaussian): projected centre, conic, opacity, depth, colour,
 // screen extent, cut-off k², then (phase blending only) cos and sin of the three per-channel phases.
 enum Rec : int {
-  kU = 0, kV, kConA, kConB, kConC, kOpacity, kDepth, kColR, kColG, kColB, kExtX, kExtY, kK2,
-  kCos0, kCos1, kCos2, kSin0, kSin1, kSin2
+  kU = 0,
+  kV,
+  kConA,
+  kConB,
+  kConC,
+  kOpacity,
+  kDepth,
+  kColR,
+  kColG,
+  kColB,
+  kExtX,
+  kExtY,
+  kK2,
+  kCos0,
+  kCos1,
+  kCos2,
+  kSin0,
+  kSin1,
+  kSin2
 };
 // Record widths (padded): without phases, and with them.
 constexpr int kRecordWidth = 16;

@@ -52,10 +52,10 @@ int used_degree(const Gaussians& g, const RenderOptions& o) {
 
 Projection project(const Gaussians& g, const Camera& cam, const RenderOptions& opt) {
   const auto dt = g.means.options();
-  Tensor view = torch::tensor(std::vector<double>(cam.world_to_camera.begin(), cam.world_to_camera.end()),
-                              torch::kFloat64)
-                    .view({4, 4})
-                    .to(dt);
+  Tensor view =
+      torch::tensor(std::vector<double>(cam.world_to_camera.begin(), cam.world_to_camera.end()), torch::kFloat64)
+          .view({4, 4})
+          .to(dt);
   const Tensor Rv = view.slice(0, 0, 3).slice(1, 0, 3), t = view.slice(0, 0, 3).select(1, 3);
   const Tensor p = g.means.matmul(Rv.t()) + t;
   const Tensor x = p.select(1, 0), y = p.select(1, 1), z = p.select(1, 2);
@@ -79,7 +79,7 @@ Projection project(const Gaussians& g, const Camera& cam, const RenderOptions& o
                                   2 * (qx * qy + w * qz), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - w * qx),
                                   2 * (qx * qz - w * qy), 2 * (qy * qz + w * qx), 1 - 2 * (qx * qx + qy * qy)},
                                  -1)
-                         .view({-1, 3, 3});
+                        .view({-1, 3, 3});
   const Tensor M = torch::matmul(Rv, Rq) * g.scales.unsqueeze(1);
   const Tensor cov3 = torch::matmul(M, M.transpose(1, 2));
   const Tensor cov2 = torch::matmul(torch::matmul(J, cov3), J.transpose(1, 2));
@@ -98,8 +98,8 @@ Projection project(const Gaussians& g, const Camera& cam, const RenderOptions& o
   pr.C = torch::where(valid, a / dets, zero);
   pr.u = cam.fx * x * iz + cam.cx;
   pr.v = cam.fy * y * iz + cam.cy;
-  valid = valid & torch::isfinite(pr.u).detach() & torch::isfinite(pr.v).detach() &
-          (g.opacities >= rc::kMinAlpha).detach();
+  valid =
+      valid & torch::isfinite(pr.u).detach() & torch::isfinite(pr.v).detach() & (g.opacities >= rc::kMinAlpha).detach();
   pr.valid = valid;
   pr.z = zs;
   pr.opacity = g.opacities;
@@ -142,8 +142,7 @@ Footprint footprint(const Projection& pr, const Camera& cam, int r0, int r1) {
   auto [px, py] = pixel_centres(cam, r0, r1, pr.u.options());
   const Tensor dx = pr.u.unsqueeze(1) - px.unsqueeze(0);
   const Tensor dy = pr.v.unsqueeze(1) - py.unsqueeze(0);
-  const Tensor power = -0.5 * (pr.A.unsqueeze(1) * dx * dx + pr.C.unsqueeze(1) * dy * dy) -
-                       pr.B.unsqueeze(1) * dx * dy;
+  const Tensor power = -0.5 * (pr.A.unsqueeze(1) * dx * dx + pr.C.unsqueeze(1) * dy * dy) - pr.B.unsqueeze(1) * dx * dy;
   const Tensor in_ellipse = pr.valid.unsqueeze(1) & (power <= 0).detach() & (power >= rc::kMinPower).detach();
   const Tensor amp = pr.opacity.unsqueeze(1) * torch::exp(torch::where(in_ellipse, power, torch::zeros_like(power)));
   Footprint fp;
@@ -186,8 +185,7 @@ RenderOutput render_rows(const Gaussians& g, const Camera& cam, const RenderOpti
   out.rgb = rgb.view({rows, cam.width, 3});
   out.alpha = (1 - T_final).view({rows, cam.width});
   out.depth_accum = dacc.view({rows, cam.width});
-  out.depth = torch::where(out.alpha > 0, out.depth_accum / out.alpha.clamp_min(1e-12),
-                           torch::zeros_like(out.alpha));
+  out.depth = torch::where(out.alpha > 0, out.depth_accum / out.alpha.clamp_min(1e-12), torch::zeros_like(out.alpha));
   return out;
 }
 

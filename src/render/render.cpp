@@ -29,8 +29,8 @@ class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
     std::vector<Tensor> rgb, alpha, dacc, saved;
     for (const auto& cam : cams) {
 #ifdef FRESNEL_WITH_CUDA
-      raster::ForwardOut o = in.means.is_cuda() ? raster::forward_cuda(in, cam, settings)
-                                                : raster::forward(in, cam, settings);
+      raster::ForwardOut o =
+          in.means.is_cuda() ? raster::forward_cuda(in, cam, settings) : raster::forward(in, cam, settings);
 #else
       raster::ForwardOut o = raster::forward(in, cam, settings);
 #endif
@@ -65,8 +65,8 @@ class RasterizeFunction : public torch::autograd::Function<RasterizeFunction> {
 #endif
       raster::backward(in, cams[c], sv.settings, st, g_rgb[c], g_alpha[c], g_dacc[c], g);
     }
-    return {g.means, g.quats, g.scales, g.opacities, g.colors,
-            sv.tensors[5].numel() > 0 ? g.phases : Tensor(), Tensor(), Tensor()};
+    return {g.means,  g.quats, g.scales, g.opacities, g.colors, sv.tensors[5].numel() > 0 ? g.phases : Tensor(),
+            Tensor(), Tensor()};
   }
 };
 

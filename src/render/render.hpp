@@ -14,8 +14,8 @@ namespace fresnel {
 
 struct RenderOptions {
   std::array<float, 3> background{0.f, 0.f, 0.f};
-  int sh_degree = -1;            // -1: every degree the Gaussians carry
-  bool phase_blending = false;   // the original's --use_phase_blending, per-channel (spec §5.2)
+  int sh_degree = -1;           // -1: every degree the Gaussians carry
+  bool phase_blending = false;  // the original's --use_phase_blending, per-channel (spec §5.2)
   float phase_amplitude = 0.25f;
 };
 

@@ -18,8 +18,9 @@ std::string shape_str(const Tensor& t) {
 void check_call(const std::string& where, const Gaussians& g, const std::vector<Camera>& cams, bool batched) {
   if (!g.means.defined()) throw Error(where + ": gaussians.means is undefined");
   if (g.batched() != batched)
-    throw Error(where + (batched ? ": expected batched Gaussians (B,N,3)" : ": expected unbatched Gaussians (N,3); "
-                                                                               "use render_batch for (B,N,3)"));
+    throw Error(where + (batched ? ": expected batched Gaussians (B,N,3)"
+                                 : ": expected unbatched Gaussians (N,3); "
+                                   "use render_batch for (B,N,3)"));
   if (cams.empty()) throw Error(where + ": no cameras");
   for (const auto& c : cams) {
     if (c.width <= 0 || c.height <= 0) throw Error(where + ": camera image size must be positive");
@@ -46,8 +47,7 @@ void check_call(const std::string& where, const Gaussians& g, const std::vector<
     expect(g.colors, "colors", {n, 3});
   else if (g.colors.dim() != 3 || g.colors.size(0) != n || g.colors.size(2) != 3 ||
            sh_degree_for_coeffs(g.colors.size(1)) < 0)
-    throw Error(where + ": gaussians.colors must be (N,3) or (N,K,3) with K in {1,4,9,16}, got " +
-                shape_str(g.colors));
+    throw Error(where + ": gaussians.colors must be (N,3) or (N,K,3) with K in {1,4,9,16}, got " + shape_str(g.colors));
   if (g.phases.defined()) expect(g.phases, "phases", {n, 3});
   if (n > int64_t(INT32_MAX)) throw Error(where + ": too many Gaussians");
 }
@@ -65,8 +65,9 @@ raster::Settings settings_for(const Gaussians& g, const RenderOptions& o, bool p
 std::vector<Tensor> prepare_tensors(const Gaussians& g, bool need_phases) {
   const auto dt = g.means.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   auto prep = [&](const Tensor& t) { return t.to(dt).contiguous(); };
-  return {prep(g.means),   prep(g.quats),  prep(g.scales), prep(g.opacities),
-          prep(g.colors),  need_phases ? prep(g.phases) : torch::empty({0}, torch::TensorOptions().dtype(dt))};
+  return {prep(g.means),  prep(g.quats),
+          prep(g.scales), prep(g.opacities),
+          prep(g.colors), need_phases ? prep(g.phases) : torch::empty({0}, torch::TensorOptions().dtype(dt))};
 }
 
 raster::Inputs make_inputs(const Tensor& means, const Tensor& quats, const Tensor& scales, const Tensor& opacities,
@@ -130,9 +131,9 @@ std::vector<Camera> decode_cameras(const Tensor& t) {
 }
 
 Tensor encode_settings(const raster::Settings& s) {
-  return torch::tensor({s.background[0], s.background[1], s.background[2], double(s.sh_degree), double(int(s.mode)),
-                        s.phase_amplitude},
-                       torch::kFloat64);
+  return torch::tensor(
+      {s.background[0], s.background[1], s.background[2], double(s.sh_degree), double(int(s.mode)), s.phase_amplitude},
+      torch::kFloat64);
 }
 
 raster::Settings decode_settings(const Tensor& t) {

@@ -75,8 +75,8 @@ struct TilePixels {
   int x0, x1, y1, x, y, width;
   int p;
   int64_t pix;
-  TilePixels(const TileRect& r, int W) : x0(r.x0), x1(r.x1), y1(r.y1), x(r.x0), y(r.y0), width(W), p(0),
-                                         pix(int64_t(r.y0) * W + r.x0) {
+  TilePixels(const TileRect& r, int W)
+      : x0(r.x0), x1(r.x1), y1(r.y1), x(r.x0), y(r.y0), width(W), p(0), pix(int64_t(r.y0) * W + r.x0) {
     if (x0 >= x1) y = y1;
   }
   bool valid() const { return y < y1; }

@@ -48,8 +48,12 @@ struct BlendGradInputs {
 
 template <typename S>
 TileLists<S> tile_lists(const CameraState& st, const Camera& cam) {
-  return {st.records.data_ptr<S>(), int(st.records.size(1)), st.tile_offsets.data_ptr<int64_t>(),
-          st.entries.data_ptr<int32_t>(), cam.width, cam.height};
+  return {st.records.data_ptr<S>(),
+          int(st.records.size(1)),
+          st.tile_offsets.data_ptr<int64_t>(),
+          st.entries.data_ptr<int32_t>(),
+          cam.width,
+          cam.height};
 }
 
 // The phasor image exists only with phase blending (a state restored for backward holds an empty tensor instead).

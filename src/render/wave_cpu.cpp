@@ -218,9 +218,8 @@ WaveOut wave_forward(const Inputs& in, const Camera& cam, const Settings& s) {
 
 void wave_backward(const Inputs& in, const Camera& cam, const Settings& s, const WaveOut& fwd,
                    const torch::Tensor& grad_intensity, const torch::Tensor& grad_coverage, Grads& g) {
-  AT_DISPATCH_FLOATING_TYPES(in.means.scalar_type(), "wave_backward", [&] {
-    wave_backward_typed<scalar_t>(in, cam, s, fwd, grad_intensity, grad_coverage, g);
-  });
+  AT_DISPATCH_FLOATING_TYPES(in.means.scalar_type(), "wave_backward",
+                             [&] { wave_backward_typed<scalar_t>(in, cam, s, fwd, grad_intensity, grad_coverage, g); });
 }
 
 }  // namespace fresnel::raster

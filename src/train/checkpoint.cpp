@@ -96,7 +96,8 @@ std::map<std::string, torch::Tensor> read_ema(torch::serialize::InputArchive& a,
   for (const auto& p : module.named_parameters()) {
     torch::Tensor t;
     if (!e.try_read(p.key(), t)) throw file_error(path, "checkpoint EMA lacks parameter '" + p.key() + "'");
-    if (!t.sizes().equals(p.value().sizes())) throw file_error(path, "checkpoint EMA of '" + p.key() + "' has the wrong shape");
+    if (!t.sizes().equals(p.value().sizes()))
+      throw file_error(path, "checkpoint EMA of '" + p.key() + "' has the wrong shape");
     ema[p.key()] = t;
   }
   return ema;

@@ -25,14 +25,14 @@ class Optimizer;
 namespace fresnel::train {
 
 struct TrainingState {
-  int64_t epochs_done = 0;         // completed epochs (the next run starts at this 0-based epoch)
-  int64_t steps_done = 0;          // optimizer steps taken (per-step schedules, warm-up)
+  int64_t epochs_done = 0;  // completed epochs (the next run starts at this 0-based epoch)
+  int64_t steps_done = 0;   // optimizer steps taken (per-step schedules, warm-up)
   double best_loss = 1e300;
   int64_t skipped_batches = 0;
   nlohmann::json history = nlohmann::json::object();  // key → per-epoch list
   nlohmann::json train_config = nlohmann::json::object();
-  torch::Tensor rng_state;         // torch CPU generator state
-  torch::Tensor extra_params;      // learnable wavelengths etc. (flat), undefined if none
+  torch::Tensor rng_state;                   // torch CPU generator state
+  torch::Tensor extra_params;                // learnable wavelengths etc. (flat), undefined if none
   std::map<std::string, torch::Tensor> ema;  // EMA of the module's parameters by name, empty if none
 };
 

@@ -19,17 +19,22 @@ HftsStep hfts_schedule(const HftsOptions& o, int64_t epoch) {
   HftsStep s;
   const double p = o.epochs > 0 ? static_cast<double>(epoch) / static_cast<double>(o.epochs) : 0.0;
   s.full_phase = o.final_full && hfts_active(o) && p >= 0.75;
-  if (s.full_phase) s.resolution = o.image_size;
-  else if (o.fast_mode) s.resolution = 64;
-  else s.resolution = o.train_resolution.value_or(o.image_size);
+  if (s.full_phase)
+    s.resolution = o.image_size;
+  else if (o.fast_mode)
+    s.resolution = 64;
+  else
+    s.resolution = o.train_resolution.value_or(o.image_size);
   s.gaussians_per_patch = o.base_k;
   if (o.progressive || o.fast_mode) {
     const int64_t k = p < 0.25 ? 1 : p < 0.5 ? 2 : p < 0.75 ? std::max<int64_t>(4, o.base_k) : o.base_k;
     s.gaussians_per_patch = std::min(k, o.base_k);
   }
   if (!s.full_phase) {
-    if (o.stochastic_k) s.stochastic_k = *o.stochastic_k;
-    else if (o.fast_mode) s.stochastic_k = 256;
+    if (o.stochastic_k)
+      s.stochastic_k = *o.stochastic_k;
+    else if (o.fast_mode)
+      s.stochastic_k = 256;
   }
   return s;
 }

@@ -13,13 +13,13 @@ namespace fresnel::train {
 
 struct HftsOptions {
   int image_size = 256;
-  std::optional<int> train_resolution;       // --train_resolution
-  bool progressive = false;                  // --progressive_schedule
-  std::optional<int64_t> stochastic_k;       // --stochastic_k
-  bool fast_mode = false;                    // --fast_mode: 64², progressive, stochastic 256
-  int64_t base_k = 4;                        // --gaussians_per_patch
+  std::optional<int> train_resolution;  // --train_resolution
+  bool progressive = false;             // --progressive_schedule
+  std::optional<int64_t> stochastic_k;  // --stochastic_k
+  bool fast_mode = false;               // --fast_mode: 64², progressive, stochastic 256
+  int64_t base_k = 4;                   // --gaussians_per_patch
   int64_t epochs = 100;
-  bool final_full = true;                    // last 25%: full resolution, all Gaussians (the documented behaviour)
+  bool final_full = true;  // last 25%: full resolution, all Gaussians (the documented behaviour)
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
@@ -37,10 +37,10 @@ void to_json(nlohmann::json& j, const HftsOptions& c);
 void from_json(const nlohmann::json& j, HftsOptions& c);
 
 struct HftsStep {
-  int resolution = 0;            // render (and target) resolution this epoch
+  int resolution = 0;  // render (and target) resolution this epoch
   int64_t gaussians_per_patch = 0;
-  int64_t stochastic_k = 0;      // Gaussians rendered per step; 0 = all
-  bool full_phase = false;       // in the final full-quality phase
+  int64_t stochastic_k = 0;  // Gaussians rendered per step; 0 = all
+  bool full_phase = false;   // in the final full-quality phase
 };
 
 // The schedule of epoch e (0-based):

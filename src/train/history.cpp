@@ -28,7 +28,7 @@ void append_history_row(nlohmann::json& history, const std::map<std::string, dou
 }
 
 bool is_epoch_info_key(const std::string& key) {
-  static const std::set<std::string> kInfo = {"seconds", "skipped", "lr", "resolution", "gaussians_per_patch",
+  static const std::set<std::string> kInfo = {"seconds",         "skipped",  "lr", "resolution", "gaussians_per_patch",
                                               "peak_memory_mib", "grad_norm"};
   return kInfo.count(key) > 0;
 }
@@ -58,8 +58,8 @@ void write_history_files(const std::string& dir, const std::string& tag, const n
 
 void write_loss_plot(const std::string& path, const nlohmann::json& history) {
   const int W = 800, H = 480, L = 70, R = 150, T = 30, B = 50;
-  static const cv::Scalar kPalette[] = {{200, 60, 30}, {40, 140, 40},  {30, 30, 200},  {0, 140, 200},
-                                        {160, 40, 160}, {120, 120, 0}, {90, 90, 90},   {0, 90, 160},
+  static const cv::Scalar kPalette[] = {{200, 60, 30},  {40, 140, 40},  {30, 30, 200}, {0, 140, 200},
+                                        {160, 40, 160}, {120, 120, 0},  {90, 90, 90},  {0, 90, 160},
                                         {160, 100, 40}, {60, 160, 160}, {40, 40, 120}, {150, 150, 210}};
   std::vector<std::string> keys;
   double lo = 1e300, hi = -1e300;

@@ -162,7 +162,8 @@ void TrainingLoop::run_epoch(int64_t epoch) {
     for (int64_t i = 0; i < per_rank; ++i) shard.push_back(order[i * world + sync_->rank()]);
     order = std::move(shard);
   }
-  const int64_t batches = task_.begin_epoch(epoch, order, mix_seed(opt_.seed ^ 0x5eedull, static_cast<uint64_t>(epoch)));
+  const int64_t batches =
+      task_.begin_epoch(epoch, order, mix_seed(opt_.seed ^ 0x5eedull, static_cast<uint64_t>(epoch)));
   steps_per_epoch_ = batches;
   if (opt_.schedule == LrSchedule::CosinePerEpoch) set_lr(lr_at(epoch, state_.steps_done));
   std::unique_ptr<Progress> bar;
@@ -217,8 +218,8 @@ void TrainingLoop::run_epoch(int64_t epoch) {
     state_.extra_params = torch::cat(flat);
   }
   const double mean_total = good ? sums["total"] / double(good) : std::numeric_limits<double>::infinity();
-  std::string msg = "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(opt_.epochs) + ": loss " +
-                    format_number(mean_total);
+  std::string msg =
+      "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(opt_.epochs) + ": loss " + format_number(mean_total);
   for (const auto& [k, v] : row)
     if (!is_epoch_info_key(k) && k != "total") msg += " " + k + " " + format_number(v);
   msg += ", " + format_number(secs) + " s, " + std::to_string(skipped) + " skipped";

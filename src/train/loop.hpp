@@ -32,17 +32,17 @@ struct LoopOptions {
   int64_t epochs = 100;
   double lr = 1e-4;
   double weight_decay = 1e-5;
-  double grad_clip = 1.0;      // max global gradient norm; <= 0: no clipping
+  double grad_clip = 1.0;  // max global gradient norm; <= 0: no clipping
   LrSchedule schedule = LrSchedule::CosinePerEpoch;
-  int64_t warmup_steps = 0;    // linear warm-up of the learning rate over the first optimizer steps
-  double ema_decay = 0.0;      // > 0: keep an EMA of the weights (saved in checkpoints as "ema")
-  uint64_t seed = 42;          // sample order and per-sample randomness of each epoch
+  int64_t warmup_steps = 0;  // linear warm-up of the learning rate over the first optimizer steps
+  double ema_decay = 0.0;    // > 0: keep an EMA of the weights (saved in checkpoints as "ema")
+  uint64_t seed = 42;        // sample order and per-sample randomness of each epoch
   std::string output_dir = "checkpoints";
   std::string checkpoint_stem = "decoder_exp2";  // {stem}_epoch{N}.pt and {stem}_best.pt
-  std::string history_tag = "exp2";  // training_history_{tag}.json/.csv and training_metrics_{tag}.png
-  int64_t save_interval = 10;        // also saves the best and the last epoch
-  int64_t stop_after_epoch = 0;      // > 0: stop after this many epochs (the schedule still spans `epochs`)
-  std::string resume;                // checkpoint to continue from
+  std::string history_tag = "exp2";              // training_history_{tag}.json/.csv and training_metrics_{tag}.png
+  int64_t save_interval = 10;                    // also saves the best and the last epoch
+  int64_t stop_after_epoch = 0;                  // > 0: stop after this many epochs (the schedule still spans `epochs`)
+  std::string resume;                            // checkpoint to continue from
   bool progress = true;
   bool write_plot = true;
 

@@ -69,7 +69,8 @@ torch::Tensor wave_equation_loss(const torch::Tensor& u, double wavelength) {
 torch::Tensor tensegrity_loss(const torch::Tensor& positions) {
   const int64_t k = 6;
   auto d = torch::cdist(positions, positions);  // (B,N,N)
-  auto nn = std::get<0>(d.topk(std::min<int64_t>(k + 1, d.size(-1)), -1, /*largest=*/false)).narrow(-1, 1, std::min<int64_t>(k, d.size(-1) - 1));
+  auto nn = std::get<0>(d.topk(std::min<int64_t>(k + 1, d.size(-1)), -1, /*largest=*/false))
+                .narrow(-1, 1, std::min<int64_t>(k, d.size(-1) - 1));
   const double phi = (1.0 + std::sqrt(5.0)) / 2.0;
   auto ideal = 0.1 * torch::pow(phi, 0.5 * torch::arange(nn.size(-1), positions.options()));
   return F::mse_loss(nn, ideal.expand_as(nn));
@@ -108,7 +109,8 @@ LossTerms compute_losses(const LossConfig& L, const LossInputs& in) {
   if (L.lpips_weight > 0) terms["lpips"] = L.lpips_weight * lpips_term(*in.lpips, r0, t0);
   if (L.depth_weight > 0 && in.target_depth.defined() && in.rendered_depth.defined())
     terms["depth"] = L.depth_weight * standardized_depth_loss(in.rendered_depth, in.target_depth);
-  if (in.residuals.defined() && L.residual_weight > 0) terms["residual"] = L.residual_weight * in.residuals.abs().mean();
+  if (in.residuals.defined() && L.residual_weight > 0)
+    terms["residual"] = L.residual_weight * in.residuals.abs().mean();
   if (L.boundary && in.depth01.defined())
     terms["boundary"] = L.boundary_weight * boundary_loss(r0, t0, fresnel_boundary_mask(in.depth01, L.num_zones));
   if (L.phase_retrieval && in.depth01.defined()) {
@@ -118,12 +120,13 @@ LossTerms compute_losses(const LossConfig& L, const LossInputs& in) {
   }
   if (L.frequency)
     terms["frequency"] = L.frequency_weight * frequency_loss(r0, t0, L.frequency_cutoff, L.high_freq_weight);
-  if (L.wave_equation_weight > 0) terms["wave_equation"] = L.wave_equation_weight * wave_equation_loss(r0, L.wavelength);
+  if (L.wave_equation_weight > 0)
+    terms["wave_equation"] = L.wave_equation_weight * wave_equation_loss(r0, L.wavelength);
   if (L.tensegrity && in.means.defined()) terms["tensegrity"] = L.tensegrity_weight * tensegrity_loss(in.means);
   if (L.depth_head_weight > 0 && in.predicted_depth.defined() && in.depth_target.defined()) {
     auto valid = in.depth_valid.defined() ? in.depth_valid : torch::ones_like(in.depth_target);
-    terms["depth_head"] = L.depth_head_weight * ((in.predicted_depth - in.depth_target).abs() * valid).sum() /
-                          valid.sum().clamp_min(1.0);
+    terms["depth_head"] =
+        L.depth_head_weight * ((in.predicted_depth - in.depth_target).abs() * valid).sum() / valid.sum().clamp_min(1.0);
   }
   if (L.novel_view_weight > 0 && in.novel_rendered.defined()) {
     const auto &rv = in.novel_rendered, &tv = in.novel_target;
@@ -143,7 +146,8 @@ LossTerms compute_losses(const LossConfig& L, const LossInputs& in) {
 
 LearnableWavelengthsImpl::LearnableWavelengthsImpl(double r, double g, double b) {
   auto inv_softplus = [](double y) { return std::log(std::expm1(y)); };
-  raw = register_parameter("raw", torch::tensor({float(inv_softplus(r)), float(inv_softplus(g)), float(inv_softplus(b))}));
+  raw = register_parameter("raw",
+                           torch::tensor({float(inv_softplus(r)), float(inv_softplus(g)), float(inv_softplus(b))}));
 }
 
 torch::Tensor LearnableWavelengthsImpl::forward() { return F::softplus(raw).clamp(0.01, 0.5); }

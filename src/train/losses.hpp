@@ -32,9 +32,9 @@ struct LossConfig {
   double frequency_weight = 0.1, high_freq_weight = 2.0, frequency_cutoff = 0.1;
   bool tensegrity = false;
   double tensegrity_weight = 0.01;
-  double depth_head_weight = 1.0;   // built-in encoder: supervised depth head
-  double novel_view_weight = 1.0;   // multi-view supervision
-  double mask_weight = 0.5;         // rendered alpha vs object mask (datasets with masks), every rendered view
+  double depth_head_weight = 1.0;  // built-in encoder: supervised depth head
+  double novel_view_weight = 1.0;  // multi-view supervision
+  double mask_weight = 0.5;        // rendered alpha vs object mask (datasets with masks), every rendered view
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {

@@ -19,7 +19,7 @@ namespace fresnel::train {
 
 struct ModelConfig {
   decode::DecoderKind kind = decode::DecoderKind::DirectPatch;  // saved as the original's "experiment" number
-  std::string encoder = "precomputed";   // "precomputed" ({stem}_dinov2.bin) or "builtin"
+  std::string encoder = "precomputed";                          // "precomputed" ({stem}_dinov2.bin) or "builtin"
   // The decoder's architecture: experiment 2's options, of which feature_dim (C: DINOv2 384/768/1024 or the built-in
   // encoder's width), hidden and dropout also configure experiments 1 and 3. Its depth_mode follows `depth_mode`.
   decode::DirectPatchDecoderOptions decoder;
@@ -27,8 +27,8 @@ struct ModelConfig {
   // Input camera intrinsics as fractions of the image size (fx/W, fy/H, cx/W, cy/H): the camera the model was
   // trained with; inference puts Gaussians in this camera's frame.
   std::array<double, 4> input_intrinsics = kDefaultNormalizedIntrinsics;
-  int saag_subsample = 4;  // experiments 1 and 3: one SAAG Gaussian per subsample² pixels
-  int image_size = 256;    // training image size (inference resizes inputs to it)
+  int saag_subsample = 4;     // experiments 1 and 3: one SAAG Gaussian per subsample² pixels
+  int image_size = 256;       // training image size (inference resizes inputs to it)
   int64_t feature_grid = 37;  // the built-in encoder's output grid (pixel-aligned decoding: the image size)
   // Which depth the experiment-2 decoder places Gaussians with when the built-in encoder is used: "predicted"
   // (its depth head; needs only an image) or "data" (the dataset's / caller's depth when given, else predicted).

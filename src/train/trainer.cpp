@@ -51,7 +51,6 @@ Gaussians subset_of(const Gaussians& g, const torch::Tensor& idx) {
   return s;
 }
 
-
 // Elevation/azimuth (radians) of a camera relative to the input camera, measured around `pivot_z` on the optical
 // axis, in the convention of core spherical_camera (input camera = (0,0)).
 std::pair<double, double> relative_pose_angles(const Camera& cam, double pivot_z) {
@@ -72,8 +71,9 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<SampleSource> source)
     throw UsageError("train config: device cuda, but this libtorch has no CUDA device available");
   if (cfg_.loss.lpips_weight > 0) {
     if (cfg_.lpips_weights.empty())
-      throw UsageError("train config: lpips_weight > 0 needs LPIPS weights (lpips_weights, a .safetensors file; "
-                       "docs/metrics.md)");
+      throw UsageError(
+          "train config: lpips_weight > 0 needs LPIPS weights (lpips_weights, a .safetensors file; "
+          "docs/metrics.md)");
     lpips_ = Lpips::load(cfg_.lpips_weights);
   }
   torch::manual_seed(cfg_.loop.seed);
@@ -225,8 +225,8 @@ LossTerms Trainer::batch_losses(const Batch& batch, const HftsStep& sched) {
     } else {
       li.depth01 = resize_to(in.depth, R).clamp(0.0, 1.0);
       auto direct = std::dynamic_pointer_cast<decode::DirectPatchDecoderImpl>(model_->decoder());
-      auto offset = direct ? direct->depth_offset.detach()
-                           : torch::full({1}, decode::kDefaultDepthOffset, in.depth.options());
+      auto offset =
+          direct ? direct->depth_offset.detach() : torch::full({1}, decode::kDefaultDepthOffset, in.depth.options());
       li.target_depth = decode::normalized_depth_to_z(li.depth01, offset);
     }
   }
@@ -249,8 +249,10 @@ LossTerms Trainer::batch_losses(const Batch& batch, const HftsStep& sched) {
   }
   if (L.mask_weight > 0 && alpha.defined() && batch.mask.defined()) {
     std::vector<torch::Tensor> masks;
-    if (pose_view >= 0) masks.push_back(batch.view_masks.select(1, pose_view).to(device_));
-    else masks.push_back(batch.mask.to(device_));
+    if (pose_view >= 0)
+      masks.push_back(batch.view_masks.select(1, pose_view).to(device_));
+    else
+      masks.push_back(batch.mask.to(device_));
     if (novel)
       for (int64_t v = 0; v < batch.num_views(); ++v) masks.push_back(batch.view_masks.select(1, v).to(device_));
     li.alpha = alpha;

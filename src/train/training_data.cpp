@@ -36,10 +36,9 @@ namespace {
 
 torch::Tensor resize_chw(const torch::Tensor& chw, int size, torch::enumtype::kBilinear mode = torch::kBilinear) {
   if (chw.size(1) == size && chw.size(2) == size) return chw;
-  return F::interpolate(chw.unsqueeze(0), F::InterpolateFuncOptions()
-                                              .size(std::vector<int64_t>{size, size})
-                                              .mode(mode)
-                                              .align_corners(false))[0];
+  return F::interpolate(
+      chw.unsqueeze(0),
+      F::InterpolateFuncOptions().size(std::vector<int64_t>{size, size}).mode(mode).align_corners(false))[0];
 }
 
 torch::Tensor resize_nearest(const torch::Tensor& chw, int size) {
@@ -125,8 +124,7 @@ class MultiViewSource : public SampleSource {
     if (o.novel_views > extra)
       throw UsageError("SourceOptions::novel_views " + std::to_string(o.novel_views) + " exceeds the " +
                        std::to_string(extra) + " extra views per object of " + o.data_dir);
-    if (o.load_features)
-      features_dir_ = (fs::path(split_images_dir(o.data_dir, o.split)) / "features").string();
+    if (o.load_features) features_dir_ = (fs::path(split_images_dir(o.data_dir, o.split)) / "features").string();
   }
   int64_t size() const override { return static_cast<int64_t>(ids_.size()); }
   decode::DepthMode depth_mode() const override {
@@ -174,8 +172,8 @@ class MultiViewSource : public SampleSource {
       s.depth = input_view.depth;
     }
     const Camera& c = input_view.camera;
-    s.intrinsics = torch::tensor({float(c.fx / c.width), float(c.fy / c.height), float(c.cx / c.width),
-                                  float(c.cy / c.height)});
+    s.intrinsics =
+        torch::tensor({float(c.fx / c.width), float(c.fy / c.height), float(c.cx / c.width), float(c.cy / c.height)});
     for (size_t i = 0; i < obj.views.size(); ++i)
       if (static_cast<int>(i) != obj.input_view && obj.views[i].index != in.index)
         s.views.push_back(to_view(obj.views[i], rel[i]));
@@ -193,7 +191,8 @@ torch::Tensor stack_field(const std::vector<Sample>& s, torch::Tensor Sample::*f
   const bool first = (s[0].*field).defined();
   std::vector<torch::Tensor> parts;
   for (const auto& x : s) {
-    if ((x.*field).defined() != first) throw Error(std::string("batch: field '") + name + "' present in only some samples (" + x.name + ")");
+    if ((x.*field).defined() != first)
+      throw Error(std::string("batch: field '") + name + "' present in only some samples (" + x.name + ")");
     if (first) parts.push_back(x.*field);
   }
   return first ? torch::stack(parts) : torch::Tensor();

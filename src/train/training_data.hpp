@@ -28,23 +28,23 @@ struct TrainView {
 
 struct Sample {
   std::string name;
-  torch::Tensor image;       // (3,S,S) input view in [0,1] (also the input view's target)
-  torch::Tensor features;    // (C,37,37) precomputed features, or undefined
-  torch::Tensor depth;       // (1,S,S) normalised (1 = near) or metric z (0 = background), or undefined
-  torch::Tensor mask;        // (1,S,S) object coverage, or undefined
-  torch::Tensor vlm_density; // (1,S,S) in [0.5,1.5] (0.5 + density), or undefined
-  torch::Tensor intrinsics;  // (4,) normalised (fx/W, fy/H, cx/W, cy/H)
+  torch::Tensor image;           // (3,S,S) input view in [0,1] (also the input view's target)
+  torch::Tensor features;        // (C,37,37) precomputed features, or undefined
+  torch::Tensor depth;           // (1,S,S) normalised (1 = near) or metric z (0 = background), or undefined
+  torch::Tensor mask;            // (1,S,S) object coverage, or undefined
+  torch::Tensor vlm_density;     // (1,S,S) in [0.5,1.5] (0.5 + density), or undefined
+  torch::Tensor intrinsics;      // (4,) normalised (fx/W, fy/H, cx/W, cy/H)
   std::vector<TrainView> views;  // other views (multi-view datasets)
 };
 
 struct Batch {
   std::vector<std::string> names;
-  torch::Tensor images;      // (B,3,S,S)
-  torch::Tensor features;    // (B,C,37,37) or undefined
-  torch::Tensor depth;       // (B,1,S,S) or undefined
-  torch::Tensor mask;        // (B,1,S,S) or undefined
-  torch::Tensor vlm_density; // (B,1,S,S) or undefined
-  torch::Tensor intrinsics;  // (B,4)
+  torch::Tensor images;       // (B,3,S,S)
+  torch::Tensor features;     // (B,C,37,37) or undefined
+  torch::Tensor depth;        // (B,1,S,S) or undefined
+  torch::Tensor mask;         // (B,1,S,S) or undefined
+  torch::Tensor vlm_density;  // (B,1,S,S) or undefined
+  torch::Tensor intrinsics;   // (B,4)
   // Other views: (B,V,3,S,S) images / masks and cameras[b][v]; V = 0 when none.
   torch::Tensor view_images, view_masks;
   std::vector<std::vector<Camera>> view_cameras;
@@ -70,12 +70,12 @@ class SampleSource {
 struct SourceOptions {
   std::string data_dir;
   int image_size = 256;
-  int64_t max_images = 0;           // 0 = all
+  int64_t max_images = 0;              // 0 = all
   std::string feature_file = "small";  // DINOv2 size name for `{stem}_dinov2*.bin`
   int64_t feature_dim = 384;
-  bool load_features = true;        // false with the built-in encoder
-  bool augment = true;              // colour jitter with p = 0.5 (brightness .2, contrast .2, saturation .1)
-  int novel_views = 0;              // extra views per sample (multi-view datasets)
+  bool load_features = true;  // false with the built-in encoder
+  bool augment = true;        // colour jitter with p = 0.5 (brightness .2, contrast .2, saturation .1)
+  int novel_views = 0;        // extra views per sample (multi-view datasets)
   std::string split = "train";
 };
 

@@ -14,7 +14,7 @@ namespace {
 
 // The subcommands every build has; the list in the message is built from the registered commands.
 const std::array<const char*, 8> kSomeCommands = {"version", "train", "convert", "info",
-                                                   "render",  "infer", "decode",  "eval"};
+                                                  "render",  "infer", "decode",  "eval"};
 
 void expect_unknown_command(const fresnel::test::CliResult& r, const std::string& name) {
   EXPECT_EQ(r.exit_code, 2) << r.output;

@@ -25,9 +25,10 @@ std::map<std::string, torch::Tensor> tiny_dinov2() {
       {"layernorm.weight", torch::ones({d})},
       {"layernorm.bias", torch::zeros({d})}};
   const std::string l = "encoder.layer.0.";
-  for (std::string n : {"norm1", "norm2"}) w[l + n + ".weight"] = torch::ones({d}), w[l + n + ".bias"] = torch::zeros({d});
-  for (std::string n : {"attention.attention.query", "attention.attention.key", "attention.attention.value",
-                        "attention.output.dense"})
+  for (std::string n : {"norm1", "norm2"})
+    w[l + n + ".weight"] = torch::ones({d}), w[l + n + ".bias"] = torch::zeros({d});
+  for (std::string n :
+       {"attention.attention.query", "attention.attention.key", "attention.attention.value", "attention.output.dense"})
     w[l + n + ".weight"] = torch::zeros({d, d}), w[l + n + ".bias"] = torch::zeros({d});
   w[l + "layer_scale1.lambda1"] = torch::ones({d});
   w[l + "layer_scale2.lambda1"] = torch::ones({d});
@@ -68,10 +69,10 @@ TEST(CliModels, RecognisesLpipsWeights) {
   fresnel::test::TempDir dir;
   // AlexNet trunk + LPIPS linear layers under the torchvision / LPIPS names (docs/metrics.md).
   std::map<std::string, torch::Tensor> w = {
-      {"features.0.weight", torch::zeros({64, 3, 11, 11})},  {"features.0.bias", torch::zeros({64})},
-      {"features.3.weight", torch::zeros({192, 64, 5, 5})},  {"features.3.bias", torch::zeros({192})},
-      {"features.6.weight", torch::zeros({384, 192, 3, 3})}, {"features.6.bias", torch::zeros({384})},
-      {"features.8.weight", torch::zeros({256, 384, 3, 3})}, {"features.8.bias", torch::zeros({256})},
+      {"features.0.weight", torch::zeros({64, 3, 11, 11})},   {"features.0.bias", torch::zeros({64})},
+      {"features.3.weight", torch::zeros({192, 64, 5, 5})},   {"features.3.bias", torch::zeros({192})},
+      {"features.6.weight", torch::zeros({384, 192, 3, 3})},  {"features.6.bias", torch::zeros({384})},
+      {"features.8.weight", torch::zeros({256, 384, 3, 3})},  {"features.8.bias", torch::zeros({256})},
       {"features.10.weight", torch::zeros({256, 256, 3, 3})}, {"features.10.bias", torch::zeros({256})}};
   const int64_t c[5] = {64, 192, 384, 256, 256};
   for (int k = 0; k < 5; ++k) w["lin" + std::to_string(k) + ".model.1.weight"] = torch::ones({1, c[k], 1, 1});
@@ -104,8 +105,8 @@ TEST(CliPreprocess, ClearMessagesForUnavailablePaths) {
   EXPECT_NE(r.output.find("data directory not found"), std::string::npos) << r.output;
   r = run_fresnel("preprocess --help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--data_dir", "--output_dir", "--depth_size", "--dinov2_size", "--dinov2_weights",
-                           "--depth_weights", "--remove_background", "--bg_model", "--shard", "--use_vlm", "--vlm_url",
-                           "--vlm_grid_size"})
+  for (const char* flag :
+       {"--data_dir", "--output_dir", "--depth_size", "--dinov2_size", "--dinov2_weights", "--depth_weights",
+        "--remove_background", "--bg_model", "--shard", "--use_vlm", "--vlm_url", "--vlm_grid_size"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }

@@ -4,10 +4,10 @@
 
 #include <filesystem>
 
-#include "testutil/cli_runner.hpp"
 #include "core/camera.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
+#include "testutil/cli_runner.hpp"
 #include "testutil/testutil.hpp"
 
 namespace fresnel {

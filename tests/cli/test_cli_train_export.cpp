@@ -14,16 +14,18 @@ namespace fs = std::filesystem;
 namespace {
 std::string train_args(const std::string& dir, const std::string& out, const std::string& extra) {
   return "--quiet train --experiment 2 --encoder builtin --feature_dim 8 --decoder_hidden 16 --gaussians_per_patch 1 "
-         "--data_dir " + dir + "/d --image_size 32 --epochs 1 --batch_size 2 --num_workers 1 --output_dir " + out + " " +
-         extra;
+         "--data_dir " +
+         dir + "/d --image_size 32 --epochs 1 --batch_size 2 --num_workers 1 --output_dir " + out + " " + extra;
 }
 }  // namespace
 
 TEST(CliTrainExport, PatchDecoderExportsAndPixelAlignedIsRefusedClearly) {
   fresnel::test::TempDir tmp;
   const auto t = tmp.path();
-  ASSERT_EQ(run_fresnel("--quiet synth --out " + t + "/d --objects 3 --views 1 --size 32 --seed 2 --split 0.67,0,0.33 --aa 1")
-                .exit_code, 0);
+  ASSERT_EQ(
+      run_fresnel("--quiet synth --out " + t + "/d --objects 3 --views 1 --size 32 --seed 2 --split 0.67,0,0.33 --aa 1")
+          .exit_code,
+      0);
   const auto patch = run_fresnel(train_args(t, t + "/p", ""));
   ASSERT_EQ(patch.exit_code, 0) << patch.output;
   const auto ex = run_fresnel("export-onnx --checkpoint " + t + "/p/decoder_exp2_epoch1.pt -o " + t + "/p.onnx");
@@ -40,7 +42,8 @@ TEST(CliTrainExport, PatchDecoderExportsAndPixelAlignedIsRefusedClearly) {
   std::string image;
   for (const auto& e : fs::directory_iterator(t + "/d/images_test")) image = e.path().string();
   ASSERT_FALSE(image.empty());
-  const auto inf = run_fresnel("infer " + image + " --checkpoint " + t + "/x/decoder_exp2_epoch1.pt -o " + t + "/x.ply");
+  const auto inf =
+      run_fresnel("infer " + image + " --checkpoint " + t + "/x/decoder_exp2_epoch1.pt -o " + t + "/x.ply");
   EXPECT_EQ(inf.exit_code, 0) << inf.output;
   const auto info = run_fresnel("info " + t + "/x.ply");
   EXPECT_NE(info.output.find("1024"), std::string::npos) << info.output;

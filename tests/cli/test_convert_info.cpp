@@ -92,8 +92,8 @@ TEST(CliInfo, JsonOutput) {
 TEST(CliInfo, CountsNaNsInsteadOfFailing) {
   test::TempDir dir;
   // Two Gaussians in the original's .bin layout, the second with two NaNs.
-  std::vector<float> v = {0, 0, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f,
-                          1, NAN, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, NAN, 0.5f};
+  std::vector<float> v = {0, 0,   0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f,
+                          1, NAN, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, NAN,  0.5f};
   test::write_bytes(dir.file("nan.bin"), std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
   const auto r = test::run_fresnel("info " + dir.file("nan.bin"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -103,8 +103,8 @@ TEST(CliInfo, CountsNaNsInsteadOfFailing) {
 
 TEST(CliConvert, RefusesNaNs) {
   test::TempDir dir;
-  std::vector<float> v = {0, 0, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f,
-                          1, NAN, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, NAN, 0.5f};
+  std::vector<float> v = {0, 0,   0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, 0.5f, 0.5f,
+                          1, NAN, 0, 0.1f, 0.1f, 0.1f, 1, 0, 0, 0, 0.5f, 0.5f, NAN,  0.5f};
   test::write_bytes(dir.file("nan.bin"), std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
   const auto c = test::run_fresnel("convert " + dir.file("nan.bin") + " " + dir.file("x.ply"));
   EXPECT_EQ(c.exit_code, 1);

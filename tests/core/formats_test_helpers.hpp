@@ -31,11 +31,19 @@ inline Gaussians random_gaussians(int64_t n, int sh_degree = -1, bool phases = f
 inline std::string ply_scalar_bytes(const std::string& type, double v) {
   std::string s;
   auto put = [&](const void* p, size_t n) { s.append(static_cast<const char*>(p), n); };
-  if (type == "float") { float f = float(v); put(&f, 4); }
-  else if (type == "double") { put(&v, 8); }
-  else if (type == "uchar") { uint8_t u = uint8_t(v); put(&u, 1); }
-  else if (type == "int") { int32_t i = int32_t(v); put(&i, 4); }
-  else ADD_FAILURE() << "test helper: unsupported type " << type;
+  if (type == "float") {
+    float f = float(v);
+    put(&f, 4);
+  } else if (type == "double") {
+    put(&v, 8);
+  } else if (type == "uchar") {
+    uint8_t u = uint8_t(v);
+    put(&u, 1);
+  } else if (type == "int") {
+    int32_t i = int32_t(v);
+    put(&i, 4);
+  } else
+    ADD_FAILURE() << "test helper: unsupported type " << type;
   return s;
 }
 

@@ -185,7 +185,7 @@ TEST(FormatsPly, WrittenLayoutMatchesTheStandardPerIndependentReader) {
   for (int64_t i = 0; i < 6; ++i) {
     const float* row = &m.data[i * P];
     EXPECT_EQ(row[0], g.means[i][0].item<float>());
-    EXPECT_EQ(row[3], 0.f);  // normals are zero
+    EXPECT_EQ(row[3], 0.f);                              // normals are zero
     EXPECT_EQ(row[6], g.colors[i][0][0].item<float>());  // f_dc_0 = R coefficient 0
     // Channel-major f_rest: index c·8 + (k−1) holds coefficient k of channel c.
     EXPECT_EQ(row[9 + 0], g.colors[i][1][0].item<float>());
@@ -210,11 +210,21 @@ TEST(FormatsPly, RgbColoursAreStoredAsDcCoefficients) {
 }
 
 TEST(FormatsPly, ReadsPropertiesByNameInAnyOrderWithExtrasAndDoubles) {
-  expect_reads_back("binary_little_endian", {{"float", "rot_2"},   {"double", "opacity"}, {"float", "f_dc_1"},
-                                             {"uchar", "red"},     {"float", "scale_1"},  {"float", "z"},
-                                             {"float", "rot_0"},   {"double", "x"},       {"float", "f_dc_0"},
-                                             {"float", "scale_0"}, {"float", "rot_3"},    {"float", "f_dc_2"},
-                                             {"float", "y"},       {"int", "segment"},    {"float", "scale_2"},
+  expect_reads_back("binary_little_endian", {{"float", "rot_2"},
+                                             {"double", "opacity"},
+                                             {"float", "f_dc_1"},
+                                             {"uchar", "red"},
+                                             {"float", "scale_1"},
+                                             {"float", "z"},
+                                             {"float", "rot_0"},
+                                             {"double", "x"},
+                                             {"float", "f_dc_0"},
+                                             {"float", "scale_0"},
+                                             {"float", "rot_3"},
+                                             {"float", "f_dc_2"},
+                                             {"float", "y"},
+                                             {"int", "segment"},
+                                             {"float", "scale_2"},
                                              {"float", "rot_1"}});
 }
 

@@ -16,7 +16,7 @@ namespace {
 // Matches rows of b to rows of a by position (the .splat writer reorders; positions are exact).
 torch::Tensor match_order(const Gaussians& a, const Gaussians& b) {
   const auto d = torch::cdist(a.means, b.means);  // (N,N)
-  return std::get<1>(d.min(1));                  // for each row of a, the row of b at the same position
+  return std::get<1>(d.min(1));                   // for each row of a, the row of b at the same position
 }
 
 std::string raw_bin(const std::vector<std::array<float, 14>>& rows) {
@@ -36,7 +36,7 @@ TEST(FormatsSplat, RoundTripWithinDocumentedBounds) {
   ASSERT_EQ(r.count(), 300);
   const auto idx = match_order(g, r);
   const auto rr = r.index_select(idx);
-  EXPECT_TRUE(torch::equal(rr.means, g.means));   // float32, exact
+  EXPECT_TRUE(torch::equal(rr.means, g.means));    // float32, exact
   EXPECT_TRUE(torch::equal(rr.scales, g.scales));  // linear float32, exact
   EXPECT_LE(test::max_abs_diff(rr.colors, g.colors), kSplatColorMaxError + 1e-7);
   EXPECT_LE(test::max_abs_diff(rr.opacities, g.opacities), kSplatColorMaxError + 1e-7);
@@ -47,7 +47,8 @@ TEST(FormatsSplat, RotationBoundHoldsAtTheWorstCaseOfClipping) {
   // q = (1,0,0,0) quantises w to 255 (clipped from 256); axis-aligned halves hit rounding boundaries.
   test::TempDir dir;
   auto g = test::random_gaussians(4);
-  g.quats = torch::tensor({{1.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 1.f}, {0.5f, 0.5f, 0.5f, 0.5f}, {0.f, -1.f, 0.f, 0.f}});
+  g.quats =
+      torch::tensor({{1.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 1.f}, {0.5f, 0.5f, 0.5f, 0.5f}, {0.f, -1.f, 0.f, 0.f}});
   save_gaussians(dir.file("q.splat"), g);
   const auto r = load_gaussians(dir.file("q.splat"));
   const auto rr = r.index_select(match_order(g, r));
@@ -108,8 +109,8 @@ TEST(FormatsLegacyBin, ConvertsTheOriginalsMinusZAxes) {
   // One Gaussian 2 units in front of the original's camera (z = −2), above the axis (y = +0.5), rotated 90°
   // about its y axis: q = (cos45°, 0, sin45°, 0).
   const float h = float(std::sqrt(0.5));
-  test::write_bytes(dir.file("orig.bin"), raw_bin({{0.25f, 0.5f, -2.f, 0.1f, 0.2f, 0.3f, h, 0.f, h, 0.f, 1.f, 0.5f,
-                                                    0.f, 0.8f}}));
+  test::write_bytes(dir.file("orig.bin"),
+                    raw_bin({{0.25f, 0.5f, -2.f, 0.1f, 0.2f, 0.3f, h, 0.f, h, 0.f, 1.f, 0.5f, 0.f, 0.8f}}));
   const auto g = load_gaussians(dir.file("orig.bin"));
   // OpenCV: in front is +z, above is −y.
   EXPECT_TRUE(torch::equal(g.means, torch::tensor({{0.25f, -0.5f, 2.f}})));

@@ -12,7 +12,8 @@ using namespace fresnel;
 static Gaussians make(int64_t n) {
   Gaussians g;
   g.means = torch::randn({n, 3});
-  g.quats = torch::nn::functional::normalize(torch::randn({n, 4}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  g.quats =
+      torch::nn::functional::normalize(torch::randn({n, 4}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
   g.scales = torch::rand({n, 3}) + 0.01;
   g.opacities = torch::rand({n});
   g.colors = torch::rand({n, 3});

@@ -15,10 +15,11 @@ TEST(AtomicWrite, FailureLeavesExistingFileUntouched) {
   test::TempDir dir;
   const auto path = dir.file("out.txt");
   write_text_file(path, "original");
-  EXPECT_THROW(atomic_write(path, [](std::ostream& out) {
-                 out << "partial";
-                 throw Error("simulated failure");
-               }),
+  EXPECT_THROW(atomic_write(path,
+                            [](std::ostream& out) {
+                              out << "partial";
+                              throw Error("simulated failure");
+                            }),
                Error);
   EXPECT_EQ(read_text_file(path), "original");
   // No temporary files are left behind.

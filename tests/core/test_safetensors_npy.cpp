@@ -30,13 +30,12 @@ void expect_error(F&& f, const std::vector<std::string>& fragments) {
     FAIL() << "no error thrown";
   } catch (const Error& e) {
     const std::string msg = e.what();
-    for (const auto& frag : fragments) EXPECT_NE(msg.find(frag), std::string::npos) << "'" << frag << "' not in: " << msg;
+    for (const auto& frag : fragments)
+      EXPECT_NE(msg.find(frag), std::string::npos) << "'" << frag << "' not in: " << msg;
   }
 }
 
-std::string st_file(const std::string& json, const std::string& data) {
-  return le64(json.size()) + json + data;
-}
+std::string st_file(const std::string& json, const std::string& data) { return le64(json.size()) + json + data; }
 
 }  // namespace
 
@@ -83,7 +82,8 @@ TEST(Safetensors, ReadsHandWrittenFileWithUnalignedOffsets) {
   const std::string json =
       R"({"b":{"dtype":"F32","shape":[2],"data_offsets":[3,11]},"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},)"
       R"("__metadata__":{"k":"v"}})";
-  test::write_bytes(dir.file("h.safetensors"), st_file(json, std::string("\x01\x02\x03", 3) + floats_bytes({1.5f, -2.f})));
+  test::write_bytes(dir.file("h.safetensors"),
+                    st_file(json, std::string("\x01\x02\x03", 3) + floats_bytes({1.5f, -2.f})));
   auto f = SafetensorsFile::open(dir.file("h.safetensors"));
   EXPECT_EQ(f.keys(), (std::vector<std::string>{"a", "b"}));
   EXPECT_TRUE(torch::equal(f.tensor("b"), torch::tensor({1.5f, -2.f})));
@@ -127,9 +127,11 @@ TEST(Safetensors, CorruptHeadersGiveOneClearError) {
   check(st_file(R"({"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", data), {"tensor 'w'", "negative"});
   check(st_file(R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[16,0]}})", data), {"tensor 'w'", "end < begin"});
   check(st_file(R"({"w":{"dtype":"F32","shape":[4]}})", data), {"tensor 'w'", "data_offsets"});
-  check(st_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
-                data),
-        {"'a'", "'b'", "overlap"});
+  check(
+      st_file(
+          R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+          data),
+      {"'a'", "'b'", "overlap"});
   check(st_file(R"({"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}})", data),
         {"tensor 'w'", "too large"});
   expect_error([&] { SafetensorsFile::open(dir.file("missing.safetensors")); }, {"missing.safetensors", "cannot open"});
@@ -137,10 +139,14 @@ TEST(Safetensors, CorruptHeadersGiveOneClearError) {
 
 TEST(Npy, RoundTripSupportedDtypes) {
   test::TempDir dir;
-  std::vector<torch::Tensor> cases = {torch::randn({37, 37}), torch::randn({3}, torch::kDouble),
+  std::vector<torch::Tensor> cases = {torch::randn({37, 37}),
+                                      torch::randn({3}, torch::kDouble),
                                       torch::randint(0, 256, {2, 3, 4}, torch::kUInt8),
-                                      torch::arange(10, torch::kLong).reshape({2, 5}), torch::arange(4, torch::kInt),
-                                      torch::rand({5}) > 0.5, torch::tensor(3.0f).reshape({}), torch::zeros({0, 4})};
+                                      torch::arange(10, torch::kLong).reshape({2, 5}),
+                                      torch::arange(4, torch::kInt),
+                                      torch::rand({5}) > 0.5,
+                                      torch::tensor(3.0f).reshape({}),
+                                      torch::zeros({0, 4})};
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto path = dir.file("a" + std::to_string(i) + ".npy");
     save_npy(path, cases[i]);
@@ -180,8 +186,8 @@ TEST(Npy, ReadsNumpyWrittenHeadersVersions1To3) {
   }
   // 1-D shape "(5,)" and a 0-d shape "()".
   const std::string one = "{'descr': '|u1', 'fortran_order': False, 'shape': (5,), }\n";
-  test::write_bytes(dir.file("one.npy"),
-                    std::string("\x93NUMPY\x01\x00", 8) + char(one.size()) + '\0' + one + std::string("\x01\x02\x03\x04\x05", 5));
+  test::write_bytes(dir.file("one.npy"), std::string("\x93NUMPY\x01\x00", 8) + char(one.size()) + '\0' + one +
+                                             std::string("\x01\x02\x03\x04\x05", 5));
   EXPECT_TRUE(torch::equal(load_npy(dir.file("one.npy")), torch::tensor({1, 2, 3, 4, 5}, torch::kUInt8)));
 }
 

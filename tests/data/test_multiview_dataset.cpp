@@ -16,7 +16,8 @@ namespace {
 
 // Writes a one-object dataset by hand, independent of the generator.
 std::vector<Camera> write_tiny_dataset(const std::string& root, int views) {
-  nlohmann::json meta = {{"format", "fresnel-multiview"}, {"version", 1}, {"image_size", 8}, {"views_per_object", views}};
+  nlohmann::json meta = {
+      {"format", "fresnel-multiview"}, {"version", 1}, {"image_size", 8}, {"views_per_object", views}};
   write_text_file(root + "/dataset.json", meta.dump());
   const std::string dir = root + "/test/" + object_id_for_index(3);
   std::vector<Camera> cams;

@@ -75,9 +75,8 @@ TEST(RayCaster, BoxFacesShadeAsTheLightPredicts) {
     const double lambert = std::max(0.0, face.normal[0] * l[0] + face.normal[1] * l[1] + face.normal[2] * l[2]);
     const double k = 0.25 + 0.75 * lambert;
     for (int ch = 0; ch < 3; ++ch)
-      EXPECT_NEAR(view.rgb[v][u][ch].item<double>(), p.color_a[ch] * k, 1e-5) << "face normal " << face.normal[0]
-                                                                             << "," << face.normal[1] << ","
-                                                                             << face.normal[2];
+      EXPECT_NEAR(view.rgb[v][u][ch].item<double>(), p.color_a[ch] * k, 1e-5)
+          << "face normal " << face.normal[0] << "," << face.normal[1] << "," << face.normal[2];
   }
 }
 
@@ -115,8 +114,9 @@ TEST(Synth, ObjectsAreDeterministicAndFitTheirRadius) {
     ASSERT_LE(s.scene.primitives.size(), 4u);
     double bound = 0;
     for (const auto& p : s.scene.primitives)
-      bound = std::max(bound, std::sqrt(p.center[0] * p.center[0] + p.center[1] * p.center[1] + p.center[2] * p.center[2]) +
-                                  p.bounding_radius());
+      bound =
+          std::max(bound, std::sqrt(p.center[0] * p.center[0] + p.center[1] * p.center[1] + p.center[2] * p.center[2]) +
+                              p.bounding_radius());
     EXPECT_NEAR(bound, kSynthObjectRadius, 1e-9);
     ASSERT_EQ(s.view_azimuths.size(), 8u);
     for (double az : s.view_azimuths) {

@@ -114,7 +114,8 @@ TEST(DirectPatchDecoder, PixelAlignedAndNearerIsNearer) {
   in.features = torch::randn({1, 4, 37, 37});
   // A depth ramp: left near (1), right far (0).
   in.depth = torch::linspace(1, 0, W).view({1, 1, 1, W}).expand({1, 1, H, W}).contiguous();
-  in.intrinsics = torch::tensor({float(cam.fx / W), float(cam.fy / H), float(cam.cx / W), float(cam.cy / H)}).view({1, 4});
+  in.intrinsics =
+      torch::tensor({float(cam.fx / W), float(cam.fy / H), float(cam.cx / W), float(cam.cy / H)}).view({1, 4});
   auto means = dec->forward(in).gaussians.means[0].to(torch::kDouble);
   auto acc = means.accessor<double, 2>();
   for (int i = 0; i < 37; i += 6) {
@@ -190,12 +191,15 @@ TEST(Rotation, SixDToQuaternion) {
 
 TEST(Rotation, QuaternionMatchesMatrixForAllShepperdBranches) {
   torch::manual_seed(4);
-  auto q = torch::nn::functional::normalize(torch::randn({500, 4}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
+  auto q =
+      torch::nn::functional::normalize(torch::randn({500, 4}), torch::nn::functional::NormalizeFuncOptions().dim(-1));
   q = torch::where(q.narrow(-1, 0, 1) < 0, -q, q);
   auto w = q.select(-1, 0), x = q.select(-1, 1), y = q.select(-1, 2), z = q.select(-1, 3);
-  auto R = torch::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                         2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                         2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)}, -1).view({500, 3, 3});
+  auto R = torch::stack({1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y), 2 * (x * y + w * z),
+                         1 - 2 * (x * x + z * z), 2 * (y * z - w * x), 2 * (x * z - w * y), 2 * (y * z + w * x),
+                         1 - 2 * (x * x + y * y)},
+                        -1)
+               .view({500, 3, 3});
   auto back = matrix_to_quaternion(R);
   EXPECT_LT((back - q).abs().max().item<float>(), 1e-4);
   // q ⊗ q⁻¹ = identity.

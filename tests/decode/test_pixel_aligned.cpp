@@ -62,8 +62,9 @@ TEST(PixelAligned, DepthSlotMovesAlongTheRayAndNearerDepthIsNearer) {
   EXPECT_LT((a.means.select(-1, 2) / b.means.select(-1, 2) - std::exp(0.25)).abs().max().item<double>(), 1e-5);
   // Normalised depth (1 = near): a nearer pixel gets a nearer Gaussian.
   auto dn = torch::tensor({0.2f, 0.8f}).view({1, 1, 1, 2});
-  auto c = pixel_aligned_params(torch::zeros({1, 1, 2, 1, kP}), torch::full({1, 3, 1, 2}, 0.5), dn,
-                                torch::tensor({{0.8f, 0.8f, 0.5f, 0.5f}}), DepthMode::Normalized, torch::full({1}, 2.0));
+  auto c =
+      pixel_aligned_params(torch::zeros({1, 1, 2, 1, kP}), torch::full({1, 3, 1, 2}, 0.5), dn,
+                           torch::tensor({{0.8f, 0.8f, 0.5f, 0.5f}}), DepthMode::Normalized, torch::full({1}, 2.0));
   EXPECT_LT(c.means[0][0][1][0][2].item<double>(), c.means[0][0][0][0][2].item<double>());
 }
 
@@ -71,17 +72,20 @@ TEST(PixelAligned, ScaleFloorBoundsScalesFromBelowAndKeepsTheStart) {
   torch::manual_seed(5);
   auto in = metric_inputs(4);
   auto raw = torch::zeros({1, 4, 4, 1, kP});
-  auto z0 = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.2);
+  auto z0 =
+      pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.2);
   auto free0 = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0));
   EXPECT_LT((z0.scales - free0.scales).abs().max().item<double>(), 1e-7);  // same start: 0.3 footprint
   raw.narrow(-1, 3, 3).fill_(-50.0);
-  auto lo = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.2);
+  auto lo =
+      pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.2);
   auto free = pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0));
   auto footprint = free0.scales / kPixelScaleFactor;
   EXPECT_GT((lo.scales / footprint).min().item<double>(), 0.2 - 1e-6);
   EXPECT_LT((free.scales / footprint).max().item<double>(), 0.01);
-  EXPECT_THROW(pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.5),
-               std::exception);
+  EXPECT_THROW(
+      pixel_aligned_params(raw, in.images, in.depth, in.intrinsics, DepthMode::Metric, torch::full({1}, 2.0), 0.5),
+      std::exception);
 }
 
 TEST(PixelAligned, MissingImagesIsAClearError) {
@@ -98,9 +102,9 @@ TEST(PixelAligned, MissingImagesIsAClearError) {
 TEST(PixelAligned, SurfaceGridTakesTheNearestSurfaceAndFillsBackground) {
   // 4×4 depth → 2×2 grid. Cell (0,0): 3 and background → 3; cell (0,1): 2.5, 4 → 2.5; cell (1,0): all background
   // → max surface (4) + 1; cell (1,1): 3.5.
-  auto d = torch::tensor({0.f, 3.f, 2.5f, 4.f,  //
-                          0.f, 0.f, 4.f, 4.f,   //
-                          0.f, 0.f, 3.5f, 3.5f, //
+  auto d = torch::tensor({0.f, 3.f, 2.5f, 4.f,   //
+                          0.f, 0.f, 4.f, 4.f,    //
+                          0.f, 0.f, 3.5f, 3.5f,  //
                           0.f, 0.f, 3.5f, 3.5f})
                .view({1, 1, 4, 4});
   auto g = surface_grid_depth(d, 2, 2);

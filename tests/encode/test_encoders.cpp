@@ -89,7 +89,8 @@ struct RefVit {
       grid_pos = ref_bicubic(g, gh, gw).reshape({dim, gh * gw}).t().unsqueeze(0);
     }
     t = torch::cat({w.at(pre + "cls_token").expand({b, 1, dim}) + pos.slice(1, 0, 1), t + grid_pos}, 1);
-    if (registers) t = torch::cat({t.slice(1, 0, 1), w.at(pre + "register_tokens").expand({b, registers, dim}), t.slice(1, 1)}, 1);
+    if (registers)
+      t = torch::cat({t.slice(1, 0, 1), w.at(pre + "register_tokens").expand({b, registers, dim}), t.slice(1, 1)}, 1);
     for (int64_t i = 0; i < upto; ++i) {
       const std::string p = pre + "blocks." + std::to_string(i) + ".";
       auto h = ref_layernorm(w, p + "norm1", t);
@@ -138,8 +139,9 @@ TMap to_original_vit(const TMap& hf, const std::string& in_pre, const std::strin
       const std::string x = wb;
       o[d + "norm1." + x] = g(s + "norm1." + x);
       o[d + "norm2." + x] = g(s + "norm2." + x);
-      o[d + "attn.qkv." + x] = torch::cat({g(s + "attention.attention.query." + x), g(s + "attention.attention.key." + x),
-                                          g(s + "attention.attention.value." + x)});
+      o[d + "attn.qkv." + x] =
+          torch::cat({g(s + "attention.attention.query." + x), g(s + "attention.attention.key." + x),
+                      g(s + "attention.attention.value." + x)});
       o[d + "attn.proj." + x] = g(s + "attention.output.dense." + x);
       if (hf.count(in_pre + s + "mlp.fc1.weight")) {
         o[d + "mlp.fc1." + x] = g(s + "mlp.fc1." + x);
@@ -189,7 +191,12 @@ TEST(Dinov2, ModuleParametersEqualTheDeclaredTable) {
 TEST(Dinov2, FullSizeTablesMatchThePublishedCheckpoints) {
   // Built here from the published numbers (transformers config.json of facebook/dinov2-*):
   // hidden, layers, intermediate size, SwiGLU; 518² input with patch 14 → 1370 positions.
-  struct P { const char* size; int64_t d, layers, mlp; bool swiglu; int64_t params; };
+  struct P {
+    const char* size;
+    int64_t d, layers, mlp;
+    bool swiglu;
+    int64_t params;
+  };
   for (const P p : {P{"small", 384, 12, 1536, false, 22056576}, P{"base", 768, 12, 3072, false, 86580480},
                     P{"large", 1024, 24, 4096, false, 304368640}, P{"giant", 1536, 40, 4096, true, 1136480768}}) {
     ShapeTable want = {{"embeddings.cls_token", {1, 1, p.d}},
@@ -201,7 +208,8 @@ TEST(Dinov2, FullSizeTablesMatchThePublishedCheckpoints) {
                        {"layernorm.bias", {p.d}}};
     for (int64_t i = 0; i < p.layers; ++i) {
       const std::string l = "encoder.layer." + std::to_string(i) + ".";
-      for (std::string n : {"norm1", "norm2"}) want.push_back({l + n + ".weight", {p.d}}), want.push_back({l + n + ".bias", {p.d}});
+      for (std::string n : {"norm1", "norm2"})
+        want.push_back({l + n + ".weight", {p.d}}), want.push_back({l + n + ".bias", {p.d}});
       for (std::string n : {"attention.attention.query", "attention.attention.key", "attention.attention.value",
                             "attention.output.dense"})
         want.push_back({l + n + ".weight", {p.d, p.d}}), want.push_back({l + n + ".bias", {p.d}});
@@ -466,7 +474,8 @@ TMap to_original_da(const TMap& hf, int64_t layers) {
     static const std::regex fus(R"(neck\.fusion_stage\.layers\.(\d)\.(.*))");
     static const std::regex head(R"(head\.conv(\d)\.(\w+))");
     if (std::regex_match(n, m, re)) {
-      out = "depth_head." + std::string(m[2] == "projection" ? "projects." : "resize_layers.") + m[1].str() + "." + m[3].str();
+      out = "depth_head." + std::string(m[2] == "projection" ? "projects." : "resize_layers.") + m[1].str() + "." +
+            m[3].str();
     } else if (std::regex_match(n, m, conv)) {
       out = "depth_head.scratch.layer" + std::to_string(std::stoi(m[1]) + 1) + "_rn.weight";
     } else if (std::regex_match(n, m, fus)) {
@@ -500,7 +509,12 @@ TEST(DepthAnything, ModuleParametersEqualTheDeclaredTable) {
 }
 
 TEST(DepthAnything, FullSizeHeadsMatchThePublishedNumbers) {
-  struct P { const char* size; int64_t f; std::array<int64_t, 4> oc; int64_t d; };
+  struct P {
+    const char* size;
+    int64_t f;
+    std::array<int64_t, 4> oc;
+    int64_t d;
+  };
   for (const P p : {P{"small", 64, {48, 96, 192, 384}, 384}, P{"base", 128, {96, 192, 384, 768}, 768},
                     P{"large", 256, {256, 512, 1024, 1024}, 1024}}) {
     auto t = depth_anything_parameter_shapes(DepthAnythingConfig::preset(p.size));

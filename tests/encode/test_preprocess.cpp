@@ -46,8 +46,8 @@ std::pair<torch::Tensor, torch::Tensor> synthetic_object(int64_t h, int64_t w) {
   auto inside = ((xs - w * 0.55) / (w * 0.22)).pow(2) + ((ys - h * 0.5) / (h * 0.3)).pow(2) < 1.0;
   auto bg = torch::full({h, w, 3}, 0.85f) + torch::randn({h, w, 3}) * 0.02f;
   auto stripes = (torch::sin(xs * 0.5f) > 0).to(torch::kFloat).unsqueeze(-1);
-  auto fg = torch::stack({0.8f + 0.1f * stripes.squeeze(-1), 0.15f + 0.1f * stripes.squeeze(-1),
-                          0.1f + 0.3f * stripes.squeeze(-1)}, -1);
+  auto fg = torch::stack(
+      {0.8f + 0.1f * stripes.squeeze(-1), 0.15f + 0.1f * stripes.squeeze(-1), 0.1f + 0.3f * stripes.squeeze(-1)}, -1);
   auto img = torch::where(inside.unsqueeze(-1), fg, bg).clamp(0, 1);
   return {to_u8(img), inside};
 }
@@ -71,7 +71,8 @@ void write_tiny_weights(const std::string& dino_path, const std::string& depth_p
 }  // namespace
 
 TEST(PilResize, MatchesPillowBitForBit) {
-  const std::string golden = test::read_bytes(std::string(FRESNEL_SOURCE_DIR) + "/tests/encode/data/pil_resize_golden.bin");
+  const std::string golden =
+      test::read_bytes(std::string(FRESNEL_SOURCE_DIR) + "/tests/encode/data/pil_resize_golden.bin");
   auto rgba = lcg_image(83, 97, 4);
   auto rgb = rgba.slice(2, 0, 3).contiguous();
   size_t off = 0;
@@ -124,7 +125,8 @@ TEST(BackgroundRemoval, CropBoxFollowsTheOriginalArithmetic) {
   EXPECT_EQ(foreground_crop_box(alpha).value(), (std::array<int, 4>{0, 0, 9, 9}));
   alpha.zero_();
   alpha.slice(0, 40, 80).slice(1, 2, 42).fill_(255);  // left = int(−1.5) = −1 → shifted right by one
-  EXPECT_EQ(foreground_crop_box(alpha).value(), (std::array<int, 4>{0, 36, 45, 82}));  // top int(36.5), bottom int(82.5)
+  EXPECT_EQ(foreground_crop_box(alpha).value(),
+            (std::array<int, 4>{0, 36, 45, 82}));  // top int(36.5), bottom int(82.5)
   alpha.zero_();
   alpha.slice(0, 10, 20).slice(1, 10, 20).fill_(204);  // α must exceed 0.8·255 = 204
   EXPECT_FALSE(foreground_crop_box(alpha).has_value());
@@ -151,8 +153,8 @@ TEST(BackgroundRemoval, GrabCutPathCropsAndCompositesOnBlack) {
   EXPECT_LE(p.box[0], 88 - 30);
   EXPECT_GE(p.box[2], 88 + 30);
   EXPECT_EQ(p.box[2] - p.box[0], p.box[3] - p.box[1]);
-  EXPECT_EQ(p.rgb[5][5].sum().item<int>(), 0);      // background corner → black
-  EXPECT_GT(p.rgb[259][259][0].item<int>(), 150);   // object centre keeps its red
+  EXPECT_EQ(p.rgb[5][5].sum().item<int>(), 0);     // background corner → black
+  EXPECT_GT(p.rgb[259][259][0].item<int>(), 150);  // object centre keeps its red
 }
 
 TEST(BackgroundRemoval, AlphaChannelIsPremultipliedWithoutCrop) {
@@ -183,7 +185,7 @@ TEST(BackgroundRemoval, U2NetPreAndPostProcessingFollowRembg) {
   auto pred = torch::linspace(2.0, 4.0, 320 * 320).view({320, 320});
   auto m = U2NetMasker::mask_from_prediction(pred, 64, 48);
   ASSERT_EQ(m.sizes(), (std::vector<int64_t>{48, 64}));
-  EXPECT_LE(m.min().item<int>(), 5);    // min-max normalised: the full 8-bit range (less Lanczos edge ringing)
+  EXPECT_LE(m.min().item<int>(), 5);  // min-max normalised: the full 8-bit range (less Lanczos edge ringing)
   EXPECT_GE(m.max().item<int>(), 250);
   EXPECT_LT(m[24][2].item<int>(), m[24][60].item<int>());
   test::TempDir dir;

@@ -68,7 +68,8 @@ TEST(Evaluate, TinySetWritesReportWithExpectedKeysAndSeparatesInputFromNovel) {
   EXPECT_TRUE(std::isnan(report.input.lpips));
   write_report(report, tmp.path() + "/out");
   const auto j = nlohmann::json::parse(read_text_file(tmp.path() + "/out/report.json"));
-  for (const char* k : {"dataset", "split", "method", "views", "objects_evaluated", "metrics", "lpips", "definitions", "per_object"})
+  for (const char* k :
+       {"dataset", "split", "method", "views", "objects_evaluated", "metrics", "lpips", "definitions", "per_object"})
     EXPECT_TRUE(j.contains(k)) << k;
   for (const char* g : {"input", "novel"})
     for (const char* k : {"views", "psnr", "ssim", "lpips"}) EXPECT_TRUE(j["metrics"][g].contains(k)) << g << "." << k;

@@ -20,7 +20,8 @@ namespace {
 
 // A red disc on a grey background.
 std::string write_test_image(const test::TempDir& dir) {
-  auto yy = torch::arange(48).view({48, 1}).to(torch::kFloat32), xx = torch::arange(48).view({1, 48}).to(torch::kFloat32);
+  auto yy = torch::arange(48).view({48, 1}).to(torch::kFloat32),
+       xx = torch::arange(48).view({1, 48}).to(torch::kFloat32);
   auto inside = ((yy - 24).pow(2) + (xx - 24).pow(2) < 144).to(torch::kFloat32).unsqueeze(-1);
   auto img = inside * torch::tensor({0.9f, 0.1f, 0.1f}) + (1 - inside) * torch::tensor({0.5f, 0.5f, 0.5f});
   save_image(dir.file("disc.png"), img);

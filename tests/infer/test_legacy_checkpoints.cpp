@@ -6,9 +6,9 @@
 
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
+#include "infer/image_reconstruction.hpp"
 #include "testutil/testutil.hpp"
 #include "train/checkpoint.hpp"
-#include "infer/image_reconstruction.hpp"
 
 using namespace fresnel;
 

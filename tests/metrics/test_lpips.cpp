@@ -17,7 +17,7 @@ struct Layer {
   int out, k, stride, pad;
 };
 std::vector<Layer> alex_layers() {
-  return {{'C', 64, 11, 4, 2}, {'M', 0, 3, 2, 0}, {'C', 192, 5, 1, 2}, {'M', 0, 3, 2, 0},
+  return {{'C', 64, 11, 4, 2}, {'M', 0, 3, 2, 0},   {'C', 192, 5, 1, 2}, {'M', 0, 3, 2, 0},
           {'C', 384, 3, 1, 1}, {'C', 256, 3, 1, 1}, {'C', 256, 3, 1, 1}};
 }
 std::vector<Layer> vgg_layers() {

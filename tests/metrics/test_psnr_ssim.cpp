@@ -89,7 +89,8 @@ TEST(Ssim, FusedAndTwinEqualNaiveLoops) {
   EXPECT_NEAR(ssim_per_image_reference(a, b).mean().item<double>(), ref, 1e-5);
   // Per image too (the fused kernel reduces per image).
   const auto per = ssim_per_image(a, b);
-  for (int i = 0; i < 2; ++i) EXPECT_NEAR(per[i].item<double>(), naive_ssim(a.slice(0, i, i + 1), b.slice(0, i, i + 1)), 1e-5);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_NEAR(per[i].item<double>(), naive_ssim(a.slice(0, i, i + 1), b.slice(0, i, i + 1)), 1e-5);
   // Images smaller than the window still follow the zero-padding definition.
   auto s = torch::rand({1, 1, 4, 6}), t = torch::rand({1, 1, 4, 6});
   EXPECT_NEAR(ssim(s, t).item<double>(), naive_ssim(s, t), 1e-5);

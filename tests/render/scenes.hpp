@@ -53,9 +53,9 @@ inline Gaussians edge_case_scene(torch::Dtype dt = torch::kFloat32) {
   const double f = 48.0;  // front_camera(48): u = 48·x/z + 24
   auto pix = [&](double u, double v, double z) { return std::vector<double>{(u - 24) * z / f, (v - 24) * z / f, z}; };
   std::vector<std::vector<double>> m = {pix(16, 16, 3), pix(32, 20, 2.5), pix(16.2, 31.9, 3.5), {0, 0, -1},
-                                        {0.1, 0, 0.25},  pix(24, 24, 3),   pix(10, 40, 2.2),     pix(30, 8, 3),
-                                        pix(70, 24, 3),  pix(-30, -30, 3), pix(40, 40, 2.8),     pix(8, 24, 3.2)};
-  std::vector<double> s = {0.1,  0.05, 0.08, 0.3, 0.05, 3.0, 1e-4, 0.06, 0.5, 0.2, 0.05, 0.15};
+                                        {0.1, 0, 0.25}, pix(24, 24, 3),   pix(10, 40, 2.2),     pix(30, 8, 3),
+                                        pix(70, 24, 3), pix(-30, -30, 3), pix(40, 40, 2.8),     pix(8, 24, 3.2)};
+  std::vector<double> s = {0.1, 0.05, 0.08, 0.3, 0.05, 3.0, 1e-4, 0.06, 0.5, 0.2, 0.05, 0.15};
   std::vector<double> o = {0.999, 0.5, 0.004, 0.9, 0.8, 0.3, 0.9, 0.0039, 0.7, 0.8, 1.0, 0.6};
   const int64_t n = int64_t(m.size());
   Gaussians g;

@@ -84,14 +84,11 @@ void expect_grad_parity(const Gaussians& g0, const std::vector<Camera>& cams, co
 TEST(RenderGradients, MatchTwinInDoublePrecision) {
   RenderOptions o;
   o.background = {0.3f, 0.1f, 0.7f};
-  expect_grad_parity(random_scene(40, 21, 3, false, torch::kFloat64), {oblique_camera(32), front_camera(32)}, o,
-                     1e-6);
+  expect_grad_parity(random_scene(40, 21, 3, false, torch::kFloat64), {oblique_camera(32), front_camera(32)}, o, 1e-6);
   expect_grad_parity(random_scene(40, 22, -1, false, torch::kFloat64), {front_camera(32)}, o, 1e-6);
 }
 
-TEST(RenderGradients, FloatMatchesTwin) {
-  expect_grad_parity(random_scene(40, 23, 1), {oblique_camera(32)}, {}, 1e-3);
-}
+TEST(RenderGradients, FloatMatchesTwin) { expect_grad_parity(random_scene(40, 23, 1), {oblique_camera(32)}, {}, 1e-3); }
 
 TEST(RenderGradients, MatchFiniteDifferences) {
   Gaussians g0 = random_scene(12, 31, 2, false, torch::kFloat64);
@@ -126,7 +123,7 @@ TEST(RenderGradients, MatchFiniteDifferences) {
 
 TEST(RenderKnownValues, IsotropicGaussianPeakAndFootprint) {
   Camera cam = front_camera(64);  // f = 64
-  cam.cx = cam.cy = 32.5;          // optical axis through pixel (32,32)'s centre: no perspective skew
+  cam.cx = cam.cy = 32.5;         // optical axis through pixel (32,32)'s centre: no perspective skew
   const double z = 4.0, sigma = 0.25, o = 0.8;
   Gaussians g;
   g.means = torch::tensor({0.0, 0.0, z}, torch::kFloat64).view({1, 3});
@@ -204,9 +201,9 @@ TEST(RenderLanes, NarrowLanesMatchTwinAndDefaultLanes) {
 
 TEST(RenderRobustness, NoNaNOnDegenerateInput) {
   Gaussians g = random_scene(10, 51, 1);
-  g.quats[0] = torch::zeros({4});                   // zero-norm quaternion
-  g.scales[1] = torch::full({3}, 1e-9f);             // tiny
-  g.scales[2] = torch::full({3}, 1e4f);              // huge
+  g.quats[0] = torch::zeros({4});         // zero-norm quaternion
+  g.scales[1] = torch::full({3}, 1e-9f);  // tiny
+  g.scales[2] = torch::full({3}, 1e4f);   // huge
   g.opacities[3] = 0.f;
   g.opacities[4] = 1.f;
   g.means[5] = torch::tensor({0.f, 0.f, 0.f});        // at the camera centre
@@ -254,7 +251,7 @@ TEST(RenderApi, BadInputGivesClearErrors) {
   EXPECT_THROW(render(g, {cams[0], other}, {}), Error);
   RenderOptions phase;
   phase.phase_blending = true;
-  EXPECT_THROW(render(g, cams, phase), Error);  // no phases
+  EXPECT_THROW(render(g, cams, phase), Error);       // no phases
   EXPECT_THROW(render_batch(g, {cams}, {}), Error);  // not batched
 }
 

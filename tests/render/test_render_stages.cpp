@@ -122,8 +122,8 @@ TEST(RenderStages, ProjectionMatchesTwinInFloat) {
 // hold each Gaussian once, in (depth, id) order. The lists may hold more (binning is conservative).
 
 struct BinningCoverage {
-  int64_t pairs = 0;           // pixel–Gaussian pairs the twin accepts
-  int64_t across_tiles = 0;    // Gaussians the twin accepts in more than one tile
+  int64_t pairs = 0;         // pixel–Gaussian pairs the twin accepts
+  int64_t across_tiles = 0;  // Gaussians the twin accepts in more than one tile
 };
 
 BinningCoverage expect_binning_complete(const Gaussians& g, const Camera& cam) {
@@ -160,8 +160,8 @@ BinningCoverage expect_binning_complete(const Gaussians& g, const Camera& cam) {
   if (missing.size(0) > 0) {
     const int64_t id = missing[0][0].item<int64_t>(), p = missing[0][1].item<int64_t>();
     ADD_FAILURE() << "binning stage: " << missing.size(0) << " accepted pairs missing; first: Gaussian " << id
-                  << " at pixel (" << p % W << ", " << p / W << ") is not in tile "
-                  << tile_of_pixel[p].item<int64_t>() << "'s list";
+                  << " at pixel (" << p % W << ", " << p / W << ") is not in tile " << tile_of_pixel[p].item<int64_t>()
+                  << "'s list";
   }
   const Tensor tiles_hit =
       torch::zeros({g.count(), ntiles}).index_add_(1, tile_of_pixel, accepted.to(torch::kFloat32)) > 0;

@@ -85,7 +85,8 @@ TEST(WaveField, ForwardAndGradientsMatchTwin) {
 TEST(WaveField, FloatForwardMatchesTwinAndNeedsPhases) {
   const Gaussians g = random_scene(40, 112, -1, true);
   const WaveOutput a = render_wave(g, {front_camera(40)}), b = reference::render_wave(g, {front_camera(40)});
-  EXPECT_LE((a.intensity - b.intensity).abs().max().item<double>(), 1e-5 * std::max(1.0, b.intensity.max().item<double>()));
+  EXPECT_LE((a.intensity - b.intensity).abs().max().item<double>(),
+            1e-5 * std::max(1.0, b.intensity.max().item<double>()));
   Gaussians no_phase = g;
   no_phase.phases = torch::Tensor();
   EXPECT_THROW(render_wave(no_phase, {front_camera(16)}), Error);

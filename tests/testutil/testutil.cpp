@@ -15,9 +15,8 @@ namespace fs = std::filesystem;
 TempDir::TempDir() {
   static std::atomic<int> counter{0};
   std::random_device rd;
-  path_ = (fs::temp_directory_path() /
-           ("fresnel_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
-            std::to_string(rd() % 100000)))
+  path_ = (fs::temp_directory_path() / ("fresnel_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) +
+                                        "_" + std::to_string(rd() % 100000)))
               .string();
   fs::create_directories(path_);
 }

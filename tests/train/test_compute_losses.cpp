@@ -61,9 +61,9 @@ TEST(ComputeLosses, TermsAppearOnlyWithTheirWeightAndInputs) {
   c.boundary = c.frequency = c.tensegrity = c.phase_retrieval = true;
   c.wave_equation_weight = 1e-9;
   auto all = compute_losses(c, in);
-  EXPECT_EQ(names(all), (std::set<std::string>{"rgb", "ssim", "depth", "novel_view", "mask", "depth_head", "residual",
-                                                "boundary", "frequency", "tensegrity", "phase_retrieval",
-                                                "wave_equation"}));
+  EXPECT_EQ(names(all),
+            (std::set<std::string>{"rgb", "ssim", "depth", "novel_view", "mask", "depth_head", "residual", "boundary",
+                                   "frequency", "tensegrity", "phase_retrieval", "wave_equation"}));
   double sum = 0;
   for (auto& [k, v] : all.terms) sum += v.item<double>();
   EXPECT_NEAR(all.total.item<double>(), sum, 1e-5 * std::abs(sum));

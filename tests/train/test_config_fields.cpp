@@ -59,8 +59,10 @@ void expect_every_leaf_differs(const nlohmann::json& original, const nlohmann::j
                                const std::set<std::string>& skip) {
   for (auto it = changed.begin(); it != changed.end(); ++it) {
     if (skip.count(it.key())) continue;
-    if (it.value().is_object()) expect_every_leaf_differs(original.at(it.key()), it.value(), at + it.key() + ".", skip);
-    else EXPECT_NE(original.at(it.key()), it.value()) << at + it.key() << " was not changed by the field visitor";
+    if (it.value().is_object())
+      expect_every_leaf_differs(original.at(it.key()), it.value(), at + it.key() + ".", skip);
+    else
+      EXPECT_NE(original.at(it.key()), it.value()) << at + it.key() << " was not changed by the field visitor";
   }
 }
 

@@ -181,8 +181,7 @@ TEST(TrainingLoop, HistoryHasExactlyTheComputedTerms) {
   TrainingLoop loop(options(dir.path(), 2), task);
   loop.run();
   const auto& h = loop.state().history;
-  for (const char* k : {"total", "l1", "l2", "resolution", "lr", "seconds", "skipped"})
-    ASSERT_TRUE(h.contains(k)) << k;
+  for (const char* k : {"total", "l1", "l2", "resolution", "lr", "seconds", "skipped"}) ASSERT_TRUE(h.contains(k)) << k;
   for (auto it = h.begin(); it != h.end(); ++it) EXPECT_EQ(it.value().size(), 2u) << it.key();
   EXPECT_TRUE(h["l2"][0].is_null());  // not computed in epoch 0
   EXPECT_TRUE(h["l2"][1].is_number());

@@ -8,11 +8,11 @@
 #include "core/image_io.hpp"
 #include "core/safetensors.hpp"
 #include "data/synth_dataset.hpp"
+#include "decode/pixel_aligned.hpp"
+#include "evaluate/baselines.hpp"
 #include "metrics/lpips.hpp"
 #include "render/render.hpp"
 #include "testutil/testutil.hpp"
-#include "decode/pixel_aligned.hpp"
-#include "evaluate/baselines.hpp"
 #include "train/checkpoint.hpp"
 #include "train/trainer.hpp"
 
@@ -226,8 +226,6 @@ TEST(TrainingData, SingleViewLayoutErrorsNameTheFile) {
     EXPECT_NE(std::string(e.what()).find("a_dinov2.bin"), std::string::npos) << e.what();
   }
 }
-
-
 
 TEST(Geometry, DecoderGaussiansRenderOntoTheirPixels) {
   // Zero raw outputs put Gaussian (i,j) on the ray through patch centre (i,j); give each the colour of an image

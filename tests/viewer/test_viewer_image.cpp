@@ -13,8 +13,8 @@
 #include "core/image_io.hpp"
 #include "testutil/cli_runner.hpp"
 #include "testutil/testutil.hpp"
-#include "viewer_test_support.hpp"
 #include "train/checkpoint.hpp"
+#include "viewer_test_support.hpp"
 
 using namespace fresnel;
 namespace fs = std::filesystem;
@@ -45,7 +45,8 @@ std::string tiny_checkpoint(const test::TempDir& dir) {
 
 // A red disc and a blue square on grey.
 std::string test_image(const test::TempDir& dir) {
-  auto yy = torch::arange(48).view({48, 1}).to(torch::kFloat32), xx = torch::arange(48).view({1, 48}).to(torch::kFloat32);
+  auto yy = torch::arange(48).view({48, 1}).to(torch::kFloat32),
+       xx = torch::arange(48).view({1, 48}).to(torch::kFloat32);
   auto disc = ((yy - 20).pow(2) + (xx - 18).pow(2) < 100).to(torch::kFloat32).unsqueeze(-1);
   auto square = ((yy > 28) & (yy < 42) & (xx > 28) & (xx < 42)).to(torch::kFloat32).unsqueeze(-1);
   auto img = torch::full({48, 48, 3}, 0.5f);
@@ -62,16 +63,18 @@ double viewer_vs_cli(const test::TempDir& dir, const std::string& image, const s
   const std::string tag = mode.empty() ? "decoder" : "saag";
   const std::string shot = dir.file(tag + "_shot.png"), cams = dir.file(tag + "_camera.json");
   const std::string bg = "0.1,0.2,0.3";
-  const auto v = run_command(xvfb_prefix() + FRESNEL_VIEWER_EXE + " " + image + " --checkpoint " + checkpoint + " " + mode +
-                     " --screenshot " + shot + " --save-camera " + cams + " --size 96x80 --yaw 25 --pitch 10" +
-                     " --background " + bg);
+  const auto v = run_command(xvfb_prefix() + FRESNEL_VIEWER_EXE + " " + image + " --checkpoint " + checkpoint + " " +
+                             mode + " --screenshot " + shot + " --save-camera " + cams +
+                             " --size 96x80 --yaw 25 --pitch 10" + " --background " + bg);
   EXPECT_EQ(v.exit_code, 0) << v.output;
   if (v.exit_code != 0) return 0.0;
   const std::string ply = dir.file(tag + ".ply");
-  const auto inf = test::run_fresnel("--quiet infer " + image + " --checkpoint " + checkpoint + " " + mode + " -o " + ply);
+  const auto inf =
+      test::run_fresnel("--quiet infer " + image + " --checkpoint " + checkpoint + " " + mode + " -o " + ply);
   EXPECT_EQ(inf.exit_code, 0) << inf.output;
   const std::string out = dir.file(tag + "_render");
-  const auto ren = test::run_fresnel("--quiet render " + ply + " --cameras " + cams + " --out " + out + " --background " + bg);
+  const auto ren =
+      test::run_fresnel("--quiet render " + ply + " --cameras " + cams + " --out " + out + " --background " + bg);
   EXPECT_EQ(ren.exit_code, 0) << ren.output;
   if (inf.exit_code != 0 || ren.exit_code != 0) return 0.0;
 
@@ -107,7 +110,7 @@ TEST(ViewerImage, MissingCheckpointNamesTheFile) {
   test::TempDir dir;
   const std::string image = test_image(dir);
   const auto r = run_command(std::string(FRESNEL_VIEWER_EXE) + " " + image + " --checkpoint " + dir.file("nope.pt") +
-                     " --screenshot " + dir.file("x.png"));
+                             " --screenshot " + dir.file("x.png"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("nope.pt"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir.file("x.png")));

@@ -112,7 +112,7 @@ TEST(OrbitCamera, FramingCentresTheMedianAndFitsTheCloud) {
 
 TEST(DepthSort, BackToFrontAndCullsBehindTheCamera) {
   // Positions with stride 4; camera z = −x + 1 (row (−1,0,0,1)).
-  const std::vector<float> pos = {0, 0, 0, 0,  -2, 0, 0, 0,  5, 0, 0, 0,  0.5f, 9, 9, 0,  -1, 0, 0, 0};
+  const std::vector<float> pos = {0, 0, 0, 0, -2, 0, 0, 0, 5, 0, 0, 0, 0.5f, 9, 9, 0, -1, 0, 0, 0};
   const std::vector<uint32_t> candidates = {0, 1, 2, 3, 4};
   const double row[4] = {-1, 0, 0, 1};
   std::vector<uint32_t> out;
@@ -139,10 +139,10 @@ TEST(SplatData, PacksCovarianceColourAndOpacity) {
   // Identity rotation: Σ = diag(s²).
   EXPECT_FLOAT_EQ(t[0], 1.f);
   EXPECT_FLOAT_EQ(t[2], 3.f);
-  EXPECT_NEAR(t[4], 0.01, 1e-7);   // Σ00
-  EXPECT_NEAR(t[5], 0.0, 1e-7);    // Σ01
-  EXPECT_NEAR(t[7], 0.04, 1e-7);   // Σ11
-  EXPECT_NEAR(t[9], 0.09, 1e-7);   // Σ22
+  EXPECT_NEAR(t[4], 0.01, 1e-7);  // Σ00
+  EXPECT_NEAR(t[5], 0.0, 1e-7);   // Σ01
+  EXPECT_NEAR(t[7], 0.04, 1e-7);  // Σ11
+  EXPECT_NEAR(t[9], 0.09, 1e-7);  // Σ22
   EXPECT_NEAR(t[12], 0.1, 1e-7);
   EXPECT_NEAR(t[15], 0.25, 1e-7);
   // 90° about z swaps the x and y variances.

@@ -42,8 +42,9 @@ TEST(ViewerScreenshot, MatchesTheRasterizer) {
   test::TempDir dir;
   const std::string ply = dir.file("scene.ply"), png = dir.file("shot.png"), cams = dir.file("camera.json");
   save_gaussians(ply, known_scene());
-  const auto r = run_command(xvfb + FRESNEL_VIEWER_EXE + " " + ply + " --screenshot " + png + " --save-camera " + cams +
-                     " --size 160x120 --yaw 35 --pitch 20 --distance 4.5 --target 0,0,0 --background 0.1,0.2,0.3");
+  const auto r =
+      run_command(xvfb + FRESNEL_VIEWER_EXE + " " + ply + " --screenshot " + png + " --save-camera " + cams +
+                  " --size 160x120 --yaw 35 --pitch 20 --distance 4.5 --target 0,0,0 --background 0.1,0.2,0.3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   const torch::Tensor shot = load_image(png);
@@ -80,8 +81,9 @@ TEST(ViewerScreenshot, FrontViewOfASingleGaussianIsCentred) {
   g.opacities = torch::tensor({0.9f});
   g.colors = torch::tensor({{1.f, 0.f, 0.f}});
   save_gaussians(dir.file("one.ply"), g);
-  const auto r = run_command(xvfb + FRESNEL_VIEWER_EXE + " " + dir.file("one.ply") + " --screenshot " + dir.file("one.png") +
-                     " --size 64x64 --yaw 0 --pitch 0 --distance 3 --target 0,0,3 --background 0,0,0");
+  const auto r =
+      run_command(xvfb + FRESNEL_VIEWER_EXE + " " + dir.file("one.ply") + " --screenshot " + dir.file("one.png") +
+                  " --size 64x64 --yaw 0 --pitch 0 --distance 3 --target 0,0,3 --background 0,0,0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const torch::Tensor img = load_image(dir.file("one.png"));
   // Centre pixel red at ≈ 0.9 (o·e^0 at the centre), corners background, symmetric left/right.
@@ -95,7 +97,8 @@ TEST(ViewerScreenshot, FrontViewOfASingleGaussianIsCentred) {
 TEST(ViewerCommandLine, BadInputIsAClearError) {
   test::TempDir dir;
   // Input errors are reported before a window is opened, so no display is needed.
-  auto r = run_command(std::string(FRESNEL_VIEWER_EXE) + " " + dir.file("missing.ply") + " --screenshot " + dir.file("x.png"));
+  auto r = run_command(std::string(FRESNEL_VIEWER_EXE) + " " + dir.file("missing.ply") + " --screenshot " +
+                       dir.file("x.png"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("missing.ply"), std::string::npos) << r.output;
   test::write_bytes(dir.file("bad.ply"), "ply\nformat binary_little_endian 1.0\nelement vertex 10\n");
