@@ -30,28 +30,6 @@ int PlyHeader::find(const std::string& n) const {
   return -1;
 }
 
-const char* ply_type_name(PlyType t) {
-  switch (t) {
-    case PlyType::Int8:
-      return "char";
-    case PlyType::UInt8:
-      return "uchar";
-    case PlyType::Int16:
-      return "short";
-    case PlyType::UInt16:
-      return "ushort";
-    case PlyType::Int32:
-      return "int";
-    case PlyType::UInt32:
-      return "uint";
-    case PlyType::Float32:
-      return "float";
-    case PlyType::Float64:
-      return "double";
-  }
-  return "?";
-}
-
 size_t ply_type_size(PlyType t) {
   switch (t) {
     case PlyType::Int8:

@@ -35,7 +35,6 @@ struct PlyHeader {
   int find(const std::string& element_name) const;
 };
 
-const char* ply_type_name(PlyType t);  // "float", "double", "uchar", …
 size_t ply_type_size(PlyType t);
 
 // Parses the header up to and including "end_header"; `where` (usually the path) starts every error message.
