@@ -128,52 +128,90 @@ std::map<std::string, double> Trainer::epoch_info(int64_t epoch) const {
   return {{"resolution", schedule_.resolution}, {"gaussians_per_patch", double(schedule_.gaussians_per_patch)}};
 }
 
+// Multi-pose (ours): one pose per batch — the input view with probability frontal_prob, else one of the loaded extra
+// views, supervised by that view's real image (the original supervised every pose with the input).
+Trainer::Supervision Trainer::choose_supervision(const Batch& batch, int resolution) const {
+  Supervision sup;
+  sup.resolution = resolution;
+  sup.novel = cfg_.loss.novel_view_weight > 0 && batch.num_views() > 0 && !cfg_.multi_pose_augmentation;
+  if (!cfg_.multi_pose_augmentation) return sup;
+  const int64_t B = batch.images.size(0);
+  const double u = torch::rand({1}, torch::kDouble).item<double>();
+  if (u >= cfg_.frontal_prob && batch.num_views() > 0)
+    sup.pose_view = static_cast<int>(torch::randint(batch.num_views(), {1}).item<int64_t>());
+  std::vector<float> el(B, 0.f), az(B, 0.f);
+  if (sup.pose_view >= 0) {
+    for (int64_t b = 0; b < B; ++b) {
+      double pivot = 2.5;
+      if (batch.depth.defined() && source_->depth_mode() == decode::DepthMode::Metric) {
+        auto d = batch.depth[b];
+        auto valid = d > 0;
+        if (valid.any().item<bool>()) pivot = d.masked_select(valid).mean().item<double>();
+      }
+      auto [e, a] = relative_pose_angles(batch.view_cameras[b][sup.pose_view], pivot);
+      el[b] = float(e);
+      az[b] = float(a);
+    }
+  }
+  sup.elevation = torch::tensor(el).to(device_);
+  sup.azimuth = torch::tensor(az).to(device_);
+  return sup;
+}
+
+// Per sample: the supervised view (the input view, or multi-pose's view), then the other supervised views.
+std::vector<std::vector<Camera>> Trainer::supervised_cameras(const Batch& batch, const Supervision& sup) const {
+  const int R = sup.resolution;
+  std::vector<std::vector<Camera>> cams(batch.images.size(0));
+  for (size_t b = 0; b < cams.size(); ++b) {
+    if (sup.pose_view >= 0) {
+      cams[b].push_back(batch.view_cameras[b][sup.pose_view].resized(R, R));
+      continue;
+    }
+    cams[b].push_back(input_camera_at(batch.intrinsics[b], R));
+    if (sup.novel)
+      for (const auto& c : batch.view_cameras[b]) cams[b].push_back(c.resized(R, R));
+  }
+  return cams;
+}
+
+Trainer::Renders Trainer::render_views(const Gaussians& g, const std::vector<std::vector<Camera>>& cams) const {
+  Renders r;
+  if (cfg_.use_wave_rendering) {
+    std::vector<torch::Tensor> rs;
+    for (size_t b = 0; b < cams.size(); ++b) {
+      auto w = render_wave(g.batch(int64_t(b)), cams[b]);
+      auto amp = (w.intensity + 1e-8).sqrt();  // (C,R,R,3)
+      auto mx = amp.flatten(1).amax(1).clamp_min(1.0).view({-1, 1, 1, 1});
+      rs.push_back((amp / mx).clamp(0.0, 1.0));
+    }
+    r.rgb = torch::stack(rs).permute({0, 1, 4, 2, 3});
+    return r;  // a wave field has no alpha or depth
+  }
+  RenderOptions ro;
+  ro.phase_blending = cfg_.use_phase_blending;
+  ro.phase_amplitude = static_cast<float>(cfg_.phase_amplitude);
+  auto out = render_batch(g, cams, ro);
+  r.rgb = out.rgb.permute({0, 1, 4, 2, 3});
+  r.depth = out.depth_accum.unsqueeze(2);
+  r.alpha = out.alpha;
+  return r;
+}
+
 LossTerms Trainer::batch_losses(const Batch& batch, const HftsStep& sched) {
   model_->train();
-  const auto& L = cfg_.loss;
-  const int R = sched.resolution;
-  const int64_t B = batch.images.size(0);
-  auto images = batch.images.to(device_);
-
-  // Multi-pose (ours): one pose per batch — the input view with probability frontal_prob, else one of the
-  // loaded extra views, supervised by that view's real image (the original supervised every pose with the input).
-  int pose_view = -1;
-  torch::Tensor elevation, azimuth;
-  if (cfg_.multi_pose_augmentation) {
-    const double u = torch::rand({1}, torch::kDouble).item<double>();
-    if (u >= cfg_.frontal_prob && batch.num_views() > 0)
-      pose_view = static_cast<int>(torch::randint(batch.num_views(), {1}).item<int64_t>());
-    std::vector<float> el(B, 0.f), az(B, 0.f);
-    if (pose_view >= 0) {
-      for (int64_t b = 0; b < B; ++b) {
-        double pivot = 2.5;
-        if (batch.depth.defined() && source_->depth_mode() == decode::DepthMode::Metric) {
-          auto d = batch.depth[b];
-          auto valid = d > 0;
-          if (valid.any().item<bool>()) pivot = d.masked_select(valid).mean().item<double>();
-        }
-        auto [e, a] = relative_pose_angles(batch.view_cameras[b][pose_view], pivot);
-        el[b] = float(e);
-        az[b] = float(a);
-      }
-    }
-    elevation = torch::tensor(el).to(device_);
-    azimuth = torch::tensor(az).to(device_);
-  }
-
+  const Supervision sup = choose_supervision(batch, sched.resolution);
   ModelInputs in;
-  in.images = images;
+  in.images = batch.images.to(device_);
   if (batch.features.defined()) in.features = batch.features.to(device_);
   if (batch.depth.defined()) in.depth = batch.depth.to(device_);
   in.intrinsics = batch.intrinsics.to(device_);
   in.num_gaussians = sched.gaussians_per_patch;
-  in.elevation = elevation;
-  in.azimuth = azimuth;
-  auto out = model_->forward(in);
-  Gaussians g = out.decoded.gaussians;
+  in.elevation = sup.elevation;
+  in.azimuth = sup.azimuth;
+  const ModelOutput out = model_->forward(in);
 
-  const bool need_phases = cfg_.use_phase_blending || cfg_.use_wave_rendering;
-  if (need_phases && !g.phases.defined())
+  Gaussians g = out.decoded.gaussians;
+  if ((cfg_.use_phase_blending || cfg_.use_wave_rendering) && !g.phases.defined())
     throw UsageError("phase blending / wave rendering needs phase outputs (experiment 2 with use_phase_output)");
   if (sched.stochastic_k > 0 && sched.stochastic_k < g.count()) {
     auto sub = sample_subset(g.opacities.detach().mean(0).cpu(), sched.stochastic_k);
@@ -181,44 +219,20 @@ LossTerms Trainer::batch_losses(const Batch& batch, const HftsStep& sched) {
     s.opacities = unbiased_opacity(s.opacities, sub.inclusion.to(device_).unsqueeze(0));
     g = s;
   }
+  return compute_losses(cfg_.loss, loss_inputs(batch, in, out, render_views(g, supervised_cameras(batch, sup)), sup));
+}
 
-  // Cameras: the input view, then the supervised extra views.
-  const bool novel = L.novel_view_weight > 0 && batch.num_views() > 0 && !cfg_.multi_pose_augmentation;
-  std::vector<std::vector<Camera>> cams(B);
-  for (int64_t b = 0; b < B; ++b) {
-    if (pose_view >= 0) {
-      cams[b].push_back(batch.view_cameras[b][pose_view].resized(R, R));
-      continue;
-    }
-    cams[b].push_back(input_camera_at(batch.intrinsics[b], R));
-    if (novel)
-      for (const auto& c : batch.view_cameras[b]) cams[b].push_back(c.resized(R, R));
-  }
-  torch::Tensor rgb, depth_accum, alpha;  // (B,C,3,R,R), (B,C,1,R,R), (B,C,R,R)
-  if (cfg_.use_wave_rendering) {
-    std::vector<torch::Tensor> rs;
-    for (int64_t b = 0; b < B; ++b) {
-      auto w = render_wave(g.batch(b), cams[b]);
-      auto amp = (w.intensity + 1e-8).sqrt();  // (C,R,R,3)
-      auto mx = amp.flatten(1).amax(1).clamp_min(1.0).view({-1, 1, 1, 1});
-      rs.push_back((amp / mx).clamp(0.0, 1.0));
-    }
-    rgb = torch::stack(rs).permute({0, 1, 4, 2, 3});
-  } else {
-    RenderOptions ro;
-    ro.phase_blending = cfg_.use_phase_blending;
-    ro.phase_amplitude = static_cast<float>(cfg_.phase_amplitude);
-    auto r = render_batch(g, cams, ro);
-    rgb = r.rgb.permute({0, 1, 4, 2, 3});
-    depth_accum = r.depth_accum.unsqueeze(2);
-    alpha = r.alpha;
-  }
-
+LossInputs Trainer::loss_inputs(const Batch& batch, const ModelInputs& in, const ModelOutput& out,
+                                const Renders& renders, const Supervision& sup) {
+  const auto& L = cfg_.loss;
+  const int R = sup.resolution;
+  const int64_t B = batch.images.size(0);
+  const bool input_view = sup.pose_view < 0;
   LossInputs li;
-  li.rendered = rgb.select(1, 0);
-  li.target = pose_view >= 0 ? resize_to(batch.view_images.select(1, pose_view).to(device_), R) : resize_to(images, R);
+  li.rendered = renders.rgb.select(1, 0);
+  li.target = resize_to(input_view ? in.images : batch.view_images.select(1, sup.pose_view).to(device_), R);
   const bool metric = model_->config().mode() == decode::DepthMode::Metric;
-  if (batch.depth.defined() && pose_view < 0) {
+  if (in.depth.defined() && input_view) {
     if (metric) {
       li.target_depth = resize_to(in.depth, R, true);
       li.depth01 = decode::normalize_metric_depth(li.target_depth).d;
@@ -230,36 +244,33 @@ LossTerms Trainer::batch_losses(const Batch& batch, const HftsStep& sched) {
       li.target_depth = decode::normalized_depth_to_z(li.depth01, offset);
     }
   }
-  if (depth_accum.defined()) li.rendered_depth = depth_accum.select(1, 0);
-  if (L.use_vlm && batch.vlm_density.defined() && pose_view < 0)
+  if (renders.depth.defined()) li.rendered_depth = renders.depth.select(1, 0);
+  if (L.use_vlm && batch.vlm_density.defined() && input_view)
     li.pixel_weights = resize_to(vlm_pixel_weights(batch.vlm_density.to(device_), L.vlm_weight), R);
   if (wavelengths_) li.wavelength = wavelengths_->forward()[1];
   li.residuals = out.decoded.residuals;
   li.means = out.decoded.gaussians.means;
-  if (out.predicted_depth.defined() && batch.depth.defined()) {
+  if (out.predicted_depth.defined() && in.depth.defined()) {
     li.predicted_depth = out.predicted_depth;
     li.depth_target = in.depth;
     auto valid = metric ? (in.depth > 0).to(in.depth.scalar_type()) : torch::ones_like(in.depth);
     if (batch.mask.defined() && metric) valid = valid * (batch.mask.to(device_) > 0.5).to(in.depth.scalar_type());
     li.depth_valid = valid;
   }
-  if (novel) {
-    li.novel_rendered = rgb.narrow(1, 1, rgb.size(1) - 1).flatten(0, 1);
+  if (sup.novel) {
+    li.novel_rendered = renders.rgb.narrow(1, 1, renders.rgb.size(1) - 1).flatten(0, 1);
     li.novel_target = resize_to(batch.view_images.to(device_).flatten(0, 1), R);
   }
-  if (L.mask_weight > 0 && alpha.defined() && batch.mask.defined()) {
+  if (L.mask_weight > 0 && renders.alpha.defined() && batch.mask.defined()) {
     std::vector<torch::Tensor> masks;
-    if (pose_view >= 0)
-      masks.push_back(batch.view_masks.select(1, pose_view).to(device_));
-    else
-      masks.push_back(batch.mask.to(device_));
-    if (novel)
+    masks.push_back((input_view ? batch.mask : batch.view_masks.select(1, sup.pose_view)).to(device_));
+    if (sup.novel)
       for (int64_t v = 0; v < batch.num_views(); ++v) masks.push_back(batch.view_masks.select(1, v).to(device_));
-    li.alpha = alpha;
+    li.alpha = renders.alpha;
     li.masks = resize_to(torch::stack(masks, 1).flatten(0, 1), R).view({B, -1, R, R});
   }
   li.lpips = lpips_.get();
-  return compute_losses(L, li);
+  return li;
 }
 
 }  // namespace fresnel::train

@@ -101,6 +101,23 @@ class Trainer : public TrainingTask {
   nlohmann::json config_json() const override { return cfg_.to_json(); }
 
  private:
+  // Which views a batch is supervised on: the input view (pose_view < 0) or multi-pose's view, plus the other
+  // views when `novel`; the pose fed to the pose encoding.
+  struct Supervision {
+    int resolution = 0;
+    int pose_view = -1;
+    bool novel = false;
+    torch::Tensor elevation, azimuth;
+  };
+  struct Renders {
+    torch::Tensor rgb, depth, alpha;  // (B,C,3,R,R), (B,C,1,R,R), (B,C,R,R); depth and alpha undefined for waves
+  };
+  Supervision choose_supervision(const Batch& batch, int resolution) const;
+  std::vector<std::vector<Camera>> supervised_cameras(const Batch& batch, const Supervision& sup) const;
+  Renders render_views(const Gaussians& g, const std::vector<std::vector<Camera>>& cams) const;
+  LossInputs loss_inputs(const Batch& batch, const ModelInputs& in, const ModelOutput& out, const Renders& renders,
+                         const Supervision& sup);
+
   TrainConfig cfg_;
   std::unique_ptr<SampleSource> source_;
   FresnelModel model_{nullptr};
