@@ -6,10 +6,27 @@
 namespace fresnel::decode {
 
 namespace {
+using DecoderPtr = std::shared_ptr<GaussianDecoderImpl>;
+
+// One row per decoder: its kind, its name and how it is built from the shared options.
 const std::vector<DecoderKindInfo> kKinds = {
-    {DecoderKind::SaagRefinement, "SAAG refinement", true},
-    {DecoderKind::DirectPatch, "direct patch decoder", false},
-    {DecoderKind::FeatureGuidedSaag, "feature-guided SAAG", true},
+    {DecoderKind::SaagRefinement, "SAAG refinement",
+     [](const DecoderOptions& o) -> DecoderPtr {
+       SaagRefinementOptions so;
+       so.feature_dim = o.patch.feature_dim;
+       so.dropout = o.patch.dropout;
+       so.saag = saag_fixed_count_options(o.saag_subsample, o.patch.depth_mode);
+       return std::make_shared<SaagRefinementNetImpl>(so);
+     }},
+    {DecoderKind::DirectPatch, "direct patch decoder",
+     [](const DecoderOptions& o) -> DecoderPtr { return std::make_shared<DirectPatchDecoderImpl>(o.patch); }},
+    {DecoderKind::FeatureGuidedSaag, "feature-guided SAAG",
+     [](const DecoderOptions& o) -> DecoderPtr {
+       FeatureGuidedOptions fo;
+       fo.feature_dim = o.patch.feature_dim;
+       fo.saag = saag_fixed_count_options(o.saag_subsample, o.patch.depth_mode);
+       return std::make_shared<FeatureGuidedSaagImpl>(fo);
+     }},
 };
 }  // namespace
 
@@ -36,24 +53,7 @@ DecoderKind decoder_kind_from_experiment(int experiment, const std::string& fiel
 }
 
 std::shared_ptr<GaussianDecoderImpl> make_decoder(DecoderKind kind, const DecoderOptions& o) {
-  switch (kind) {
-    case DecoderKind::DirectPatch:
-      return std::make_shared<DirectPatchDecoderImpl>(o.patch);
-    case DecoderKind::SaagRefinement: {
-      SaagRefinementOptions so;
-      so.feature_dim = o.patch.feature_dim;
-      so.dropout = o.patch.dropout;
-      so.saag = saag_fixed_count_options(o.saag_subsample, o.patch.depth_mode);
-      return std::make_shared<SaagRefinementNetImpl>(so);
-    }
-    case DecoderKind::FeatureGuidedSaag: {
-      FeatureGuidedOptions fo;
-      fo.feature_dim = o.patch.feature_dim;
-      fo.saag = saag_fixed_count_options(o.saag_subsample, o.patch.depth_mode);
-      return std::make_shared<FeatureGuidedSaagImpl>(fo);
-    }
-  }
-  throw Error("unknown decoder kind " + std::to_string(static_cast<int>(kind)));
+  return decoder_kind_info(kind).build(o);
 }
 
 DirectPatchDecoder as_direct_patch(const std::shared_ptr<GaussianDecoderImpl>& decoder, const std::string& what) {

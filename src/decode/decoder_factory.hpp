@@ -1,7 +1,7 @@
 // Builds decoders from their kind, and the one table of kinds that help strings and validation come from.
 //
 // Adding a decoder: a new file with a class deriving from GaussianDecoderImpl (decoder.hpp), a DecoderKind value,
-// one row in kKinds and one case in make_decoder (decoder_factory.cpp), and a paragraph in docs/training.md.
+// one row in kKinds (decoder_factory.cpp: its name and how to build it), and a paragraph in docs/training.md.
 #pragma once
 #include <memory>
 #include <string>
@@ -12,10 +12,17 @@
 
 namespace fresnel::decode {
 
+// What every decoder is built from. The direct patch decoder uses all of `patch`; the SAAG decoders take its
+// feature_dim, dropout and depth_mode, plus `saag_subsample`.
+struct DecoderOptions {
+  DirectPatchDecoderOptions patch;
+  int saag_subsample = 4;  // SAAG decoders: one Gaussian per subsample² pixels
+};
+
 struct DecoderKindInfo {
   DecoderKind kind;
   const char* name;  // short description, e.g. "direct patch decoder"
-  bool uses_saag;    // builds on SAAG Gaussians from the depth map and image
+  std::shared_ptr<GaussianDecoderImpl> (*build)(const DecoderOptions& options);
 };
 
 // Every kind, in experiment order.
@@ -26,13 +33,6 @@ DecoderKind decoder_kind_from_experiment(int experiment, const std::string& fiel
 int experiment_number(DecoderKind kind);
 // "1 SAAG refinement, 2 direct patch decoder, 3 feature-guided SAAG".
 std::string describe_decoder_kinds();
-
-// What every decoder is built from. The direct patch decoder uses all of `patch`; the SAAG decoders take its
-// feature_dim, dropout and depth_mode, plus `saag_subsample`.
-struct DecoderOptions {
-  DirectPatchDecoderOptions patch;
-  int saag_subsample = 4;  // SAAG decoders: one Gaussian per subsample² pixels
-};
 
 // Builds a decoder of `kind`; its parameter names are those of the original's checkpoints.
 std::shared_ptr<GaussianDecoderImpl> make_decoder(DecoderKind kind, const DecoderOptions& options);
