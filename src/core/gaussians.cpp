@@ -78,8 +78,8 @@ Gaussians Gaussians::detach() const {
 }
 
 Gaussians Gaussians::index_select(const torch::Tensor& idx) const {
-  if (batched()) throw Error("Gaussians::index_select: expects unbatched Gaussians");
-  auto f = [&](const torch::Tensor& t) { return t.index_select(0, idx); };
+  const int64_t dim = batched() ? 1 : 0;
+  auto f = [&](const torch::Tensor& t) { return t.index_select(dim, idx.to(t.device())); };
   return {maybe(means, f), maybe(quats, f), maybe(scales, f), maybe(opacities, f), maybe(colors, f), maybe(phases, f)};
 }
 

@@ -34,7 +34,7 @@ struct Gaussians {
   // Element-wise helpers that keep every field consistent.
   Gaussians to(const torch::TensorOptions& options) const;
   Gaussians detach() const;
-  Gaussians index_select(const torch::Tensor& indices) const;  // along N; unbatched only
+  Gaussians index_select(const torch::Tensor& indices) const;  // along N (dim 1 when batched)
   Gaussians batch(int64_t b) const;                            // one scene of a batch
   static Gaussians cat(const std::vector<Gaussians>& parts);   // along N; unbatched only
   // Unbatched scenes of equal N (and the same fields) → one batch along a new dim 0.

@@ -104,12 +104,13 @@ std::map<std::string, torch::Tensor> read_ema(torch::serialize::InputArchive& a,
 }
 }  // namespace
 
-std::map<std::string, std::string> load_training_checkpoint(const std::string& path, torch::nn::Module& module,
-                                                            torch::optim::Optimizer* optimizer, TrainingState& st,
-                                                            const std::vector<std::string>& record_keys) {
+void load_training_checkpoint(const std::string& path, torch::nn::Module& module, torch::optim::Optimizer* optimizer,
+                              TrainingState& st, const std::vector<std::string>& record_keys,
+                              const RecordCheck& check_records) {
   auto a = open_archive(path);
   std::map<std::string, std::string> records;
   for (const auto& key : record_keys) records[key] = read_string(a, key, path);
+  if (check_records) check_records(records);
   load_weights(a, module, path);
   if (optimizer) {
     torch::serialize::InputArchive o;
@@ -136,7 +137,6 @@ std::map<std::string, std::string> load_training_checkpoint(const std::string& p
   torch::Tensor x;
   if (a.try_read("extra_params", x)) st.extra_params = x;
   st.ema = read_ema(a, module, path);
-  return records;
 }
 
 ModelConfig read_model_config(const std::string& path) {

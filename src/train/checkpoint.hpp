@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -45,11 +46,13 @@ struct CheckpointMeta {
 // Writes atomically (temporary file, then rename).
 void save_training_checkpoint(const std::string& path, torch::nn::Module& module, torch::optim::Optimizer* optimizer,
                               const TrainingState& state, const CheckpointMeta& meta);
-// Restores module weights, optimizer and state into existing objects; returns the records named in `record_keys`.
-// Throws fresnel::Error naming the file when it is missing, corrupt or lacks what is asked.
-std::map<std::string, std::string> load_training_checkpoint(const std::string& path, torch::nn::Module& module,
-                                                            torch::optim::Optimizer* optimizer, TrainingState& state,
-                                                            const std::vector<std::string>& record_keys);
+// Restores module weights, optimizer and state into existing objects. The records named in `record_keys` are read
+// first and handed to `check_records` (which throws when they do not fit) before anything is loaded. Throws
+// fresnel::Error naming the file when it is missing, corrupt or lacks what is asked.
+using RecordCheck = std::function<void(const std::map<std::string, std::string>& records)>;
+void load_training_checkpoint(const std::string& path, torch::nn::Module& module, torch::optim::Optimizer* optimizer,
+                              TrainingState& state, const std::vector<std::string>& record_keys,
+                              const RecordCheck& check_records);
 
 std::string checkpoint_stem(int experiment);                 // "decoder_exp2"
 std::string checkpoint_name(int experiment, int64_t epoch);  // "decoder_exp2_epoch10.pt"

@@ -56,8 +56,8 @@ TrainingLoop::TrainingLoop(LoopOptions options, TrainingTask& task, GradientSync
     std::vector<std::string> keys;
     for (const auto& [key, text] : task_.checkpoint_records()) keys.push_back(key);
     const bool wants_ema = !state_.ema.empty();
-    auto records = load_training_checkpoint(opt_.resume, task_.module(), optimizer_.get(), state_, keys);
-    task_.check_resume(records, opt_.resume);
+    load_training_checkpoint(opt_.resume, task_.module(), optimizer_.get(), state_, keys,
+                             [&](const auto& records) { task_.check_resume(records, opt_.resume); });
     state_.train_config = task_.config_json();
     if (state_.rng_state.defined()) {
       auto generator = at::detail::getDefaultCPUGenerator();
@@ -67,6 +67,11 @@ TrainingLoop::TrainingLoop(LoopOptions options, TrainingTask& task, GradientSync
     if (!extra.empty() && state_.extra_params.defined()) {
       torch::NoGradGuard ng;
       auto flat = state_.extra_params.flatten();
+      int64_t total = 0;
+      for (auto& p : extra) total += p.numel();
+      if (flat.numel() != total)
+        throw file_error(opt_.resume, "checkpoint holds " + std::to_string(flat.numel()) +
+                                          " extra parameters; this run has " + std::to_string(total));
       int64_t at = 0;
       for (auto& p : extra) {
         p.copy_(flat.narrow(0, at, p.numel()).view_as(p).to(p.device()));

@@ -39,18 +39,6 @@ Camera input_camera_at(const torch::Tensor& k, int R) {
   return input_camera_from_normalized({p[0], p[1], p[2], p[3]}, R, R);
 }
 
-Gaussians subset_of(const Gaussians& g, const torch::Tensor& idx) {
-  Gaussians s;
-  auto pick = [&](const torch::Tensor& t) { return t.defined() ? t.index_select(1, idx.to(t.device())) : t; };
-  s.means = pick(g.means);
-  s.quats = pick(g.quats);
-  s.scales = pick(g.scales);
-  s.opacities = pick(g.opacities);
-  s.colors = pick(g.colors);
-  s.phases = pick(g.phases);
-  return s;
-}
-
 // Elevation/azimuth (radians) of a camera relative to the input camera, measured around `pivot_z` on the optical
 // axis, in the convention of core spherical_camera (input camera = (0,0)).
 std::pair<double, double> relative_pose_angles(const Camera& cam, double pivot_z) {
@@ -215,7 +203,7 @@ LossTerms Trainer::batch_losses(const Batch& batch, const HftsStep& sched) {
     throw UsageError("phase blending / wave rendering needs phase outputs (experiment 2 with use_phase_output)");
   if (sched.stochastic_k > 0 && sched.stochastic_k < g.count()) {
     auto sub = sample_subset(g.opacities.detach().mean(0).cpu(), sched.stochastic_k);
-    Gaussians s = subset_of(g, sub.indices);
+    Gaussians s = g.index_select(sub.indices);
     s.opacities = unbiased_opacity(s.opacities, sub.inclusion.to(device_).unsqueeze(0));
     g = s;
   }

@@ -66,9 +66,17 @@ TEST(Gaussians, BatchCatAndIndex) {
   EXPECT_EQ(c.count(), 5);
   auto s = c.index_select(torch::tensor({4, 0}));
   EXPECT_TRUE(torch::equal(s.means[0], b.means[1]));
-  Gaussians batched = Gaussians::stack({a, a});
+  Gaussians batched = Gaussians::stack({a, make(3)});
   EXPECT_TRUE(batched.batched());
   EXPECT_EQ(batched.count(), 3);
+  // Batched: the same Gaussians of every scene (along N, not along the batch).
+  auto picked = batched.index_select(torch::tensor({2, 0}));
+  EXPECT_EQ(picked.batch_size(), 2);
+  EXPECT_EQ(picked.count(), 2);
+  for (int64_t b = 0; b < 2; ++b) {
+    EXPECT_TRUE(torch::equal(picked.means[b][0], batched.means[b][2]));
+    EXPECT_TRUE(torch::equal(picked.opacities[b][1], batched.opacities[b][0]));
+  }
 }
 
 TEST(Gaussians, StackBatchesEveryDefinedField) {

@@ -159,6 +159,21 @@ TEST(Trainer, ItsCheckpointRebuildsTheSameModel) {
             trained->config().to_json());
 }
 
+TEST(Trainer, ResumingAnotherModelNamesTheConfigDifference) {
+  torch::set_num_threads(1);
+  test::TempDir dir;
+  Trainer(tiny_config(dir.path(), 1), std::make_unique<ToySource>(2, 24)).run();
+  auto c = tiny_config(dir.path(), 2);
+  c.model.decoder.feature_dim = 12;  // its weights would not fit: the config check must speak first
+  c.loop.resume = (fs::path(dir.path()) / checkpoint_name(2, 1)).string();
+  try {
+    Trainer t(c, std::make_unique<ToySource>(2, 24));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("model config differs"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Trainer, NanBatchIsSkippedAndCounted) {
   torch::set_num_threads(1);
   test::TempDir dir;
