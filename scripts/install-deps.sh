@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libglfw3-dev libimgui-dev libstb-dev libgl-dev libglx-mesa0 mesa-utils
   libonnx-dev libprotobuf-dev protobuf-compiler
+  libgloo-dev libcpp-httplib-dev libzip-dev libzstd-dev zlib1g-dev opencv-data
   xvfb xauth
 )
 
