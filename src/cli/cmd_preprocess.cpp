@@ -4,6 +4,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/preprocess_vlm.hpp"
 #include "core/error.hpp"
 #include "core/image_io.hpp"
 #include "encode/preprocess.hpp"
@@ -18,9 +19,7 @@ void register_preprocess(CLI::App& app) {
       "an interrupted run resumes; --shard splits the work across machines.");
   auto o = std::make_shared<encode::PreprocessOptions>();
   auto shard = std::make_shared<std::string>("0/1");
-  auto use_vlm = std::make_shared<bool>(false);
-  auto vlm_url = std::make_shared<std::string>("http://localhost:1234/v1/chat/completions");
-  auto vlm_grid = std::make_shared<int>(8);
+  auto vlm = std::make_shared<PreprocessVlmFlags>();
   cmd->add_option("--data_dir", o->data_dir, "Folder of training images (" + supported_image_extensions() + ")")
       ->required();
   cmd->add_option("--output_dir", o->output_dir, "Output folder (default: <data_dir>/features)");
@@ -39,21 +38,16 @@ void register_preprocess(CLI::App& app) {
                   "U2-Net ONNX model (as rembg's u2net.onnx) for --remove_background; default: built-in GrabCut");
   cmd->add_option("--shard", *shard, "Process only images i, i+n, i+2n, ... of the sorted list: i/n with 0 <= i < n")
       ->capture_default_str();
-  cmd->add_flag("--use_vlm", *use_vlm, "Also write {stem}_vlm_density.npy from a VLM (not available in this build)");
-  cmd->add_option("--vlm_url", *vlm_url, "VLM chat-completions endpoint for --use_vlm")->capture_default_str();
-  cmd->add_option("--vlm_grid_size", *vlm_grid, "VLM density grid size for --use_vlm")
-      ->check(CLI::IsMember({4, 8, 16}))
-      ->capture_default_str();
-  set_guarded_callback(cmd, [o, shard, use_vlm] {
-    if (*use_vlm)
-      throw UsageError(
-          "--use_vlm: the VLM density client is not part of this build yet; run preprocess without "
-          "--use_vlm (training works without VLM density maps)");
+  add_preprocess_vlm_flags(cmd, *vlm);
+  set_guarded_callback(cmd, [o, shard, vlm] {
     std::tie(o->shard_index, o->shard_count) = encode::parse_shard(*shard);
+    // Density maps alone (no encoder weights given) are what the built-in encoder path needs.
+    if (vlm->wanted() && o->dinov2_weights.empty() && o->depth_weights.empty()) return run_preprocess_vlm(*o, *vlm);
     const auto stats = encode::run_preprocess(*o);
     std::cout << "preprocess: " << stats.processed << " processed, " << stats.skipped << " already done, "
               << stats.failed << " failed, " << stats.total << " in this shard\n";
     for (const auto& f : stats.failures) std::cout << "  failed: " << f << "\n";
+    if (vlm->wanted()) run_preprocess_vlm(*o, *vlm);
     if (stats.failed > 0) throw Error(std::to_string(stats.failed) + " image(s) failed (listed above)");
   });
 }

@@ -92,9 +92,9 @@ TEST(CliPreprocess, ClearMessagesForUnavailablePaths) {
   fresnel::test::TempDir dir;
   std::filesystem::create_directories(dir.file("img"));
   fresnel::save_image(dir.file("img/a.png"), torch::rand({8, 8, 3}));
-  auto r = run_fresnel("preprocess --data_dir " + dir.file("img") + " --use_vlm");
+  auto r = run_fresnel("preprocess --data_dir " + dir.file("img") + " --use_vlm --vlm_grid_size 5");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("--use_vlm"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--vlm_grid_size"), std::string::npos) << r.output;
   r = run_fresnel("preprocess --data_dir " + dir.file("img"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("built-in encoder"), std::string::npos) << r.output;
