@@ -338,6 +338,14 @@ LoopbackServer::Handler ranged_file(std::string body, int cuts, long cut_bytes) 
   };
 }
 
+// A started server offering `body` at /file.bin.
+std::unique_ptr<LoopbackServer> file_server(const std::string& body, int cuts = 0, long cut_bytes = 0) {
+  auto server = std::make_unique<LoopbackServer>();
+  server->handle("GET", "/file.bin", ranged_file(body, cuts, cut_bytes));
+  server->start();
+  return server;
+}
+
 // Compares without printing megabytes of binary on failure.
 void expect_file_is(const std::string& path, const std::string& expected) {
   const std::string got = test::read_bytes(path);
@@ -347,9 +355,7 @@ void expect_file_is(const std::string& path, const std::string& expected) {
 
 TEST(Download, StreamsToFileWithMonotonicProgressAndNoLeftovers) {
   const std::string body = make_bytes(3 << 20);
-  LoopbackServer server;
-  server.handle("GET", "/file.bin", ranged_file(body, 0, 0));
-  server.start();
+  auto server = file_server(body);
   test::TempDir dir;
   const std::string dest = dir.file("sub/file.bin");
   HttpClient client;
@@ -357,7 +363,7 @@ TEST(Download, StreamsToFileWithMonotonicProgressAndNoLeftovers) {
   uint64_t last = 0, calls = 0;
   bool monotonic = true;
   auto result =
-      download_to_file(client, get(server.url() + "/file.bin"), dest, fast.policy, [&](uint64_t got, uint64_t total) {
+      download_to_file(client, get(server->url() + "/file.bin"), dest, fast.policy, [&](uint64_t got, uint64_t total) {
         monotonic &= got >= last;
         last = got;
         ++calls;
@@ -377,18 +383,16 @@ TEST(Download, StreamsToFileWithMonotonicProgressAndNoLeftovers) {
 
 TEST(Download, ResumesACutOffTransferWithARangeRequest) {
   const std::string body = make_bytes(1 << 20);
-  LoopbackServer server;
-  server.handle("GET", "/file.bin", ranged_file(body, 2, 300000));
-  server.start();
+  auto server = file_server(body, 2, 300000);
   test::TempDir dir;
   const std::string dest = dir.file("file.bin");
   HttpClient client;
   FastPolicy fast;
-  auto result = download_to_file(client, get(server.url() + "/file.bin"), dest, fast.policy);
+  auto result = download_to_file(client, get(server->url() + "/file.bin"), dest, fast.policy);
   expect_file_is(dest, body);
   EXPECT_EQ(result.attempts, 3);
   EXPECT_TRUE(result.resumed);
-  auto received = server.requests();
+  auto received = server->requests();
   ASSERT_EQ(received.size(), 3u);
   EXPECT_EQ(received[0].header("Range"), "");
   EXPECT_EQ(received[1].header("Range"), "bytes=300000-");
@@ -397,18 +401,16 @@ TEST(Download, ResumesACutOffTransferWithARangeRequest) {
 
 TEST(Download, ContinuesAPartFileLeftByAKilledRun) {
   const std::string body = make_bytes(200000);
-  LoopbackServer server;
-  server.handle("GET", "/file.bin", ranged_file(body, 0, 0));
-  server.start();
+  auto server = file_server(body);
   test::TempDir dir;
   const std::string dest = dir.file("file.bin");
   test::write_bytes(dest + ".part", body.substr(0, 12345));
   HttpClient client;
   FastPolicy fast;
-  auto result = download_to_file(client, get(server.url() + "/file.bin"), dest, fast.policy);
+  auto result = download_to_file(client, get(server->url() + "/file.bin"), dest, fast.policy);
   EXPECT_TRUE(result.resumed);
   expect_file_is(dest, body);
-  EXPECT_EQ(server.requests().at(0).header("Range"), "bytes=12345-");
+  EXPECT_EQ(server->requests().at(0).header("Range"), "bytes=12345-");
 }
 
 TEST(Download, FailureLeavesTheExistingFileUntouched) {
@@ -427,14 +429,12 @@ TEST(Download, FailureLeavesTheExistingFileUntouched) {
 
 TEST(Download, GivingUpKeepsThePartFileForTheNextRun) {
   const std::string body = make_bytes(400000);
-  LoopbackServer server;
-  server.handle("GET", "/file.bin", ranged_file(body, 100, 1000));
-  server.start();
+  auto server = file_server(body, 100, 1000);
   test::TempDir dir;
   const std::string dest = dir.file("file.bin");
   HttpClient client;
   FastPolicy fast(2);
-  EXPECT_THROW(download_to_file(client, get(server.url() + "/file.bin"), dest, fast.policy), TransportError);
+  EXPECT_THROW(download_to_file(client, get(server->url() + "/file.bin"), dest, fast.policy), TransportError);
   EXPECT_FALSE(std::filesystem::exists(dest));
   EXPECT_EQ(std::filesystem::file_size(dest + ".part"), 2000u);
 }

@@ -93,19 +93,24 @@ class FakeVlmServer {
   Reply chat(const RecordedRequest& r) {
     ChatRequest c;
     std::string problem = decode(r, c);
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (!problem.empty()) {
-      rejected_.push_back(problem);
-      return Reply::error(400, nlohmann::json({{"error", problem}}).dump());
+    Responder responder;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!problem.empty()) {
+        rejected_.push_back(problem);
+        return Reply::error(400, nlohmann::json({{"error", problem}}).dump());
+      }
+      chats_.push_back(c);
+      if (!faults_.empty()) {
+        Reply f = faults_.front();
+        faults_.pop_front();
+        return f;
+      }
+      responder = responder_;
     }
-    chats_.push_back(c);
-    if (!faults_.empty()) {
-      Reply f = faults_.front();
-      faults_.pop_front();
-      return f;
-    }
+    // Outside the lock: requests are answered in parallel (as vLLM does; LM Studio answers one at a time).
     const std::string content =
-        responder_ ? responder_(c) : grid_reply(asked_grid(c.prompt) ? asked_grid(c.prompt) : 4, 0.5f);
+        responder ? responder(c) : grid_reply(asked_grid(c.prompt) ? asked_grid(c.prompt) : 4, 0.5f);
     nlohmann::json reply = {
         {"id", "chatcmpl-test"},
         {"object", "chat.completion"},
