@@ -107,6 +107,7 @@ TEST(CliPreprocess, ClearMessagesForUnavailablePaths) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag :
        {"--data_dir", "--output_dir", "--depth_size", "--dinov2_size", "--dinov2_weights", "--depth_weights",
-        "--remove_background", "--bg_model", "--shard", "--use_vlm", "--vlm_url", "--vlm_grid_size"})
+        "--remove_background", "--bg_model", "--shard", "--use_vlm", "--vlm_url", "--vlm_grid_size", "--vlm_model",
+        "--vlm_timeout", "--vlm_smart", "--vlm_concurrency", "--vlm_required", "--vlm_fallback"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }
