@@ -4,6 +4,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/device_option.hpp"
 #include "core/error.hpp"
 #include "core/image_io.hpp"
 #include "encode/preprocess.hpp"
@@ -44,7 +45,10 @@ void register_preprocess(CLI::App& app) {
   cmd->add_option("--vlm_grid_size", *vlm_grid, "VLM density grid size for --use_vlm")
       ->check(CLI::IsMember({4, 8, 16}))
       ->capture_default_str();
-  set_guarded_callback(cmd, [o, shard, use_vlm] {
+  auto device = std::make_shared<std::string>("cpu");
+  add_device_option(*cmd, *device);
+  set_guarded_callback(cmd, [o, shard, use_vlm, device] {
+    o->device = resolve_device(*device);
     if (*use_vlm)
       throw UsageError(
           "--use_vlm: the VLM density client is not part of this build yet; run preprocess without "

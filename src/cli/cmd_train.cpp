@@ -5,7 +5,9 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/device_option.hpp"
 #include "cli/train_flags.hpp"
+#include "core/log.hpp"
 #include "core/memory.hpp"
 #include "distributed/process_group.hpp"
 
@@ -23,6 +25,7 @@ void register_train(CLI::App& app) {
   set_guarded_callback(cmd, [cmd, flags, dist] {
     record_given_flags(*cmd, *flags);
     train::TrainConfig config = resolve_train_flags(*flags);
+    resolve_device(config.device);  // CUDA asked for and absent: a clear error before any data is read
     auto source = open_training_source(config, *flags);
     // Declared before the trainer, which uses it to the end.
     auto group = distributed::join_if_distributed(*dist, config.device);
@@ -30,6 +33,7 @@ void register_train(CLI::App& app) {
     const auto& st = trainer.run();
     if (group) group->barrier();  // rank 0 hosts the rendezvous store: nobody leaves while others still train
     if (group && group->rank() != 0) return;
+    if (group) log_info("distributed: " + group->all_reduce_summary());
     std::cout << "trained " << st.epochs_done << " epochs; best loss " << st.best_loss << "; skipped batches "
               << st.skipped_batches << "; peak memory " << peak_memory_mib() << " MiB; checkpoints in "
               << config.loop.output_dir << "\n";

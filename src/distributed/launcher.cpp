@@ -30,20 +30,6 @@ void on_signal(int sig) {
   [[maybe_unused]] const auto n = write(g_signal_pipe[1], &byte, 1);
 }
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw Error("fresnel launch: socket() failed: " + std::string(std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  socklen_t len = sizeof addr;
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  close(fd);
-  if (!ok) throw Error("fresnel launch: could not find a free port; pass --master_port");
-  return ntohs(addr.sin_port);
-}
-
 // One output stream of one rank: bytes in, whole lines out with the rank's prefix.
 struct Stream {
   int fd = -1;
@@ -140,6 +126,20 @@ pid_t start_rank(const LaunchOptions& o, const Rank& r, int threads, int out_pip
 }
 
 }  // namespace
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw Error("fresnel launch: socket() failed: " + std::string(std::strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  socklen_t len = sizeof addr;
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  close(fd);
+  if (!ok) throw Error("fresnel launch: could not find a free port; pass --master_port");
+  return ntohs(addr.sin_port);
+}
 
 LaunchOptions resolve_launch_options(LaunchOptions o) {
   if (o.nproc_per_node < 1) throw UsageError("--nproc_per_node must be >= 1");

@@ -23,6 +23,9 @@ struct LaunchOptions {
 // Checks the options and fills the defaults in. Throws fresnel::UsageError naming the flag.
 LaunchOptions resolve_launch_options(LaunchOptions options);
 
+// A port that no process listens on now (bind to port 0, read it, close).
+int free_port();
+
 // Runs the ranks to the end. Returns 0 when all succeed, 1 when a rank failed (after stopping the others), or
 // 128 + the signal when the launcher was interrupted.
 int run_launch(const LaunchOptions& options);

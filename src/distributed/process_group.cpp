@@ -85,7 +85,7 @@ struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<Backend> group;
   double reduce_seconds = 0;
-  int64_t reduce_calls = 0;
+  int64_t reduce_calls = 0, reduce_bytes = 0;
 
   std::string where() const { return "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world_size); }
 
@@ -234,9 +234,22 @@ int ProcessGroup::world_size() const { return impl_->env.world_size; }
 std::string ProcessGroup::backend_name() const { return impl_->backend; }
 double ProcessGroup::all_reduce_seconds() const { return impl_->reduce_seconds; }
 int64_t ProcessGroup::all_reduce_calls() const { return impl_->reduce_calls; }
+int64_t ProcessGroup::all_reduce_bytes() const { return impl_->reduce_bytes; }
+
+std::string ProcessGroup::all_reduce_summary() const {
+  char buf[160];
+  const auto& m = *impl_;
+  std::snprintf(buf, sizeof buf, "%lld gradient all-reduces of %.2f MB, mean %.2f ms (%s, %d ranks)",
+                static_cast<long long>(m.reduce_calls), double(m.reduce_bytes) / 1e6,
+                m.reduce_calls ? 1e3 * m.reduce_seconds / double(m.reduce_calls) : 0.0, m.backend.c_str(),
+                m.env.world_size);
+  return buf;
+}
 
 void ProcessGroup::all_reduce_mean(std::vector<torch::Tensor>& gradients) {
   const auto t0 = Clock::now();
+  impl_->reduce_bytes = 0;
+  for (const auto& g : gradients) impl_->reduce_bytes += g.numel() * static_cast<int64_t>(g.element_size());
   auto& group = impl_->group;
   impl_->bucketed(
       "gradient all-reduce", gradients, [&](std::vector<torch::Tensor>& t) { return group->allreduce(t); },

@@ -34,9 +34,12 @@ class ProcessGroup : public train::GradientSync {
   // Waits for every rank (the end of a run: rank 0 hosts the store and must not leave first).
   void barrier();
   std::string backend_name() const;
-  // Seconds spent in gradient all-reduces so far, and how many (for benchmarks).
+  // Seconds spent in gradient all-reduces so far, how many, and the bytes of the last one (for benchmarks).
   double all_reduce_seconds() const;
   int64_t all_reduce_calls() const;
+  int64_t all_reduce_bytes() const;
+  // "N gradient all-reduces of X MB, mean Y ms" (the log line of a finished run).
+  std::string all_reduce_summary() const;
 
  private:
   struct Impl;

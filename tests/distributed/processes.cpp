@@ -1,9 +1,7 @@
 #include "processes.hpp"
 
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,25 +13,9 @@
 #include <thread>
 
 #include "testutil/cli_runner.hpp"
+#include "testutil/testutil.hpp"
 
 namespace fresnel::test {
-
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    throw std::runtime_error("could not bind a loopback port");
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
             const std::string& log) {
@@ -98,6 +80,18 @@ std::string make_tiny_dataset(const std::string& dir) {
   if (r.exit_code != 0) throw std::runtime_error("fresnel synth failed: " + r.output);
   return dir + "/d";
 }
+
+std::unique_ptr<TempDir> TinyDatasetTest::data_;
+
+void TinyDatasetTest::SetUpTestSuite() {
+  data_ = std::make_unique<TempDir>();
+  make_tiny_dataset(data_->path());
+}
+void TinyDatasetTest::TearDownTestSuite() { data_.reset(); }
+TinyDatasetTest::TinyDatasetTest() : tmp_(std::make_unique<TempDir>()) {}
+TinyDatasetTest::~TinyDatasetTest() = default;
+std::string TinyDatasetTest::data_dir() { return data_->path() + "/d"; }
+std::string TinyDatasetTest::tmp() const { return tmp_->path(); }
 
 std::string tiny_train_args(const std::string& data, const std::string& out, int batch, int epochs,
                             const std::string& extra) {

@@ -1,7 +1,10 @@
 // Starting and watching `fresnel` processes from tests: ranks launched the way torchrun launches them (environment
 // variables), free loopback ports, exit codes with a deadline.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/types.h>
+
+#include <memory>
 
 #include <map>
 #include <optional>
@@ -9,9 +12,6 @@
 #include <vector>
 
 namespace fresnel::test {
-
-// A loopback port nobody listens on now (bind to port 0, read it, close): parallel tests do not collide.
-int free_port();
 
 // Starts `args` (args[0] is the program) with `env` added to this process's environment, stdout and stderr to `log`.
 pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
@@ -31,5 +31,21 @@ std::string make_tiny_dataset(const std::string& dir);
 // no augmentation. 8 objects: 2 ranks × batch 2 see the same samples per step as 1 rank × batch 4.
 std::string tiny_train_args(const std::string& data, const std::string& out, int batch, int epochs,
                             const std::string& extra = "");
+
+class TempDir;
+// A test suite sharing one tiny dataset (made once per suite) and a temporary folder per test.
+class TinyDatasetTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  TinyDatasetTest();
+  ~TinyDatasetTest() override;
+  static std::string data_dir();
+  std::string tmp() const;  // this test's folder
+
+ private:
+  static std::unique_ptr<TempDir> data_;
+  std::unique_ptr<TempDir> tmp_;
+};
 
 }  // namespace fresnel::test

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "distributed/launcher.hpp"
 #include "processes.hpp"
 #include "testutil/cli_runner.hpp"
 #include "testutil/testutil.hpp"
@@ -20,23 +21,15 @@ using namespace fresnel::test;
 
 namespace {
 
-class DataParallel : public ::testing::Test {
+class DataParallel : public TinyDatasetTest {
  protected:
-  static void SetUpTestSuite() {
-    data_ = new TempDir();
-    make_tiny_dataset(data_->path());
-  }
-  static void TearDownTestSuite() {
-    delete data_;
-    data_ = nullptr;
-  }
   std::string train(const std::string& out, int batch, const std::string& extra = "", int epochs = 2) const {
-    return tiny_train_args(data_->path() + "/d", out, batch, epochs, extra);
+    return tiny_train_args(data_dir(), out, batch, epochs, extra);
   }
   // Starts one process per entry of `args` as ranks 0..W−1 of one job; returns their exit codes (logs in `logs`).
   std::vector<int> run_ranks(const std::vector<std::string>& args, std::vector<std::string>* logs = nullptr) {
     const int world = static_cast<int>(args.size());
-    const std::string port = std::to_string(free_port());
+    const std::string port = std::to_string(distributed::free_port());
     std::vector<pid_t> pids;
     for (int r = 0; r < world; ++r) {
       auto argv = split_args(args[r]);
@@ -56,13 +49,9 @@ class DataParallel : public ::testing::Test {
     }
     return codes;
   }
-  std::string log(int rank) const { return tmp_.path() + "/rank" + std::to_string(rank) + ".log"; }
-  std::string out(const std::string& name) const { return tmp_.path() + "/" + name; }
-
-  static TempDir* data_;
-  TempDir tmp_;
+  std::string log(int rank) const { return tmp() + "/rank" + std::to_string(rank) + ".log"; }
+  std::string out(const std::string& name) const { return tmp() + "/" + name; }
 };
-TempDir* DataParallel::data_ = nullptr;
 
 std::map<std::string, torch::Tensor> weights(const std::string& checkpoint) {
   std::map<std::string, torch::Tensor> w;
@@ -128,7 +117,7 @@ TEST_F(DataParallel, TwoRankCheckpointResumesOnOneAndOnTwoRanks) {
 }
 
 TEST_F(DataParallel, ARankThatStopsAnsweringEndsTheJobNamingIt) {
-  const std::string port = std::to_string(free_port());
+  const std::string port = std::to_string(distributed::free_port());
   auto env = [&](int r) {
     return std::map<std::string, std::string>{
         {"RANK", std::to_string(r)}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};

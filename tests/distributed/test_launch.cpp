@@ -16,19 +16,11 @@ using namespace fresnel::test;
 
 namespace {
 
-class Launch : public ::testing::Test {
+class Launch : public TinyDatasetTest {
  protected:
-  static void SetUpTestSuite() {
-    data_ = new TempDir();
-    make_tiny_dataset(data_->path());
-  }
-  static void TearDownTestSuite() {
-    delete data_;
-    data_ = nullptr;
-  }
   // `fresnel launch` with `launch_flags` running a (not quiet) tiny training into `out`, in the background.
   pid_t start(const std::string& launch_flags, const std::string& out, int epochs) {
-    std::string train = tiny_train_args(data_->path() + "/d", out, 2, epochs);
+    std::string train = tiny_train_args(data_dir(), out, 2, epochs);
     train = std::regex_replace(train, std::regex("^--quiet --threads 1 "), "");
     auto args = split_args("--threads 2 launch " + launch_flags + " -- " + train);
     args.insert(args.begin(), FRESNEL_EXE);
@@ -42,11 +34,8 @@ class Launch : public ::testing::Test {
     return std::regex_search(text, m, re) ? static_cast<pid_t>(std::stol(m[1])) : -1;
   }
 
-  static TempDir* data_;
-  TempDir tmp_;
-  std::string log_ = tmp_.path() + "/launch.log";
+  std::string log_ = tmp() + "/launch.log";
 };
-TempDir* Launch::data_ = nullptr;
 
 bool process_exists(pid_t pid) { return kill(pid, 0) == 0; }
 
@@ -57,11 +46,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 TEST_F(Launch, TwoRanksTrainWithTorchrunsEnvironmentAndPrefixedOutput) {
-  const pid_t launcher = start("--nproc_per_node 2", tmp_.path() + "/out", 1);
+  const pid_t launcher = start("--nproc_per_node 2", tmp() + "/out", 1);
   const auto code = wait_exit(launcher, 120);
   const auto text = read_text(log_);
   ASSERT_EQ(code, 0) << text;
-  EXPECT_TRUE(fs::exists(tmp_.path() + "/out/decoder_exp2_epoch1.pt"));
+  EXPECT_TRUE(fs::exists(tmp() + "/out/decoder_exp2_epoch1.pt"));
   // Each rank joined as torchrun would have told it, with half of --threads 2.
   EXPECT_NE(text.find("[rank 0] distributed: rank 0 of 2 (local rank 0, from environment)"), std::string::npos) << text;
   EXPECT_NE(text.find("[rank 1] distributed: rank 1 of 2 (local rank 1, from environment)"), std::string::npos) << text;
@@ -71,7 +60,7 @@ TEST_F(Launch, TwoRanksTrainWithTorchrunsEnvironmentAndPrefixedOutput) {
 }
 
 TEST_F(Launch, AKilledRankFailsTheJobNamingItWithinTheGrace) {
-  const pid_t launcher = start("--nproc_per_node 2 --grace 3", tmp_.path() + "/out", 1000);
+  const pid_t launcher = start("--nproc_per_node 2 --grace 3", tmp() + "/out", 1000);
   ASSERT_TRUE(wait_for_text(log_, "[rank 1] distributed: rank 1", 60)) << read_text(log_);
   const pid_t victim = rank_pid(1), survivor = rank_pid(0);
   ASSERT_GT(victim, 0) << read_text(log_);
@@ -91,7 +80,7 @@ TEST_F(Launch, AKilledRankFailsTheJobNamingItWithinTheGrace) {
 }
 
 TEST_F(Launch, SigtermReachesEveryRankAndStopsTheJob) {
-  const pid_t launcher = start("--nproc_per_node 2 --grace 3", tmp_.path() + "/out", 1000);
+  const pid_t launcher = start("--nproc_per_node 2 --grace 3", tmp() + "/out", 1000);
   ASSERT_TRUE(wait_for_text(log_, "[rank 1] distributed: rank 1", 60)) << read_text(log_);
   const pid_t r0 = rank_pid(0), r1 = rank_pid(1);
   kill(launcher, SIGTERM);
@@ -119,7 +108,7 @@ TEST_F(Launch, BadUsageIsAClearError) {
 }
 
 TEST_F(Launch, ARankFailingOnBadInputFailsTheJob) {
-  const auto r = run_fresnel("launch --nproc_per_node 2 -- train --data_dir " + tmp_.path() + "/missing");
+  const auto r = run_fresnel("launch --nproc_per_node 2 -- train --data_dir " + tmp() + "/missing");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("exited with code "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("[rank 0] error:"), std::string::npos) << r.output;
