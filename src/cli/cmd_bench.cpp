@@ -7,6 +7,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/device_option.hpp"
 #include "render/bench_scene.hpp"
 
 namespace fresnel::cli {
@@ -22,6 +23,7 @@ void register_bench(CLI::App& app) {
     int reps = 5;
     bool no_twin = false;
     std::string only;
+    std::string device = "cpu";
   };
   auto opts = std::make_shared<Opts>();
   render_cmd->add_option("--reps", opts->reps, "Timed repetitions per measurement (median reported)")
@@ -29,7 +31,9 @@ void register_bench(CLI::App& app) {
   render_cmd->add_flag("--no-twin", opts->no_twin, "Skip timing the dense reference twin (slow)");
   render_cmd->add_option("--case", opts->only, "Run only case a, b, c or d")
       ->check(CLI::IsMember({"a", "b", "c", "d"}));
+  add_device_option(*render_cmd, opts->device);
   set_guarded_callback(render_cmd, [opts] {
+    const torch::Device device = resolve_device(opts->device);
     const std::vector<std::pair<std::string, RenderBenchCase>> cases = {
         {"a", {"a_5476_256", 5476, 256, !opts->no_twin}},
         {"b", {"b_21904_256", 21904, 256, false}},
@@ -39,7 +43,7 @@ void register_bench(CLI::App& app) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& [key, c] : cases) {
       if (!opts->only.empty() && key != opts->only) continue;
-      out.push_back(run_render_bench(c, opts->reps));
+      out.push_back(run_render_bench(c, opts->reps, device));
       std::cerr << "done " << c.name << "\n";
     }
     std::cout << out.dump(2) << "\n";

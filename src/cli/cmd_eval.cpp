@@ -3,6 +3,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/device_option.hpp"
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "decode/saag.hpp"
@@ -17,6 +18,7 @@ struct EvalArgs {
   std::string data_dir, checkpoint, gaussians_dir, baseline, views = "all", split = "test", out, lpips_weights;
   int64_t max_objects = 0;
   int contact_objects = 4;
+  std::string device = "cpu";  // the checkpoint's model; scoring renders run on the CPU
 };
 
 // Baseline (b): the original's surface-aligned generator (SAAG, spec §12.7) on the input view's metric depth
@@ -57,8 +59,8 @@ void run_eval(const EvalArgs& a) {
     predict = gaussian_files_predictor(a.gaussians_dir);
     opt.method = "gaussians: " + a.gaussians_dir;
   } else {
-    predict = infer::checkpoint_predictor(
-        std::make_shared<const infer::InferenceModel>(infer::InferenceModel::load(a.checkpoint)));
+    predict = infer::checkpoint_predictor(std::make_shared<const infer::InferenceModel>(
+        infer::InferenceModel::load(a.checkpoint, resolve_device(a.device))));
     opt.method = "checkpoint: " + a.checkpoint;
   }
   if (!a.lpips_weights.empty()) opt.lpips = Lpips::load(a.lpips_weights);
@@ -95,6 +97,7 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--contact_objects", a->contact_objects, "Objects shown in contact_sheet.png (0: none)")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Output directory for report.json, report.md, contact_sheet.png")->required();
+  add_device_option(*cmd, a->device);
   set_guarded_callback(cmd, [a] { run_eval(*a); });
 }
 

@@ -1,11 +1,13 @@
 // `fresnel infer`: images → 3D Gaussians files with a trained checkpoint (the original's decoder_inference.py
 // path, but from the image: background removal, encoders, decoder).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/device_option.hpp"
 #include "cli/file_checks.hpp"
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
@@ -13,6 +15,7 @@
 #include "core/image_io.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
+#include "encode/preprocess.hpp"
 #include "infer/image_reconstruction.hpp"
 
 namespace fresnel::cli {
@@ -25,12 +28,27 @@ struct InferArgs {
   infer::ReconstructionOptions rec;
   bool saag = false;
   int64_t num_gaussians = 0;
+  std::string device = "cpu";
+  std::string shard = "0/1";
 };
 
 void run_infer(InferArgs& a) {
   namespace fs = std::filesystem;
   a.rec.use_learned_decoder = !a.saag;
+  a.rec.device = resolve_device(a.device);
   if (a.num_gaussians > 0) a.rec.num_gaussians = a.num_gaussians;
+  const auto [shard_index, shard_count] = encode::parse_shard(a.shard);
+  if (shard_count > 1) {  // images i, i+n, … of the sorted list: one Slurm array task each (docs/distributed.md)
+    if (is_gaussian_file(a.output)) throw UsageError("-o: with --shard, give a directory");
+    auto sorted = a.images;
+    std::sort(sorted.begin(), sorted.end());
+    a.images.clear();
+    for (size_t i = 0; i < sorted.size(); ++i)
+      if (static_cast<int>(i % shard_count) == shard_index) a.images.push_back(sorted[i]);
+    log_info("infer: shard " + a.shard + ": " + std::to_string(a.images.size()) + " of " +
+             std::to_string(sorted.size()) + " images");
+    if (a.images.empty()) return;
+  }
   // One image and a Gaussians file name → that file; otherwise -o is a directory of {stem}.{format}.
   const bool single_file = a.images.size() == 1 && is_gaussian_file(a.output);
   if (!single_file) {
@@ -93,6 +111,9 @@ void register_infer(CLI::App& app) {
   cmd->add_option("--depth_model", a->rec.depth_weights, "Depth Anything V2 weights (safetensors)");
   cmd->add_option("--num_gaussians", a->num_gaussians, "Keep the first K Gaussians per patch (0: all)")
       ->check(CLI::NonNegativeNumber);
+  add_device_option(*cmd, a->device);
+  cmd->add_option("--shard", a->shard, "Process only images i, i+n, i+2n, ... of the sorted list: i/n with 0 <= i < n")
+      ->capture_default_str();
   set_guarded_callback(cmd, [a] { run_infer(*a); });
 }
 

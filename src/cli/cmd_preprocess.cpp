@@ -4,6 +4,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/device_option.hpp"
 #include "cli/preprocess_vlm.hpp"
 #include "core/error.hpp"
 #include "core/image_io.hpp"
@@ -39,7 +40,10 @@ void register_preprocess(CLI::App& app) {
   cmd->add_option("--shard", *shard, "Process only images i, i+n, i+2n, ... of the sorted list: i/n with 0 <= i < n")
       ->capture_default_str();
   add_preprocess_vlm_flags(cmd, *vlm);
-  set_guarded_callback(cmd, [o, shard, vlm] {
+  auto device = std::make_shared<std::string>("cpu");
+  add_device_option(*cmd, *device);
+  set_guarded_callback(cmd, [o, shard, vlm, device] {
+    o->device = resolve_device(*device);
     std::tie(o->shard_index, o->shard_count) = encode::parse_shard(*shard);
     // Density maps alone (no encoder weights given) are what the built-in encoder path needs.
     if (vlm->wanted() && o->dinov2_weights.empty() && o->depth_weights.empty()) return run_preprocess_vlm(*o, *vlm);

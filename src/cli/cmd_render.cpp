@@ -7,6 +7,7 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/device_option.hpp"
 #include "cli/file_checks.hpp"
 #include "core/atomic_write.hpp"
 #include "core/camera.hpp"
@@ -20,7 +21,7 @@ namespace fresnel::cli {
 namespace {
 
 struct RenderArgs {
-  std::string scene, out_dir, cameras_json, size = "512x512", background = "0,0,0";
+  std::string scene, out_dir, cameras_json, size = "512x512", background = "0,0,0", device = "cpu";
   int orbit = 0, sh_degree = -1;
   double elevation_deg = 20.0, fov_deg = 50.0, radius = 0.0;
   bool save_depth = false;
@@ -47,6 +48,7 @@ constexpr double kOrbitVisibleOpacity = 0.05;
 void run_render(const RenderArgs& a) {
   if ((a.orbit > 0) == !a.cameras_json.empty())
     throw UsageError("give exactly one of --orbit N or --cameras cameras.json");
+  const torch::Device device = resolve_device(a.device);
   const Gaussians g = load_gaussians(a.scene);
   if (g.count() == 0) throw Error(a.scene + ": holds no Gaussians");
   std::vector<Camera> cams;
@@ -81,9 +83,13 @@ void run_render(const RenderArgs& a) {
   opt.background = parse_background(a.background);
   opt.sh_degree = a.sh_degree;
   torch::NoGradGuard no_grad;
+  const Gaussians on_device = g.to(torch::TensorOptions().device(device));  // CUDA: the CUDA rasterizer runs
   Progress progress("render", int64_t(cams.size()), "view");
   for (size_t i = 0; i < cams.size(); ++i) {
-    const RenderOutput out = render(g, {cams[i]}, opt);
+    RenderOutput out = render(on_device, {cams[i]}, opt);
+    out.rgb = out.rgb.cpu();
+    out.depth = out.depth.cpu();
+    out.alpha = out.alpha.cpu();
     char name[64];
     std::snprintf(name, sizeof name, "/view_%04zu.png", i);
     save_image(a.out_dir + name, out.rgb[0]);
@@ -129,6 +135,7 @@ void register_render(CLI::App& app) {
   cmd->add_option("--sh_degree", args->sh_degree, "Highest SH degree to evaluate (default: all in the file)")
       ->check(CLI::Range(-1, 3));
   cmd->add_flag("--depth", args->save_depth, "Also write depth_NNNN.png (expected depth, near = bright)");
+  add_device_option(*cmd, args->device);
   set_guarded_callback(cmd, [args] { run_render(*args); });
 }
 

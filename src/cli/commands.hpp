@@ -19,5 +19,6 @@ void register_export_onnx(CLI::App& app);
 void register_infer(CLI::App& app);
 void register_decode(CLI::App& app);
 void register_vlm(CLI::App& app);
+void register_launch(CLI::App& app);
 
 }  // namespace fresnel::cli

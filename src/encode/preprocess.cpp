@@ -113,6 +113,8 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
     throw file_error(o.dinov2_weights, "feature width " + std::to_string(dinov2->config.hidden) +
                                            " does not match PreprocessOptions::dinov2_size " + o.dinov2_size);
   auto depth = load_depth_anything(require_weights(o.depth_weights, "Depth Anything V2", "depth_weights"));
+  dinov2->to(o.device);
+  depth->to(o.device);
   std::unique_ptr<BackgroundRemover> remover;
   if (o.remove_background) remover = std::make_unique<BackgroundRemover>(o.bg_model);
   ensure_directory(out_dir);
@@ -131,12 +133,13 @@ PreprocessStats run_preprocess(const PreprocessOptions& o) {
       const auto files = outputs_of(img);
       auto loaded = to_u8(load_image(img, /*keep_alpha=*/o.remove_background));
       PreparedImage prepared = remover ? remover->prepare(loaded) : prepare_without_removal(loaded);
-      auto pixels = encoder_input(prepared.rgb);
+      auto pixels = encoder_input(prepared.rgb).to(o.device);
       if (!fs::exists(files[0])) {
-        auto feats = dinov2->patch_features(pixels)[0];  // (37,37,C)
+        auto feats = dinov2->patch_features(pixels)[0].cpu();  // (37,37,C)
         save_dinov2_features(files[0], feats.permute({2, 0, 1}).contiguous());
       }
-      if (!fs::exists(files[1])) save_depth_bin(files[1], normalise_depth(depth->forward(pixels)[0], o.depth_size));
+      if (!fs::exists(files[1]))
+        save_depth_bin(files[1], normalise_depth(depth->forward(pixels)[0].cpu(), o.depth_size));
       if (o.remove_background && !fs::exists(files[2])) save_image(files[2], prepared.rgb.to(torch::kFloat) / 255.0);
       log_debug(img + ": " + prepared.method);
       ++stats.processed;

@@ -19,6 +19,7 @@ struct PreprocessOptions {
   std::string bg_model;  // U²-Net ONNX; empty → GrabCut
   int shard_index = 0, shard_count = 1;
   bool progress = true;
+  torch::Device device = torch::kCPU;  // where DINOv2 and Depth Anything run
 };
 
 struct PreprocessStats {

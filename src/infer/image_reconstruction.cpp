@@ -31,9 +31,10 @@ void require_file(const std::string& path, const std::string& what) {
 }
 
 // Depth Anything on the 518² encoder input → min-max normalised depth (H,W) in [0,1], 1 = near.
-torch::Tensor depth_anything_depth(encode::DepthAnything& net, const torch::Tensor& rgb_u8) {
+torch::Tensor depth_anything_depth(encode::DepthAnything& net, const torch::Tensor& rgb_u8,
+                                   const torch::Device& device) {
   torch::NoGradGuard ng;
-  auto d = net->forward(encode::encoder_input(rgb_u8))[0];
+  auto d = net->forward(encode::encoder_input(rgb_u8).to(device))[0].cpu();
   const float lo = d.min().item<float>(), hi = d.max().item<float>();
   return hi - lo > 1e-6f ? (d - lo) / (hi - lo) : torch::zeros_like(d);
 }
@@ -44,7 +45,7 @@ ImageReconstructor::ImageReconstructor(const ReconstructionOptions& o) : impl_(s
   impl_->options = o;
   if (!o.checkpoint.empty()) {
     require_file(o.checkpoint, "checkpoint (ReconstructionOptions::checkpoint)");
-    impl_->model.emplace(InferenceModel::load(o.checkpoint));
+    impl_->model.emplace(InferenceModel::load(o.checkpoint, o.device));
   } else if (o.use_learned_decoder) {
     throw UsageError(
         "the learned decoder needs a checkpoint (ReconstructionOptions::checkpoint, a model from "
@@ -62,11 +63,13 @@ ImageReconstructor::ImageReconstructor(const ReconstructionOptions& o) : impl_(s
     require_file(o.dinov2_weights, "DINOv2 weights (ReconstructionOptions::dinov2_weights)");
     impl_->dinov2.emplace(encode::load_dinov2(o.dinov2_weights));
     (*impl_->dinov2)->eval();
+    (*impl_->dinov2)->to(o.device);
   }
   if (!o.depth_weights.empty()) {
     require_file(o.depth_weights, "Depth Anything weights (ReconstructionOptions::depth_weights)");
     impl_->depth_model.emplace(encode::load_depth_anything(o.depth_weights));
     (*impl_->depth_model)->eval();
+    (*impl_->depth_model)->to(o.device);
   }
   if (!o.use_learned_decoder && !impl_->model && !impl_->depth_model)
     throw UsageError(
@@ -96,10 +99,11 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
   PredictInputs extra;
   extra.num_gaussians = o.num_gaussians;
   torch::Tensor da_depth;
-  if (s.depth_model) da_depth = depth_anything_depth(*s.depth_model, prepared.rgb);
+  if (s.depth_model) da_depth = depth_anything_depth(*s.depth_model, prepared.rgb, o.device);
   if (s.model && s.model->needs_features() && o.use_learned_decoder) {
     torch::NoGradGuard ng;
-    extra.features = (*s.dinov2)->patch_features(encode::encoder_input(prepared.rgb))[0].permute({2, 0, 1});
+    extra.features =
+        (*s.dinov2)->patch_features(encode::encoder_input(prepared.rgb).to(o.device))[0].permute({2, 0, 1}).cpu();
     extra.depth = da_depth;
   }
 

@@ -23,6 +23,7 @@ struct ReconstructionOptions {
   std::string dinov2_weights;            // for checkpoints trained on precomputed DINOv2 features
   std::string depth_weights;             // Depth Anything V2 (those checkpoints, or SAAG without a checkpoint)
   std::optional<int64_t> num_gaussians;  // keep the first k Gaussians per patch
+  torch::Device device = torch::kCPU;    // where the encoders and the decoder run; results come back on the CPU
 };
 
 struct Reconstruction {

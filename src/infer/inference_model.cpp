@@ -55,8 +55,9 @@ Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictI
   torch::NoGradGuard ng;
   auto out = model_->forward(in);
   Prediction p;
-  p.gaussians = out.decoded.gaussians.batch(0).detach();
-  if (out.depth_used.defined()) p.depth = out.depth_used[0].detach();
+  // Results on the CPU whatever the model's device: writers, SAAG and evaluation read them there.
+  p.gaussians = out.decoded.gaussians.batch(0).detach().to(torch::TensorOptions().device(torch::kCPU));
+  if (out.depth_used.defined()) p.depth = out.depth_used[0].detach().cpu();
   return p;
 }
 

@@ -1,6 +1,7 @@
 // Decoder-like benchmark scenes and the render timing harness.
 #include "render/bench_scene.hpp"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -105,28 +106,37 @@ Gaussians requiring_grad(const Gaussians& g) {
 
 }  // namespace
 
-nlohmann::json run_render_bench(const RenderBenchCase& c, int reps) {
-  const Gaussians g =
+nlohmann::json run_render_bench(const RenderBenchCase& c, int reps, const torch::Device& device) {
+  const Gaussians scene =
       c.per_pixel > 0 ? pixel_aligned_scene(c.resolution, c.per_pixel, 1) : decoder_like_scene(c.gaussians, 1);
+  const Gaussians g = scene.to(torch::TensorOptions().device(device));
+  auto wait = [&] {  // CUDA kernels run asynchronously: a timing must include them
+#ifdef FRESNEL_WITH_CUDA
+    if (device.is_cuda()) torch::cuda::synchronize();
+#endif
+  };
   const std::vector<Camera> cams{bench_camera(c.resolution)};
   const int64_t pixels = int64_t(c.resolution) * c.resolution;
   const int64_t n = g.means.size(0);
   const double dense_pairs = double(n) * double(pixels);
-  const int64_t isect = count_tile_intersections(g, cams[0]);
+  const int64_t isect = count_tile_intersections(scene, cams[0]);
   const double fwd = median_ms(reps, [&] {
     torch::NoGradGuard ng;
     render(g, cams, {});
+    wait();
   });
   const double fwd_bwd = median_ms(reps, [&] {
     const Gaussians gg = requiring_grad(g);
     const RenderOutput o = render(gg, cams, {});
     (o.rgb.sum() + o.depth.sum()).backward();
+    wait();
   });
   nlohmann::json j = {{"name", c.name},
                       {"gaussians", n},
                       {"width", c.resolution},
                       {"height", c.resolution},
                       {"threads", torch::get_num_threads()},
+                      {"device", device.str()},
                       {"tile_intersections", isect},
                       {"forward_ms", fwd},
                       {"forward_backward_ms", fwd_bwd},
@@ -134,7 +144,7 @@ nlohmann::json run_render_bench(const RenderBenchCase& c, int reps) {
                       {"dense_gaussian_pixel_evals_per_s", dense_pairs / (fwd * 1e-3)},
                       // Gaussian × pixel pairs inside the tiles each Gaussian was binned to.
                       {"tile_gaussian_pixel_pairs_per_s", double(isect) * 256.0 / (fwd * 1e-3)}};
-  if (c.with_twin) {
+  if (c.with_twin && device.is_cpu()) {
     // The twin is dense: render it in row chunks so its (N × chunk pixels) tensors stay small.
     const int rows = std::max(1, int(4'000'000 / std::max<int64_t>(1, n * c.resolution)));
     const double t0 = now_ms();

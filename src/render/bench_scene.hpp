@@ -34,6 +34,7 @@ struct RenderBenchCase {
 
 // Times forward and forward+backward (median of `reps` after one warm-up) and, when asked, the dense
 // reference twin on the same scene (row chunks, so its memory stays bounded). Returns one JSON object.
-nlohmann::json run_render_bench(const RenderBenchCase& c, int reps);
+// On a CUDA device the scene lives there (the CUDA rasterizer runs) and each timing waits for the GPU; no twin.
+nlohmann::json run_render_bench(const RenderBenchCase& c, int reps, const torch::Device& device = torch::kCPU);
 
 }  // namespace fresnel

@@ -85,6 +85,27 @@ TrainingLoop::TrainingLoop(LoopOptions options, TrainingTask& task, GradientSync
     if (!wants_ema) state_.ema.clear();
     log_info("resumed from " + opt_.resume + " after epoch " + std::to_string(state_.epochs_done));
   }
+  if (sync_ && sync_->world_size() > 1) {
+    // Every rank starts from rank 0's weights, whatever each initialised or loaded (the EMA starts from them too).
+    std::vector<torch::Tensor> shared;
+    for (auto& p : task_.module().parameters()) shared.push_back(p.detach());
+    for (auto& b : task_.module().buffers()) shared.push_back(b.detach());
+    for (auto& p : task_.extra_parameters()) shared.push_back(p.detach());
+    for (auto& [name, t] : state_.ema) shared.push_back(t);
+    sync_->broadcast_from_rank0(shared);
+  }
+}
+
+std::vector<int64_t> distributed_shard(const std::vector<int64_t>& order, int rank, int world) {
+  if (world < 1 || rank < 0 || rank >= world)
+    throw Error("distributed_shard: rank " + std::to_string(rank) + " of world size " + std::to_string(world));
+  const int64_t n = static_cast<int64_t>(order.size());
+  if (n == 0) return {};
+  const int64_t per_rank = (n + world - 1) / world;
+  std::vector<int64_t> shard;
+  shard.reserve(per_rank);
+  for (int64_t i = 0; i < per_rank; ++i) shard.push_back(order[(i * world + rank) % n]);
+  return shard;
 }
 
 TrainingLoop::~TrainingLoop() = default;
@@ -160,13 +181,7 @@ void TrainingLoop::run_epoch(int64_t epoch) {
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int64_t>(i);
   std::mt19937_64 rng(mix_seed(opt_.seed, static_cast<uint64_t>(epoch)));
   std::shuffle(order.begin(), order.end(), rng);
-  if (sync_ && sync_->world_size() > 1) {
-    // Strided shards of equal length, so every rank takes the same number of steps.
-    const int64_t world = sync_->world_size(), per_rank = int64_t(order.size()) / world;
-    std::vector<int64_t> shard;
-    for (int64_t i = 0; i < per_rank; ++i) shard.push_back(order[i * world + sync_->rank()]);
-    order = std::move(shard);
-  }
+  if (sync_ && sync_->world_size() > 1) order = distributed_shard(order, sync_->rank(), sync_->world_size());
   const int64_t batches =
       task_.begin_epoch(epoch, order, mix_seed(opt_.seed ^ 0x5eedull, static_cast<uint64_t>(epoch)));
   steps_per_epoch_ = batches;
@@ -187,8 +202,9 @@ void TrainingLoop::run_epoch(int64_t epoch) {
     rec.batch = i;
     if (rec.skipped) {
       ++skipped;
-      log_warn("epoch " + std::to_string(epoch + 1) + " batch " + std::to_string(i) +
-               ": non-finite loss or gradient, batch skipped");
+      if (writes_files())  // every rank skips the same steps: one warning
+        log_warn("epoch " + std::to_string(epoch + 1) + " batch " + std::to_string(i) +
+                 ": non-finite loss or gradient, batch skipped");
     } else {
       ++good;
       grad_norm_sum += rec.grad_norm;
@@ -205,6 +221,15 @@ void TrainingLoop::run_epoch(int64_t epoch) {
   if (bar) bar->finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   state_.skipped_batches += skipped;
+  if (sync_ && sync_->world_size() > 1) {
+    // Each rank summed its own shard's losses; the epoch's are the mean over all ranks (every rank has the same
+    // terms and skips the same steps).
+    std::vector<double> values;
+    for (const auto& [k, v] : sums) values.push_back(v);
+    sync_->all_reduce_sum(values);
+    size_t i = 0;
+    for (auto& [k, v] : sums) v = values[i++] / double(sync_->world_size());
+  }
   std::map<std::string, double> row;
   for (const auto& [k, v] : sums) row[k] = v / double(good);
   row["seconds"] = secs;
@@ -228,8 +253,8 @@ void TrainingLoop::run_epoch(int64_t epoch) {
   for (const auto& [k, v] : row)
     if (!is_epoch_info_key(k) && k != "total") msg += " " + k + " " + format_number(v);
   msg += ", " + format_number(secs) + " s, " + std::to_string(skipped) + " skipped";
-  log_info(msg);
   if (!writes_files()) return;
+  log_info(msg);
   ensure_directory(opt_.output_dir);
   if (good > 0 && mean_total < state_.best_loss) {
     state_.best_loss = mean_total;
@@ -242,7 +267,7 @@ void TrainingLoop::run_epoch(int64_t epoch) {
 }
 
 const TrainingState& TrainingLoop::run() {
-  log_info("training on " + task_.describe());
+  if (writes_files()) log_info("training on " + task_.describe());
   const int64_t end = opt_.stop_after_epoch > 0 ? std::min(opt_.stop_after_epoch, opt_.epochs) : opt_.epochs;
   for (int64_t epoch = state_.epochs_done; epoch < end; ++epoch) run_epoch(epoch);
   return state_;

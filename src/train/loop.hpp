@@ -95,8 +95,9 @@ class TrainingTask {
   virtual nlohmann::json config_json() const = 0;
 };
 
-// Distributed data parallel (issue #13) plugs in here: the loop gives each rank a strided shard of the epoch's
-// order and averages gradients through all_reduce_mean between backward and the optimizer step.
+// Distributed data parallel (src/distributed/) plugs in here: the loop copies rank 0's weights to every rank, gives
+// each rank its shard of the epoch's order (distributed_shard), averages gradients through all_reduce_mean between
+// backward and the optimizer step, and sums the epoch's metrics over the ranks; rank 0 alone writes files.
 class GradientSync {
  public:
   virtual ~GradientSync() = default;
@@ -105,7 +106,18 @@ class GradientSync {
   // Averages every tensor in place over the ranks. A rank whose loss was not finite passes NaN gradients, so every
   // rank sees a non-finite norm and skips the same step.
   virtual void all_reduce_mean(std::vector<torch::Tensor>& gradients) = 0;
+  // Overwrites every tensor in place with rank 0's values (initial or resumed weights, extra parameters).
+  virtual void broadcast_from_rank0(std::vector<torch::Tensor>& tensors) = 0;
+  // Sums each value over the ranks (the epoch's loss sums).
+  virtual void all_reduce_sum(std::vector<double>& values) = 0;
 };
+
+// Rank `rank`'s share of an epoch's `order` (torch's DistributedSampler): the order is padded by repeating its
+// start until its length is a multiple of `world`, then rank r takes positions r, r + world, r + 2·world, … So the
+// shards are disjoint up to the padding, cover every sample, and have equal lengths: every rank takes the same
+// number of steps. With batch b per rank, step i of all ranks together sees exactly batch i of one rank with batch
+// world·b, which is what makes W ranks equal one rank with a W times larger batch.
+std::vector<int64_t> distributed_shard(const std::vector<int64_t>& order, int rank, int world);
 
 struct StepRecord {
   int64_t epoch = 0, batch = 0;

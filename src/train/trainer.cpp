@@ -52,7 +52,7 @@ std::pair<double, double> relative_pose_angles(const Camera& cam, double pivot_z
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig cfg, std::unique_ptr<SampleSource> source)
+Trainer::Trainer(TrainConfig cfg, std::unique_ptr<SampleSource> source, GradientSync* sync)
     : cfg_(std::move(cfg)), source_(std::move(source)), device_(cfg_.device == "cuda" ? torch::kCUDA : torch::kCPU) {
   if (cfg_.device != "cuda" && cfg_.device != "cpu") throw UsageError("train config: device must be cpu or cuda");
   if (cfg_.device == "cuda" && !torch::cuda::is_available())
@@ -73,7 +73,7 @@ Trainer::Trainer(TrainConfig cfg, std::unique_ptr<SampleSource> source)
   }
   cfg_.loop.checkpoint_stem = checkpoint_stem(cfg_.model.experiment());
   cfg_.loop.history_tag = "exp" + std::to_string(cfg_.model.experiment());
-  loop_ = std::make_unique<TrainingLoop>(cfg_.loop, *this);
+  loop_ = std::make_unique<TrainingLoop>(cfg_.loop, *this, sync);
 }
 
 Trainer::~Trainer() = default;

@@ -76,7 +76,8 @@ struct TrainConfig {
 class Trainer : public TrainingTask {
  public:
   // Takes the source (use open_source for files; tests pass their own). Resumes when config.loop.resume is set.
-  Trainer(TrainConfig config, std::unique_ptr<SampleSource> source);
+  // `sync` (a process group, src/distributed/) makes this one rank of a data-parallel run.
+  Trainer(TrainConfig config, std::unique_ptr<SampleSource> source, GradientSync* sync = nullptr);
   ~Trainer() override;
   // Runs from the current state to `epochs` (or `stop_after_epoch`). Returns the final state.
   const TrainingState& run();

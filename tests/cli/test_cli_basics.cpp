@@ -42,8 +42,8 @@ TEST(Cli, UnknownCommandIsNamedWithTheListOfCommands) {
 }
 
 TEST(Cli, UnknownCommandWithHelpIsStillAnError) {
-  expect_unknown_command(run_fresnel("launch --help"), "launch");
-  expect_unknown_command(run_fresnel("--help launch"), "launch");
+  expect_unknown_command(run_fresnel("lunch --help"), "lunch");
+  expect_unknown_command(run_fresnel("--help lunch"), "lunch");
 }
 
 TEST(Cli, MainOptionValuesAreNotTakenForCommands) {

@@ -232,6 +232,8 @@ struct ScalingSync : GradientSync {
     ++calls;
     for (auto& g : grads) g.mul_(factor);
   }
+  void broadcast_from_rank0(std::vector<torch::Tensor>&) override {}
+  void all_reduce_sum(std::vector<double>&) override {}
 };
 }  // namespace
 
@@ -251,6 +253,34 @@ TEST(TrainingLoop, GradientSyncRunsBetweenBackwardAndStep) {
   loop2.run();
   EXPECT_EQ(one.calls, 4);  // a rank with a NaN loss still takes part in the all-reduce
   EXPECT_TRUE(loop2.steps()[1].skipped);
+}
+
+TEST(DistributedShard, DisjointPaddedEqualShardsLikeDistributedSampler) {
+  const std::vector<int64_t> order{7, 3, 9, 1, 4};  // 5 samples on 2 ranks: padded with the first one
+  EXPECT_EQ(distributed_shard(order, 0, 2), (std::vector<int64_t>{7, 9, 4}));
+  EXPECT_EQ(distributed_shard(order, 1, 2), (std::vector<int64_t>{3, 1, 7}));
+  for (int world : {1, 2, 3, 4, 7}) {
+    std::vector<int64_t> seen;
+    size_t length = 0;
+    for (int r = 0; r < world; ++r) {
+      const auto shard = distributed_shard(order, r, world);
+      if (r == 0) length = shard.size();
+      EXPECT_EQ(shard.size(), length) << "world " << world;  // every rank takes the same number of steps
+      seen.insert(seen.end(), shard.begin(), shard.end());
+    }
+    EXPECT_EQ(seen.size(), (order.size() + world - 1) / world * world);
+    // Every sample appears; only the padding (the order's first samples) repeats.
+    std::vector<int64_t> unique(seen);
+    std::sort(unique.begin(), unique.end());
+    unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+    EXPECT_EQ(unique.size(), order.size()) << "world " << world;
+  }
+  // Without padding, rank r's step i is one rank's position i·world + r: the batches of all ranks at a step are
+  // exactly one large batch.
+  const std::vector<int64_t> eight{5, 2, 7, 0, 6, 1, 4, 3};
+  EXPECT_EQ(distributed_shard(eight, 0, 2), (std::vector<int64_t>{5, 7, 6, 4}));
+  EXPECT_EQ(distributed_shard(eight, 1, 2), (std::vector<int64_t>{2, 0, 1, 3}));
+  EXPECT_THROW(distributed_shard(eight, 2, 2), Error);
 }
 
 TEST(BackgroundLoader, ItemsComeInOrderWithAnyNumberOfWorkersAndErrorsSurface) {
