@@ -18,5 +18,7 @@ void register_render(CLI::App& app);
 void register_export_onnx(CLI::App& app);
 void register_infer(CLI::App& app);
 void register_decode(CLI::App& app);
+void register_sample_cap3d(CLI::App& app);
+void register_cap3d_dataset(CLI::App& app);
 
 }  // namespace fresnel::cli
