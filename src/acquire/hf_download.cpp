@@ -36,9 +36,10 @@ class PageCache {
  public:
   PageCache(HfViewerClient& client, HfDatasetRef ref) : client_(client), ref_(std::move(ref)) {}
 
-  int64_t total_rows(int64_t any_row) {
-    url(any_row, "");
+  // Rows in the split (loads the page holding `row`, which may lie beyond the end).
+  int64_t total_rows(int64_t row) {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (!pages_.count(row / kPageRows)) load(row / kPageRows);
     return total_;
   }
 
@@ -47,15 +48,8 @@ class PageCache {
     std::lock_guard<std::mutex> lock(mutex_);
     const int64_t page = row / kPageRows;
     auto it = pages_.find(page);
-    if (it == pages_.end() || (!failed_url.empty() && it->second.count(row) && it->second[row] == failed_url)) {
-      const int64_t length = total_ > 0 ? std::min(kPageRows, total_ - page * kPageRows) : kPageRows;
-      const HfRowsPage p = client_.rows(ref_, page * kPageRows, std::max<int64_t>(length, 1));
-      total_ = p.total_rows;
-      auto& rows = pages_[page];
-      rows.clear();
-      for (const auto& r : p.rows) rows[r.row] = r.url;
-      it = pages_.find(page);
-    }
+    if (it == pages_.end() || (!failed_url.empty() && it->second.count(row) && it->second[row] == failed_url))
+      it = load(page);
     const auto r = it->second.find(row);
     if (r == it->second.end())
       throw Error(ref_.describe() + ": the viewer's page at offset " + std::to_string(page * kPageRows) +
@@ -69,6 +63,16 @@ class PageCache {
   std::mutex mutex_;
   int64_t total_ = 0;
   std::map<int64_t, std::map<int64_t, std::string>> pages_;
+
+  std::map<int64_t, std::map<int64_t, std::string>>::iterator load(int64_t page) {
+    const int64_t length = total_ > 0 ? std::min(kPageRows, total_ - page * kPageRows) : kPageRows;
+    const HfRowsPage p = client_.rows(ref_, page * kPageRows, std::max<int64_t>(length, 1));
+    total_ = p.total_rows;
+    auto& rows = pages_[page];
+    rows.clear();
+    for (const auto& r : p.rows) rows[r.row] = r.url;
+    return pages_.find(page);
+  }
 };
 
 std::string read_file_bytes(const std::string& path) {

@@ -189,6 +189,13 @@ TEST(Download, ClearErrors) {
   e = error_of(o);
   EXPECT_NE(e.find("beyond the dataset"), std::string::npos) << e;
   EXPECT_NE(e.find("250"), std::string::npos) << e;
+  // Beyond the dataset also when the first missing row lies past its end (rows 0..249 already there).
+  o.output_dir = run.tmp.file("full");
+  fs::create_directories(o.output_dir);
+  for (int64_t i = 0; i < 250; ++i) test::write_bytes(o.output_dir + "/" + download_file_name("faces", i), "x");
+  o.count = 260;
+  e = error_of(o);
+  EXPECT_NE(e.find("beyond the dataset"), std::string::npos) << e;
   // Unknown split / column (another folder: with all files present no request is made at all).
   o.count = 5;
   o.output_dir = run.tmp.file("splits");
