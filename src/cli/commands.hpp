@@ -20,5 +20,8 @@ void register_infer(CLI::App& app);
 void register_decode(CLI::App& app);
 void register_vlm(CLI::App& app);
 void register_launch(CLI::App& app);
+void register_sample_cap3d(CLI::App& app);
+void register_cap3d_dataset(CLI::App& app);
+void register_download(CLI::App& app);
 
 }  // namespace fresnel::cli

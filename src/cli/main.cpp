@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
   register_decode(app);
   register_vlm(app);
   register_launch(app);
+  register_sample_cap3d(app);
+  register_cap3d_dataset(app);
+  register_download(app);
 
   if (const auto command = unknown_command(app, argc, argv)) {
     std::cerr << "error: unknown command '" << *command << "'; commands: " << command_names(app) << std::endl;
