@@ -19,5 +19,6 @@ void register_export_onnx(CLI::App& app);
 void register_infer(CLI::App& app);
 void register_decode(CLI::App& app);
 void register_import_checkpoint(CLI::App& app);
+void register_v2(CLI::App& app);
 
 }  // namespace fresnel::cli

@@ -11,6 +11,7 @@
 #include "decode/saag_decoders.hpp"
 #include "train/checkpoint.hpp"
 #include "train/model.hpp"
+#include "v2/trainer.hpp"
 
 namespace fresnel::v2 {
 namespace {
@@ -210,6 +211,35 @@ ImportSummary import_checkpoint(const std::string& original, const std::string& 
   ImportSummary summary;
   if (const auto* e = root.find("epoch"); e && e->kind == PtObject::Kind::Int) summary.original_epoch = e->i;
 
+  if (sd.count("feature_proj.weight")) {  // a v2 checkpoint: the module names are ours already
+    SlatDecoderOptions o;
+    o.decoder_type = sd.count("voxel_embed") ? "transformer" : "mlp";
+    o.feature_dim = sd.at("feature_proj.weight").size(1);
+    o.hidden_dim = sd.at("feature_proj.weight").size(0);
+    o.max_resolution =
+        sd.count("pos_encoding.pos_embed_x.weight") ? sd.at("pos_encoding.pos_embed_x.weight").size(0) : 64;
+    if (!sd.count("gaussian_head.head.4.weight"))
+      throw file_error(original, "model_state_dict has no 'gaussian_head.head.4.weight'");
+    o.num_gaussians = sd.at("gaussian_head.head.4.weight").size(0) / kSlatGaussianParams;
+    int64_t layers = 0;
+    while (sd.count(o.transformer() ? "blocks." + std::to_string(layers) + ".norm1.weight"
+                                    : "mlp." + std::to_string(3 * layers) + ".weight"))
+      ++layers;
+    o.num_layers = layers;
+    o.num_heads = config_value<int64_t>(cfg, "num_heads", 8);
+    o.dropout = config_value<double>(cfg, "dropout", 0.1);
+    o.predict_occupancy = o.transformer() && sd.count("occupancy_head.mlp.0.weight");
+    o.occupancy_threshold = config_value<double>(cfg, "occupancy_threshold", 0.5);
+    SlatDecoder model(o);
+    load_exact(*model, sd, original);
+    summary.parameters = count_parameters(*model);
+    summary.kind = "v2 " + o.decoder_type + " decoder";
+    save_v2_model(output, model,
+                  {{"imported_from", original},
+                   {"original_epoch", summary.original_epoch},
+                   {"original_config", without_secrets(cfg)}});
+    return summary;
+  }
   auto conv = convert_v1(sd, cfg, original);
   // Every original tensor must have been mapped (except the edge detector's fixed Sobel buffers).
   size_t mapped_sources = 0;

@@ -12,6 +12,7 @@
 #include "testutil/testutil.hpp"
 #include "train/checkpoint.hpp"
 #include "v2/import_checkpoint.hpp"
+#include "v2/trainer.hpp"
 
 using namespace fresnel;
 
@@ -116,4 +117,37 @@ TEST(ImportCheckpoint, RejectsWhatHasNoCounterpart) {
                             {"config", PtValue::of_dict({{"experiment", PtValue::integer(3)}})}}));
   EXPECT_THROW(v2::import_checkpoint(dir.path() + "/extra.pt", dir.path() + "/o.pt"), Error);
   EXPECT_FALSE(std::ifstream(dir.path() + "/o.pt").good());  // nothing written on failure
+}
+
+TEST(ImportCheckpoint, V2CheckpointLoadsByName) {
+  // An original-style v2 checkpoint: the original's parameter names are the module's (test_slat_decoder checks them).
+  v2::SlatDecoderOptions o;
+  o.feature_dim = 12;
+  o.hidden_dim = 24;
+  o.num_heads = 4;
+  o.num_layers = 2;
+  o.num_gaussians = 3;
+  torch::manual_seed(5);
+  v2::SlatDecoder original(o);
+  std::vector<std::pair<std::string, PtValue>> sd;
+  for (const auto& p : original->named_parameters()) sd.emplace_back(p.key(), PtValue(p.value().detach().clone()));
+  test::TempDir dir;
+  save_pt(dir.path() + "/best.pt",
+          PtValue::of_dict({{"epoch", PtValue::integer(9)},
+                            {"model_state_dict", PtValue::of_dict(sd)},
+                            {"config", PtValue::of_dict({{"num_heads", PtValue::integer(4)},
+                                                         {"decoder_type", PtValue::str("transformer")}})}}));
+  auto s = v2::import_checkpoint(dir.path() + "/best.pt", dir.path() + "/ours.pt");
+  EXPECT_EQ(s.kind, "v2 transformer decoder");
+  auto model = v2::load_v2_model(dir.path() + "/ours.pt");
+  EXPECT_EQ(model->options().num_layers, 2);
+  EXPECT_EQ(model->options().num_gaussians, 3);
+  original->eval();
+  torch::NoGradGuard no_grad;
+  auto features = torch::randn({1, 5, 12});
+  auto coords = torch::randint(0, 64, {1, 9, 4}, torch::kInt32);
+  auto a = original->forward(features, coords, {});
+  auto b = model->forward(features, coords, {});
+  EXPECT_TRUE(torch::equal(a.gaussians, b.gaussians));
+  EXPECT_TRUE(torch::equal(a.occupancy_logits, b.occupancy_logits));
 }
