@@ -15,6 +15,7 @@
 #include "core/gaussian_io.hpp"
 #include "core/log.hpp"
 #include "train/loop.hpp"
+#include "v2/generate.hpp"
 #include "v2/slat_decoder.hpp"
 #include "v2/trainer.hpp"
 #include "v2/trellis_dataset.hpp"
@@ -175,15 +176,37 @@ void add_infer(CLI::App* v2cmd) {
   });
 }
 
+void add_generate(CLI::App* v2cmd) {
+  auto* cmd = v2cmd->add_subcommand(
+      "generate", "Run TRELLIS over a folder of images (a fresh worker per batch, failures in _failures.json)");
+  auto o = std::make_shared<v2::GenerateOptions>();
+  cmd->add_option("--input_dir", o->input_dir, "Folder of images")->required();
+  cmd->add_option("--output_dir", o->output_dir, "Dataset folder to fill")->capture_default_str();
+  cmd->add_option("--num_samples", o->num_samples, "Images to use (0 = all)")->capture_default_str();
+  cmd->add_option("--num_steps", o->num_steps, "Sampler steps of both TRELLIS stages")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
+  cmd->add_flag("--resume", o->resume, "Keep samples that already have gaussians.ply");
+  cmd->add_option("--batch_size", o->batch_size, "Images per worker process (0 = all)")->capture_default_str();
+  cmd->add_option("--trellis_dir", o->trellis_dir, "TRELLIS checkout with its .venv")->capture_default_str();
+  cmd->add_option("--python", o->python, "Python to run the worker (default <trellis_dir>/.venv/bin/python)");
+  cmd->add_option("--worker", o->worker, "Worker script")->capture_default_str();
+  set_guarded_callback(cmd, [o] {
+    const auto s = v2::run_generation(*o);
+    std::cout << s.done << " samples done, " << s.skipped << " images skipped after " << o->max_failures
+              << " failures, " << s.rounds << " worker runs\n";
+  });
+}
+
 }  // namespace
 
 void register_v2(CLI::App& app) {
-  auto* v2cmd = app.add_subcommand("v2", "Fresnel v2: TRELLIS distillation (info, check, train, infer)");
+  auto* v2cmd = app.add_subcommand("v2", "Fresnel v2: TRELLIS distillation (info, check, train, infer, generate)");
   v2cmd->require_subcommand(1);
   add_info(v2cmd);
   add_check(v2cmd);
   add_train(v2cmd);
   add_infer(v2cmd);
+  add_generate(v2cmd);
 }
 
 }  // namespace fresnel::cli
