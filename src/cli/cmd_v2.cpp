@@ -110,6 +110,11 @@ void add_train(CLI::App* v2cmd) {
   cmd->add_option("--occupancy_weight", f->task.occupancy_weight, "Weight of the occupancy BCE")->capture_default_str();
   cmd->add_option("--max_gaussians", f->task.max_gaussians, "Target Gaussians per sample (random subset)")
       ->capture_default_str();
+  cmd->add_option("--render_weight", f->task.render_weight,
+                  "Weight of a render loss: predicted vs target Gaussians from --render_views views, L1 + 0.5(1-SSIM)")
+      ->capture_default_str();
+  cmd->add_option("--render_views", f->task.render_views, "Views of the render loss")->capture_default_str();
+  cmd->add_option("--render_resolution", f->task.render_resolution, "Render loss image size")->capture_default_str();
   cmd->add_option("--save_interval", f->loop.save_interval, "Save every N epochs (plus best and last)")
       ->capture_default_str();
   cmd->add_option("--seed", f->loop.seed, "Random seed")->capture_default_str();

@@ -2,6 +2,11 @@
 
 #include <torch/torch.h>
 
+#include "core/camera.hpp"
+#include "core/gaussians.hpp"
+#include "metrics/ssim.hpp"
+#include "render/render.hpp"
+
 namespace fresnel::v2 {
 
 namespace F = torch::nn::functional;
@@ -80,6 +85,31 @@ torch::Tensor occupancy_loss(const torch::Tensor& logits, const torch::Tensor& t
   auto m = mask.to(torch::kBool);
   if (m.sum().item<int64_t>() == 0) return torch::zeros({}, logits.options());
   return F::binary_cross_entropy_with_logits(logits.index({m}), target.index({m}).to(logits.dtype()));
+}
+
+namespace {
+Gaussians rows_to_gaussians(const torch::Tensor& rows) {
+  Gaussians g;
+  g.means = rows.narrow(1, 0, 3);
+  g.scales = rows.narrow(1, 3, 3);
+  g.quats = rows.narrow(1, 6, 4);
+  g.colors = rows.narrow(1, 10, 3);
+  g.opacities = rows.select(1, 13);
+  return g;
+}
+}  // namespace
+
+torch::Tensor render_loss(const torch::Tensor& pred_rows, const torch::Tensor& target_rows, int views, int resolution) {
+  const double f = resolution;
+  auto cams = orbit_cameras(views, 3.0, 0.2, {0, 0, 0}, f, f, resolution, resolution);
+  auto pred = render(rows_to_gaussians(pred_rows), cams).rgb;  // (V,H,W,3)
+  torch::Tensor target;
+  {
+    torch::NoGradGuard no_grad;
+    target = render(rows_to_gaussians(target_rows), cams).rgb;
+  }
+  auto l1 = (pred - target).abs().mean();
+  return l1 + 0.5 * ssim_loss(pred.permute({0, 3, 1, 2}).contiguous(), target.permute({0, 3, 1, 2}).contiguous());
 }
 
 void OccupancyCounts::add(const torch::Tensor& logits, const torch::Tensor& target, const torch::Tensor& mask,

@@ -28,12 +28,6 @@ void SlatDecoderOptions::validate() const {
   if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
 }
 
-int64_t count_parameters(const torch::nn::Module& module) {
-  int64_t n = 0;
-  for (const auto& p : module.parameters()) n += p.numel();
-  return n;
-}
-
 // --- pieces ----------------------------------------------------------------------------------------------------
 
 PositionalEncoding3DImpl::PositionalEncoding3DImpl(int64_t d, int64_t max_resolution)

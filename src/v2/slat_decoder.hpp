@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "decode/decoder_common.hpp"
+
 namespace fresnel::v2 {
 
 struct SlatDecoderOptions {
@@ -139,6 +141,6 @@ class SlatDecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(SlatDecoder);
 
-int64_t count_parameters(const torch::nn::Module& module);
+using decode::count_parameters;
 
 }  // namespace fresnel::v2

@@ -100,6 +100,17 @@ train::LossTerms V2Task::next_losses() {
         opt_.occupancy_weight * occupancy_loss(out.occupancy_logits, batch.occupancy_target, batch.coord_mask);
     counts_.add(out.occupancy_logits, batch.occupancy_target, batch.coord_mask, G);
   }
+  if (opt_.render_weight > 0) {
+    auto sum = torch::zeros({}, out.gaussians.options());
+    const int64_t B = out.gaussians.size(0);
+    for (int64_t b = 0; b < B; ++b) {
+      auto pred = out.gaussians[b].index({pred_mask[b]});
+      auto target = batch.gaussians[b].index({batch.gaussian_mask[b]});
+      if (pred.size(0) > 0 && target.size(0) > 0)
+        sum = sum + render_loss(pred, target, opt_.render_views, opt_.render_resolution);
+    }
+    terms.terms["render"] = opt_.render_weight * sum / static_cast<double>(B);
+  }
   torch::Tensor total;
   for (const auto& [k, v] : terms.terms) total = total.defined() ? total + v : v;
   terms.total = total;

@@ -25,6 +25,9 @@ struct V2TrainOptions {
   double occupancy_distance = 0.15;
   double occupancy_weight = 2.0;
   int num_workers = 2;
+  double render_weight = 0.0;  // > 0: add render_weight · render_loss (matching_loss.hpp)
+  int render_views = 4;
+  int render_resolution = 64;
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
@@ -35,6 +38,9 @@ struct V2TrainOptions {
     visit("occupancy_distance", c.occupancy_distance);
     visit("occupancy_weight", c.occupancy_weight);
     visit("num_workers", c.num_workers);
+    visit("render_weight", c.render_weight);
+    visit("render_views", c.render_views);
+    visit("render_resolution", c.render_resolution);
   }
 };
 

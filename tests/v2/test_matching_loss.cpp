@@ -66,3 +66,16 @@ TEST(MatchingLoss, OccupancyBceAndMetrics) {
   EXPECT_DOUBLE_EQ(c.recall(), 1.0);  // the one valid positive is predicted
   EXPECT_DOUBLE_EQ(c.avg_gaussians(), 2 * 8.0);
 }
+
+TEST(MatchingLoss, RenderLossIsZeroOnItselfAndPullsPredictions) {
+  auto t = line(8, -0.4);
+  t.narrow(1, 3, 3).fill_(0.05);
+  EXPECT_NEAR(v2::render_loss(t, t, 2, 32).item<double>(), 0.0, 1e-6);
+  auto p = t.clone();
+  p.select(1, 1).add_(0.2);  // moved off the targets
+  p.requires_grad_(true);
+  auto l = v2::render_loss(p, t, 2, 32);
+  EXPECT_GT(l.item<double>(), 1e-3);
+  l.backward();
+  EXPECT_GT(p.grad().narrow(1, 0, 3).abs().sum().item<double>(), 0.0);
+}
