@@ -62,11 +62,12 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::T
   for (int64_t i = 0; i < N; i += chunk_size) {
     const int64_t n = std::min(chunk_size, N - i);
     auto qc = q(x.narrow(1, i, n)).reshape({B, n, heads_, hd}).permute({0, 2, 1, 3});
-    auto attn = torch::matmul(qc, k.transpose(-2, -1)) * scale;
+    auto attn = torch::matmul(qc * scale, k.transpose(-2, -1));  // scaling q: no (n×M) temporary
     if (mask.defined()) attn = attn.masked_fill(mask.narrow(1, i, n).logical_not().view({B, 1, n, 1}), -1e4);
-    attn = (attn - std::get<0>(attn.max(-1, true))).softmax(-1);
-    attn = attn_drop(attn);
-    attn = torch::nan_to_num(attn, 1.0 / static_cast<double>(M));  // a degenerate row attends uniformly
+    // softmax subtracts the row maximum itself (the original's explicit subtraction was one more saved copy).
+    attn = attn_drop(attn.softmax(-1));
+    // A degenerate row attends uniformly; checked first so no copy is kept for backward when there is none.
+    if (attn.isnan().any().item<bool>()) attn = torch::nan_to_num(attn, 1.0 / static_cast<double>(M));
     outs.push_back(torch::matmul(attn, v).transpose(1, 2).reshape({B, n, D}));
   }
   return proj_drop(proj(outs.size() == 1 ? outs[0] : torch::cat(outs, 1)));
