@@ -5,6 +5,7 @@
 #include "cli/commands.hpp"
 #include "core/log.hpp"
 #include "data/synth_dataset.hpp"
+#include "data/synth_v2.hpp"
 
 namespace fresnel::cli {
 
@@ -23,7 +24,16 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--seed", opts->seed, "Random seed (same seed, same bytes)")->capture_default_str();
   cmd->add_option("--split", *split, "Train,val,test fractions, e.g. 0.8,0.1,0.1")->capture_default_str();
   cmd->add_option("--aa", opts->supersample, "Anti-aliasing: NxN rays per pixel")->capture_default_str();
-  set_guarded_callback(cmd, [opts, split] {
+  auto v2 = std::make_shared<bool>(false);
+  cmd->add_flag("--v2", *v2,
+                "Write a Fresnel v2 (TRELLIS distillation) dataset instead: image.png, features.pt, coords.pt, "
+                "slat.pt, gaussians.ply, metadata.json per object (docs/v2.md); uses --out, --objects, --seed, --aa");
+  set_guarded_callback(cmd, [opts, split, v2] {
+    if (*v2) {
+      synth::generate_v2_dataset({opts->out_dir, opts->objects, opts->seed, opts->supersample});
+      std::cout << "wrote " << opts->objects << " v2 objects to " << opts->out_dir << "\n";
+      return;
+    }
     opts->split = synth::parse_split(*split);
     synth::generate_dataset(*opts);
     const auto counts = synth::split_counts(opts->objects, opts->split);

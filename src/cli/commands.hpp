@@ -23,5 +23,7 @@ void register_launch(CLI::App& app);
 void register_sample_cap3d(CLI::App& app);
 void register_cap3d_dataset(CLI::App& app);
 void register_download(CLI::App& app);
+void register_import_checkpoint(CLI::App& app);
+void register_v2(CLI::App& app);
 
 }  // namespace fresnel::cli

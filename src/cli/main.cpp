@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   register_sample_cap3d(app);
   register_cap3d_dataset(app);
   register_download(app);
+  register_import_checkpoint(app);
+  register_v2(app);
 
   if (const auto command = unknown_command(app, argc, argv)) {
     std::cerr << "error: unknown command '" << *command << "'; commands: " << command_names(app) << std::endl;

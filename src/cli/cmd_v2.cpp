@@ -1,0 +1,217 @@
+// `fresnel v2 …`: the TRELLIS distillation pipeline (docs/v2.md).
+//   info   parameter count of the decoder for the given sizes
+//   check  the dataset's valid samples and why the others are not (the original's "validate dataset" snippet)
+//   train  DirectSLatDecoder / MLPSLatDecoder on a dataset (the original's train_direct_decoder.py flags)
+//   infer  dataset samples → predicted and target Gaussians ({name}_pred.ply, {name}_target.ply)
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/cli_common.hpp"
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/gaussian_io.hpp"
+#include "core/log.hpp"
+#include "train/loop.hpp"
+#include "v2/generate.hpp"
+#include "v2/slat_decoder.hpp"
+#include "v2/trainer.hpp"
+#include "v2/trellis_dataset.hpp"
+
+namespace fresnel::cli {
+
+namespace {
+
+// The original's model flags (train_direct_decoder.py), shared by info and train.
+void add_model_flags(CLI::App* cmd, v2::SlatDecoderOptions& o) {
+  cmd->add_option("--decoder_type", o.decoder_type, "transformer (DirectSLatDecoder) or mlp (MLPSLatDecoder)")
+      ->check(CLI::IsMember({"transformer", "mlp"}))
+      ->capture_default_str();
+  cmd->add_option("--hidden_dim", o.hidden_dim, "Hidden width")->capture_default_str();
+  cmd->add_option("--num_layers", o.num_layers, "Transformer blocks (or MLP layers)")->capture_default_str();
+  cmd->add_option("--num_gaussians", o.num_gaussians, "Gaussians per voxel")->capture_default_str();
+}
+
+// v2 Gaussian rows (N,14) in the dataset frame (positions ×2) → Gaussians in TRELLIS's frame (positions /2), as the
+// original's direct_decoder_inference.py writes them.
+Gaussians to_gaussians(const torch::Tensor& rows) {
+  Gaussians g;
+  g.means = rows.narrow(1, 0, 3) / 2.0;
+  g.scales = rows.narrow(1, 3, 3).clamp_min(1e-8);
+  auto q = rows.narrow(1, 6, 4);
+  g.quats = q / q.norm(2, 1, true).clamp_min(1e-8);
+  g.colors = rows.narrow(1, 10, 3).clamp(0.0, 1.0);
+  g.opacities = rows.select(1, 13).clamp(0.0, 1.0);
+  return g;
+}
+
+void add_info(CLI::App* v2cmd) {
+  auto* cmd = v2cmd->add_subcommand("info", "Print the v2 decoder's parameter count for the given sizes");
+  auto o = std::make_shared<v2::SlatDecoderOptions>();
+  add_model_flags(cmd, *o);
+  cmd->add_option("--feature_dim", o->feature_dim, "Conditioning feature width (DINOv2 ViT-L/14: 1024)")
+      ->capture_default_str();
+  cmd->add_option("--num_heads", o->num_heads, "Attention heads")->capture_default_str();
+  set_guarded_callback(cmd, [o] {
+    v2::SlatDecoder model(*o);
+    std::cout << o->decoder_type << " decoder: " << v2::count_parameters(*model) << " parameters\n";
+    for (const auto& child : model->named_children())
+      std::cout << "  " << child.key() << ": " << v2::count_parameters(*child.value()) << "\n";
+  });
+}
+
+void add_check(CLI::App* v2cmd) {
+  auto* cmd =
+      v2cmd->add_subcommand("check", "Validate a TRELLIS distillation dataset: valid samples and why others are not");
+  auto dir = std::make_shared<std::string>();
+  cmd->add_option("data_dir", *dir, "Dataset folder (one folder per object)")->required();
+  set_guarded_callback(cmd, [dir] {
+    const auto report = v2::check_trellis_dataset(*dir);
+    for (const auto& s : report.samples)
+      if (!s.valid) std::cout << "invalid " << s.name << ": " << s.problem << "\n";
+    for (const auto& s : report.skipped_images) std::cout << "skipped by the generator (2 failures): " << s << "\n";
+    std::cout << "Valid samples: " << report.valid() << " of " << report.samples.size() << "\n";
+    if (report.valid() == 0) throw Error(*dir + ": no valid sample");
+  });
+}
+
+void add_train(CLI::App* v2cmd) {
+  auto* cmd = v2cmd->add_subcommand("train", "Train the v2 direct decoder on a TRELLIS distillation dataset");
+  struct Flags {
+    v2::V2TrainOptions task;
+    train::LoopOptions loop;
+    std::string mode = "structure_supervised";
+    bool no_amp = false, no_checkpoint = false, no_occupancy = false;
+    int64_t num_gaussians = 8;
+  };
+  auto f = std::make_shared<Flags>();
+  f->task.model.dropout = 0.2;  // the original trainer's TrainingConfig
+  f->loop.output_dir = "checkpoints/fresnel_v2";
+  f->loop.lr = 1e-4;
+  f->loop.weight_decay = 1e-3;
+  f->loop.grad_clip = 1.0;
+  f->loop.save_interval = 10;
+  cmd->add_option("--data_dir", f->task.data_dir, "Dataset folder")->capture_default_str();
+  cmd->add_option("--output_dir", f->loop.output_dir, "Checkpoints and history")->capture_default_str();
+  cmd->add_option("--mode", f->mode, "structure_supervised or end_to_end (accepted; no effect, as in the original)")
+      ->check(CLI::IsMember({"structure_supervised", "end_to_end"}));
+  add_model_flags(cmd, f->task.model);
+  cmd->add_option("--epochs", f->loop.epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--batch_size", f->task.batch_size, "Samples per batch")->capture_default_str();
+  cmd->add_option("--lr", f->loop.lr, "Learning rate (AdamW, cosine per epoch)")->capture_default_str();
+  cmd->add_option("--resume", f->loop.resume, "Continue from a checkpoint");
+  cmd->add_flag("--no_amp", f->no_amp, "Mixed precision off (we always train in float32; accepted for compatibility)");
+  cmd->add_option("--max_coords", f->task.max_coords, "Voxels per sample (random subset)")->capture_default_str();
+  cmd->add_flag("--no_checkpoint", f->no_checkpoint,
+                "Gradient checkpointing off (libtorch C++ has none: always off; accepted for compatibility)");
+  cmd->add_flag("--no_occupancy", f->no_occupancy, "No occupancy head and no occupancy loss");
+  cmd->add_option("--occupancy_weight", f->task.occupancy_weight, "Weight of the occupancy BCE")->capture_default_str();
+  cmd->add_option("--max_gaussians", f->task.max_gaussians, "Target Gaussians per sample (random subset)")
+      ->capture_default_str();
+  cmd->add_option("--render_weight", f->task.render_weight,
+                  "Weight of a render loss: predicted vs target Gaussians from --render_views views, L1 + 0.5(1-SSIM)")
+      ->capture_default_str();
+  cmd->add_option("--render_views", f->task.render_views, "Views of the render loss")->capture_default_str();
+  cmd->add_option("--render_resolution", f->task.render_resolution, "Render loss image size")->capture_default_str();
+  cmd->add_option("--save_interval", f->loop.save_interval, "Save every N epochs (plus best and last)")
+      ->capture_default_str();
+  cmd->add_option("--seed", f->loop.seed, "Random seed")->capture_default_str();
+  cmd->add_option("--stop_after_epoch", f->loop.stop_after_epoch,
+                  "Stop after this many epochs while keeping the --epochs schedule (continue with --resume)");
+  cmd->add_option("--num_workers", f->task.num_workers, "Loader threads")->capture_default_str();
+  set_guarded_callback(cmd, [f] {
+    if (f->loop.epochs < 1) throw UsageError("--epochs must be >= 1");
+    if (f->task.batch_size < 1) throw UsageError("--batch_size must be >= 1");
+    if (f->task.max_coords < 1 || f->task.max_gaussians < 1)
+      throw UsageError("--max_coords/--max_gaussians must be >= 1");
+    f->task.model.predict_occupancy = !f->no_occupancy;
+    f->loop.checkpoint_stem = v2::v2_checkpoint_stem(f->task.model);
+    f->loop.history_tag = "v2_" + f->task.model.decoder_type;
+    torch::manual_seed(f->loop.seed);
+    v2::V2Task task(f->task);
+    log_info("v2 train: " + task.describe());
+    train::TrainingLoop loop(f->loop, task);
+    const auto& st = loop.run();
+    std::cout << "trained " << st.epochs_done << " epochs (" << st.skipped_batches << " non-finite steps skipped); "
+              << "checkpoints in " << f->loop.output_dir << "\n";
+  });
+}
+
+void add_infer(CLI::App* v2cmd) {
+  auto* cmd = v2cmd->add_subcommand("infer", "Predict Gaussians for dataset samples with a v2 checkpoint");
+  struct Flags {
+    std::string checkpoint, data_dir, output_dir = "output/inference";
+    int64_t sample_idx = 0, num_samples = 1, max_coords = 4000;
+  };
+  auto f = std::make_shared<Flags>();
+  cmd->add_option("--checkpoint", f->checkpoint, "v2 checkpoint (direct_decoder_*.pt)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data_dir", f->data_dir, "Dataset folder")->required();
+  cmd->add_option("--output_dir", f->output_dir, "Where {name}_pred.ply and {name}_target.ply go")
+      ->capture_default_str();
+  cmd->add_option("--sample_idx", f->sample_idx, "First sample (in the dataset's sorted order)")->capture_default_str();
+  cmd->add_option("--num_samples", f->num_samples, "How many samples")->capture_default_str();
+  cmd->add_option("--max_coords", f->max_coords, "Voxels per sample")->capture_default_str();
+  set_guarded_callback(cmd, [f] {
+    auto model = v2::load_v2_model(f->checkpoint);
+    const auto samples = v2::find_trellis_samples(f->data_dir);
+    if (f->sample_idx < 0 || f->sample_idx >= static_cast<int64_t>(samples.size()))
+      throw UsageError("--sample_idx " + std::to_string(f->sample_idx) + " is outside the dataset's " +
+                       std::to_string(samples.size()) + " samples");
+    std::filesystem::create_directories(f->output_dir);
+    v2::TrellisDatasetOptions dataset;
+    dataset.max_coords = f->max_coords;
+    torch::NoGradGuard no_grad;
+    const int64_t end = std::min<int64_t>(samples.size(), f->sample_idx + std::max<int64_t>(1, f->num_samples));
+    for (int64_t i = f->sample_idx; i < end; ++i) {
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(42);
+      auto s = v2::load_trellis_sample(samples[i], dataset, gen);
+      auto b = v2::collate({s});
+      auto out = model->forward(b.features, b.coords, b.coord_mask);
+      auto pred = model->occupied_gaussians(out, b.coord_mask, 0);
+      const std::string stem = f->output_dir + "/" + s.name;
+      save_gaussians(stem + "_pred.ply", to_gaussians(pred));
+      save_gaussians(stem + "_target.ply", to_gaussians(s.gaussians.narrow(0, 0, s.n_gaussians)));
+      std::cout << s.name << ": " << pred.size(0) << " predicted Gaussians (" << s.n_gaussians << " in the target) -> "
+                << stem << "_pred.ply\n";
+    }
+  });
+}
+
+void add_generate(CLI::App* v2cmd) {
+  auto* cmd = v2cmd->add_subcommand(
+      "generate", "Run TRELLIS over a folder of images (a fresh worker per batch, failures in _failures.json)");
+  auto o = std::make_shared<v2::GenerateOptions>();
+  cmd->add_option("--input_dir", o->input_dir, "Folder of images")->required();
+  cmd->add_option("--output_dir", o->output_dir, "Dataset folder to fill")->capture_default_str();
+  cmd->add_option("--num_samples", o->num_samples, "Images to use (0 = all)")->capture_default_str();
+  cmd->add_option("--num_steps", o->num_steps, "Sampler steps of both TRELLIS stages")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
+  cmd->add_flag("--resume", o->resume, "Keep samples that already have gaussians.ply");
+  cmd->add_option("--batch_size", o->batch_size, "Images per worker process (0 = all)")->capture_default_str();
+  cmd->add_option("--trellis_dir", o->trellis_dir, "TRELLIS checkout with its .venv")->capture_default_str();
+  cmd->add_option("--python", o->python, "Python to run the worker (default <trellis_dir>/.venv/bin/python)");
+  cmd->add_option("--worker", o->worker, "Worker script")->capture_default_str();
+  set_guarded_callback(cmd, [o] {
+    const auto s = v2::run_generation(*o);
+    std::cout << s.done << " samples done, " << s.skipped << " images skipped after " << o->max_failures
+              << " failures, " << s.rounds << " worker runs\n";
+  });
+}
+
+}  // namespace
+
+void register_v2(CLI::App& app) {
+  auto* v2cmd = app.add_subcommand("v2", "Fresnel v2: TRELLIS distillation (info, check, train, infer, generate)");
+  v2cmd->require_subcommand(1);
+  add_info(v2cmd);
+  add_check(v2cmd);
+  add_train(v2cmd);
+  add_infer(v2cmd);
+  add_generate(v2cmd);
+}
+
+}  // namespace fresnel::cli

@@ -1,0 +1,37 @@
+// `fresnel synth --v2`: a TRELLIS distillation dataset (v2/trellis_dataset.hpp layout) made from the procedural
+// objects of synth_scene.hpp, so every part of Fresnel v2 trains and is measured without TRELLIS or pretrained
+// weights. Per object folder:
+//   image.png     the input view, 518×518, ray cast (black background)
+//   features.pt   (1, 1369, 588) float32: the fixed "patch embedding" of image.png — its 37×37 grid of 14×14 RGB
+//                 patches, each flattened (row, column, channel) and mapped to [−1, 1] (2·rgb − 1). Token t is patch
+//                 row t/37, column t%37 (DINOv2's order without its 5 leading tokens).
+//   coords.pt     (N, 4) int32 [0, x, y, z]: the ground-truth surface voxels on the 64³ grid (a voxel whose centre is
+//                 inside the object and one of whose 6 neighbours' centres is outside)
+//   slat.pt       {feats (N, 8): mean colour 3, mean normal 3, log(1 + surface points), 1; coords (N, 4)}
+//   gaussians.ply TRELLIS's 17 properties (x y z nx ny nz f_dc_0..2 opacity scale_0..2 rot_0..3; log scale, logit
+//                 opacity, SH DC, w-first quaternions): one flat Gaussian per first hit of axis-aligned rays through
+//                 a 128² grid from the 6 axis directions, scale one voxel in the surface plane and a tenth across.
+//   metadata.json the object's spec and the frames
+// Frame: TRELLIS's Y-up object frame, positions in [−0.5, 0.5]³. Our scene frame (y down) maps to it by a 180°
+// rotation about x: (x, y, z) ↦ s·(x, −y, −z) with s = 0.5 / kSynthObjectRadius · 0.95. coords.pt uses the same
+// frame as gaussians.ply: voxel v covers [v/64 − 0.5, (v+1)/64 − 0.5) on each axis.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace fresnel::synth {
+
+struct V2Options {
+  std::string out_dir;
+  int64_t objects = 100;
+  uint64_t seed = 0;
+  int supersample = 2;
+};
+
+constexpr int kV2ImageSize = 518;
+constexpr int kV2Grid = 64;
+
+// Writes one folder per object (obj_00000, …); existing complete folders are kept (resumable).
+void generate_v2_dataset(const V2Options& options);
+
+}  // namespace fresnel::synth

@@ -1,0 +1,210 @@
+#include "v2/slat_decoder.hpp"
+
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+
+namespace fresnel::v2 {
+
+namespace F = torch::nn::functional;
+
+void SlatDecoderOptions::validate() const {
+  if (decoder_type != "transformer" && decoder_type != "mlp")
+    throw Error("decoder_type must be transformer or mlp, got '" + decoder_type + "'");
+  auto positive = [](const char* name, int64_t v) {
+    if (v < 1) throw Error(std::string(name) + " must be >= 1, got " + std::to_string(v));
+  };
+  positive("feature_dim", feature_dim);
+  positive("hidden_dim", hidden_dim);
+  positive("num_layers", num_layers);
+  positive("num_heads", num_heads);
+  positive("num_gaussians_per_voxel", num_gaussians);
+  positive("max_resolution", max_resolution);
+  positive("chunk_size", chunk_size);
+  if (hidden_dim < 3) throw Error("hidden_dim must be >= 3 (three positional embeddings)");
+  if (transformer() && hidden_dim % num_heads != 0)
+    throw Error("hidden_dim (" + std::to_string(hidden_dim) + ") must be a multiple of num_heads (" +
+                std::to_string(num_heads) + ")");
+  if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
+}
+
+// --- pieces ----------------------------------------------------------------------------------------------------
+
+PositionalEncoding3DImpl::PositionalEncoding3DImpl(int64_t d, int64_t max_resolution)
+    : max_resolution_(max_resolution) {
+  pos_embed_x = register_module("pos_embed_x", torch::nn::Embedding(max_resolution, d / 3));
+  pos_embed_y = register_module("pos_embed_y", torch::nn::Embedding(max_resolution, d / 3));
+  pos_embed_z = register_module("pos_embed_z", torch::nn::Embedding(max_resolution, d - 2 * (d / 3)));
+}
+
+torch::Tensor PositionalEncoding3DImpl::forward(const torch::Tensor& coords) {
+  auto c = coords.narrow(-1, 1, 3).clamp(0, max_resolution_ - 1).to(torch::kLong);
+  return torch::cat({pos_embed_x(c.select(-1, 0)), pos_embed_y(c.select(-1, 1)), pos_embed_z(c.select(-1, 2))}, -1);
+}
+
+CrossAttentionImpl::CrossAttentionImpl(int64_t dim, int64_t heads, double dropout, int64_t chunk)
+    : chunk_size(chunk), heads_(heads) {
+  q = register_module("q", torch::nn::Linear(dim, dim));
+  kv = register_module("kv", torch::nn::Linear(dim, 2 * dim));
+  attn_drop = register_module("attn_drop", torch::nn::Dropout(dropout));
+  proj = register_module("proj", torch::nn::Linear(dim, dim));
+  proj_drop = register_module("proj_drop", torch::nn::Dropout(dropout));
+}
+
+torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
+                                          const torch::Tensor& mask) {
+  const int64_t B = x.size(0), N = x.size(1), D = x.size(2), M = context.size(1), hd = D / heads_;
+  auto kvs = kv(context).reshape({B, M, 2, heads_, hd}).permute({2, 0, 3, 1, 4});
+  auto k = kvs[0], v = kvs[1];  // (B,H,M,hd)
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // Keys and values are shared; queries go in chunks so the (B,H,n,M) scores stay small.
+  std::vector<torch::Tensor> outs;
+  for (int64_t i = 0; i < N; i += chunk_size) {
+    const int64_t n = std::min(chunk_size, N - i);
+    auto qc = q(x.narrow(1, i, n)).reshape({B, n, heads_, hd}).permute({0, 2, 1, 3});
+    auto attn = torch::matmul(qc * scale, k.transpose(-2, -1));  // scaling q: no (n×M) temporary
+    if (mask.defined()) attn = attn.masked_fill(mask.narrow(1, i, n).logical_not().view({B, 1, n, 1}), -1e4);
+    // softmax subtracts the row maximum itself (the original's explicit subtraction was one more saved copy).
+    attn = attn_drop(attn.softmax(-1));
+    // A degenerate row attends uniformly; checked first so no copy is kept for backward when there is none.
+    if (attn.isnan().any().item<bool>()) attn = torch::nan_to_num(attn, 1.0 / static_cast<double>(M));
+    outs.push_back(torch::matmul(attn, v).transpose(1, 2).reshape({B, n, D}));
+  }
+  return proj_drop(proj(outs.size() == 1 ? outs[0] : torch::cat(outs, 1)));
+}
+
+SlatBlockImpl::SlatBlockImpl(int64_t dim, int64_t heads, double dropout, int64_t chunk) {
+  norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  cross_attn = register_module("cross_attn", CrossAttention(dim, heads, dropout, chunk));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  norm3 = register_module("norm3", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+  mlp = register_module(
+      "mlp", torch::nn::Sequential(torch::nn::Linear(dim, 4 * dim), torch::nn::GELU(), torch::nn::Dropout(dropout),
+                                   torch::nn::Linear(4 * dim, dim), torch::nn::Dropout(dropout)));
+}
+
+torch::Tensor SlatBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& mask) {
+  auto y = x + cross_attn(norm1(x), norm2(context), mask);
+  return y + mlp->forward(norm3(y));
+}
+
+OccupancyHeadImpl::OccupancyHeadImpl(int64_t d) {
+  mlp = register_module(
+      "mlp", torch::nn::Sequential(torch::nn::Linear(d, d / 2), torch::nn::ReLU(), torch::nn::Linear(d / 2, 1)));
+  auto last = mlp->ptr<torch::nn::LinearImpl>(2);
+  torch::NoGradGuard no_grad;
+  torch::nn::init::normal_(last->weight, 0.0, 0.01);
+  torch::nn::init::zeros_(last->bias);
+}
+
+torch::Tensor OccupancyHeadImpl::forward(const torch::Tensor& x) { return mlp->forward(x).squeeze(-1); }
+
+GaussianHeadImpl::GaussianHeadImpl(int64_t in, int64_t hidden, int64_t G) : num_gaussians_(G) {
+  head = register_module(
+      "head", torch::nn::Sequential(torch::nn::Linear(in, hidden), torch::nn::GELU(), torch::nn::Linear(hidden, hidden),
+                                    torch::nn::GELU(), torch::nn::Linear(hidden, G * kSlatGaussianParams)));
+  position_offset_scale = register_parameter("position_offset_scale", torch::tensor(0.5f));
+  scale_factor = register_parameter("scale_factor", torch::tensor(0.01f));
+  auto last = head->ptr<torch::nn::LinearImpl>(4);
+  torch::NoGradGuard no_grad;
+  torch::nn::init::normal_(last->weight, 0.0, 0.01);
+  torch::nn::init::zeros_(last->bias);
+}
+
+torch::Tensor GaussianHeadImpl::forward(const torch::Tensor& x_in, const torch::Tensor& coords) {
+  const int64_t B = x_in.size(0), N = x_in.size(1), G = num_gaussians_;
+  auto x = torch::nan_to_num(x_in, 0.0, 1.0, -1.0);
+  auto raw = head->forward(x).clamp(-10.0, 10.0).reshape({B, N, G, kSlatGaussianParams});
+  // Voxel corner v/64·2 − 1 (the original's "centre"; the dataset's occupancy targets use the same point).
+  auto centre = (coords.narrow(-1, 1, 3).to(x.scalar_type()).clamp(0, 63) / 64.0 * 2 - 1).unsqueeze(2);
+  auto pos = (centre + torch::tanh(raw.narrow(-1, 0, 3)) * position_offset_scale).clamp(-1.0, 1.0);
+  auto scale = (F::softplus(raw.narrow(-1, 3, 3)) * scale_factor.abs()).clamp(1e-4, 1.0);
+  auto quat = raw.narrow(-1, 6, 4);
+  quat = quat / quat.norm(2, -1, true).clamp_min(1e-6);
+  auto color = torch::sigmoid(raw.narrow(-1, 10, 3));
+  auto opacity = torch::sigmoid(raw.narrow(-1, 13, 1));
+  auto g = torch::cat({pos, scale, quat, color, opacity}, -1).reshape({B, N * G, kSlatGaussianParams});
+  return torch::nan_to_num(g, 0.0);
+}
+
+// --- decoder ---------------------------------------------------------------------------------------------------
+
+SlatDecoderImpl::SlatDecoderImpl(SlatDecoderOptions o) : options_(std::move(o)) {
+  options_.validate();
+  const int64_t D = options_.hidden_dim;
+  feature_proj = register_module("feature_proj", torch::nn::Linear(options_.feature_dim, D));
+  pos_encoding = register_module("pos_encoding", PositionalEncoding3D(D, options_.max_resolution));
+  if (options_.transformer()) {
+    voxel_embed = register_parameter("voxel_embed", torch::randn({1, 1, D}) * 0.02);
+    blocks = register_module("blocks", torch::nn::ModuleList());
+    for (int64_t i = 0; i < options_.num_layers; ++i)
+      blocks->push_back(SlatBlock(D, options_.num_heads, options_.dropout, options_.chunk_size));
+    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D})));
+    if (options_.predict_occupancy) occupancy_head = register_module("occupancy_head", OccupancyHead(D));
+  } else {
+    mlp = register_module("mlp", torch::nn::Sequential());
+    for (int64_t i = 0; i < options_.num_layers; ++i) {
+      mlp->push_back(torch::nn::Linear(D, D));
+      mlp->push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({D})));
+      mlp->push_back(torch::nn::GELU());
+    }
+  }
+  gaussian_head = register_module("gaussian_head", GaussianHead(D, D, options_.num_gaussians));
+  if (!options_.transformer()) return;  // MLPSLatDecoder keeps PyTorch's default init, as the original
+  // The original's _init_weights, last (it overrides the heads' own init): Linear layers whose qualified name
+  // contains 'q', 'kv' or 'proj' (a substring test: feature_proj too) get Xavier gain 0.1, the others 0.5.
+  torch::NoGradGuard no_grad;
+  for (const auto& item : named_modules("", false)) {
+    const std::string& name = item.key();
+    if (auto* lin = item.value()->as<torch::nn::Linear>()) {
+      const bool small = name.find('q') != std::string::npos || name.find("kv") != std::string::npos ||
+                         name.find("proj") != std::string::npos;
+      torch::nn::init::xavier_uniform_(lin->weight, small ? 0.1 : 0.5);
+      torch::nn::init::zeros_(lin->bias);
+    } else if (auto* ln = item.value()->as<torch::nn::LayerNorm>()) {
+      torch::nn::init::ones_(ln->weight);
+      torch::nn::init::zeros_(ln->bias);
+    } else if (auto* emb = item.value()->as<torch::nn::Embedding>()) {
+      torch::nn::init::normal_(emb->weight, 0.0, 0.02);
+    }
+  }
+}
+
+SlatOutput SlatDecoderImpl::forward(const torch::Tensor& features_in, const torch::Tensor& coords_in,
+                                    const torch::Tensor& coord_mask) {
+  if (features_in.dim() != 3 || features_in.size(2) != options_.feature_dim)
+    throw Error("v2 decoder features: expected (B,M," + std::to_string(options_.feature_dim) + "), got " +
+                c10::str(features_in.sizes()));
+  if (coords_in.dim() != 3 || coords_in.size(2) != 4 || coords_in.size(0) != features_in.size(0))
+    throw Error("v2 decoder coords: expected (B,N,4), got " + c10::str(coords_in.sizes()));
+  const int64_t B = coords_in.size(0), N = coords_in.size(1);
+  auto features = torch::nan_to_num(features_in, 0.0, 1.0, -1.0);
+  auto coords = coords_in.narrow(-1, 1, 3).clamp(0, options_.max_resolution - 1);
+  coords = torch::cat({coords_in.narrow(-1, 0, 1), coords}, -1);
+  SlatOutput out;
+  if (!options_.transformer()) {
+    auto global = feature_proj(features.mean(1, true)).expand({B, N, options_.hidden_dim});
+    auto x = mlp->forward(global + pos_encoding(coords));
+    out.gaussians = gaussian_head(x, coords);
+    return out;
+  }
+  auto context = torch::nan_to_num(feature_proj(features), 0.0);
+  auto x = voxel_embed.expand({B, N, options_.hidden_dim}) + pos_encoding(coords);
+  for (const auto& block : *blocks) x = torch::nan_to_num(block->as<SlatBlock>()->forward(x, context, coord_mask), 0.0);
+  x = norm(x);
+  if (occupancy_head) out.occupancy_logits = occupancy_head(x);
+  out.gaussians = gaussian_head(x, coords);
+  return out;
+}
+
+torch::Tensor SlatDecoderImpl::occupied_gaussians(const SlatOutput& out, const torch::Tensor& coord_mask,
+                                                  int64_t b) const {
+  const int64_t G = options_.num_gaussians;
+  auto g = out.gaussians[b].view({-1, G, kSlatGaussianParams});  // (N,G,14)
+  auto keep = torch::ones({g.size(0)}, torch::TensorOptions(torch::kBool).device(g.device()));
+  if (out.occupancy_logits.defined()) keep = torch::sigmoid(out.occupancy_logits[b]) > options_.occupancy_threshold;
+  if (coord_mask.defined()) keep = keep.logical_and(coord_mask[b].to(torch::kBool));
+  return g.index({keep}).reshape({-1, kSlatGaussianParams});
+}
+
+}  // namespace fresnel::v2

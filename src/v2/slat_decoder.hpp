@@ -1,0 +1,146 @@
+// Fresnel v2's direct predictor (spec §10.3): image features (B,M,C) + sparse voxel coordinates (B,N,4)
+// [batch, x, y, z] on the 64³ grid → G Gaussians per voxel (B,N·G,14) and, for the transformer, occupancy
+// logits (B,N). It replaces TRELLIS's stage 2 (structured-latent diffusion + decoding).
+//  - "transformer" (DirectSLatDecoder): context = Linear(C→D)(features); queries = voxel_embed + 3-D positional
+//    encoding; `num_layers` blocks of [x += CrossAttn(LN x, LN context, query mask); x += MLP(LN x)]; LayerNorm;
+//    OccupancyHead and GaussianHead. 20,193,907 parameters at the defaults.
+//  - "mlp" (MLPSLatDecoder): mean-pooled projected features + positional encoding → [Linear, LN, GELU]×layers →
+//    GaussianHead; no occupancy.
+// Module and parameter names are the original's, so its checkpoints load by name (v2/import_checkpoint.hpp).
+// Gaussian rows: [0:3] position in [−1,1]³ (TRELLIS's frame ×2), [3:6] scale, [6:10] unit quaternion (TRELLIS's
+// rot_0..3 order), [10:13] colour in [0,1], [13] opacity in [0,1].
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/types.h>
+
+#include <string>
+#include <vector>
+
+#include "decode/decoder_common.hpp"
+
+namespace fresnel::v2 {
+
+struct SlatDecoderOptions {
+  std::string decoder_type = "transformer";  // or "mlp"
+  int64_t feature_dim = 1024;
+  int64_t hidden_dim = 512;
+  int64_t num_layers = 6;
+  int64_t num_heads = 8;
+  int64_t num_gaussians = 8;  // per voxel (the original's num_gaussians_per_voxel)
+  int64_t max_resolution = 64;
+  double dropout = 0.1;  // the class default; `v2 train` uses the original trainer's 0.2
+  bool predict_occupancy = true;
+  double occupancy_threshold = 0.5;  // sigmoid probability above which a voxel is kept at inference
+  int64_t chunk_size = 1024;         // queries per attention chunk (memory only: results are identical)
+
+  template <class Self, class Visit>
+  static void fields(Self& o, Visit&& visit) {
+    visit("decoder_type", o.decoder_type);
+    visit("feature_dim", o.feature_dim);
+    visit("hidden_dim", o.hidden_dim);
+    visit("num_layers", o.num_layers);
+    visit("num_heads", o.num_heads);
+    visit("num_gaussians_per_voxel", o.num_gaussians);
+    visit("max_resolution", o.max_resolution);
+    visit("dropout", o.dropout);
+    visit("predict_occupancy", o.predict_occupancy);
+    visit("occupancy_threshold", o.occupancy_threshold);
+  }
+  bool transformer() const { return decoder_type == "transformer"; }
+  void validate() const;  // throws fresnel::Error naming the field
+};
+
+constexpr int64_t kSlatGaussianParams = 14;
+
+class PositionalEncoding3DImpl : public torch::nn::Module {
+ public:
+  PositionalEncoding3DImpl(int64_t d_model, int64_t max_resolution);
+  torch::Tensor forward(const torch::Tensor& coords);  // (B,N,4) → (B,N,d_model)
+  torch::nn::Embedding pos_embed_x{nullptr}, pos_embed_y{nullptr}, pos_embed_z{nullptr};
+
+ private:
+  int64_t max_resolution_;
+};
+TORCH_MODULE(PositionalEncoding3D);
+
+class CrossAttentionImpl : public torch::nn::Module {
+ public:
+  CrossAttentionImpl(int64_t dim, int64_t heads, double dropout, int64_t chunk_size);
+  // x (B,N,D) queries, context (B,M,D), mask (B,N) bool or undefined: masked query rows attend uniformly.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& mask);
+  torch::nn::Linear q{nullptr}, kv{nullptr}, proj{nullptr};
+  torch::nn::Dropout attn_drop{nullptr}, proj_drop{nullptr};
+  int64_t chunk_size;
+
+ private:
+  int64_t heads_;
+};
+TORCH_MODULE(CrossAttention);
+
+class SlatBlockImpl : public torch::nn::Module {
+ public:
+  SlatBlockImpl(int64_t dim, int64_t heads, double dropout, int64_t chunk_size);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context, const torch::Tensor& mask);
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr};
+  CrossAttention cross_attn{nullptr};
+  torch::nn::Sequential mlp{nullptr};
+};
+TORCH_MODULE(SlatBlock);
+
+class GaussianHeadImpl : public torch::nn::Module {
+ public:
+  GaussianHeadImpl(int64_t in_dim, int64_t hidden_dim, int64_t num_gaussians);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& coords);  // → (B,N·G,14)
+  torch::nn::Sequential head{nullptr};
+  torch::Tensor position_offset_scale, scale_factor;  // learnable, init 0.5 and 0.01
+
+ private:
+  int64_t num_gaussians_;
+};
+TORCH_MODULE(GaussianHead);
+
+class OccupancyHeadImpl : public torch::nn::Module {
+ public:
+  explicit OccupancyHeadImpl(int64_t hidden_dim);
+  torch::Tensor forward(const torch::Tensor& x);  // (B,N,D) → logits (B,N)
+  torch::nn::Sequential mlp{nullptr};
+};
+TORCH_MODULE(OccupancyHead);
+
+struct SlatOutput {
+  torch::Tensor gaussians;         // (B,N·G,14), every voxel (padded ones too: the loss masks them)
+  torch::Tensor occupancy_logits;  // (B,N), undefined for the MLP decoder or without occupancy
+};
+
+class SlatDecoderImpl : public torch::nn::Module {
+ public:
+  explicit SlatDecoderImpl(SlatDecoderOptions options = {});
+  // features (B,M,C); coords (B,N,4) integer; coord_mask (B,N) bool or undefined.
+  SlatOutput forward(const torch::Tensor& features, const torch::Tensor& coords, const torch::Tensor& coord_mask);
+  // Inference: the Gaussians (K·G,14) of the voxels of sample b whose occupancy probability exceeds the threshold
+  // (and that the coord mask keeps); all masked-in voxels without an occupancy head.
+  torch::Tensor occupied_gaussians(const SlatOutput& out, const torch::Tensor& coord_mask, int64_t b) const;
+  const SlatDecoderOptions& options() const { return options_; }
+
+  torch::nn::Linear feature_proj{nullptr};
+  PositionalEncoding3D pos_encoding{nullptr};
+  torch::Tensor voxel_embed;              // transformer
+  torch::nn::ModuleList blocks{nullptr};  // transformer
+  torch::nn::LayerNorm norm{nullptr};     // transformer
+  OccupancyHead occupancy_head{nullptr};  // transformer with occupancy
+  torch::nn::Sequential mlp{nullptr};     // mlp
+  GaussianHead gaussian_head{nullptr};
+
+ private:
+  SlatDecoderOptions options_;
+};
+TORCH_MODULE(SlatDecoder);
+
+using decode::count_parameters;
+
+}  // namespace fresnel::v2

@@ -1,0 +1,79 @@
+// The TRELLIS distillation dataset (spec §10.2): one folder per object holding `image.png`, `features.pt`
+// (1,M,C), `coords.pt` (N,4) int [batch,x,y,z] on the 64³ grid, `slat.pt` {feats (N,8), coords (N,4)},
+// `gaussians.ply` (TRELLIS's 17 properties, Y-up, positions in about [−0.5,0.5]³) and `metadata.json`; the
+// generator's `_failures.json` beside them. A sample is valid when features.pt, coords.pt, slat.pt and
+// gaussians.ply exist (the original's rule); `check_trellis_dataset` also parses them and says why a sample fails.
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fresnel::v2 {
+
+struct TrellisDatasetOptions {
+  int64_t max_gaussians = 50000;
+  int64_t max_coords = 4000;
+  double occupancy_threshold = 0.15;  // distance in the [−1,1] frame below which a voxel counts as occupied
+};
+
+// Sorted sample folders of `dir` that hold the four required files (the original's rule).
+std::vector<std::string> find_trellis_samples(const std::string& dir);
+
+// Target Gaussians (N,14) from a TRELLIS gaussians.ply: position ×2, scale clamp(exp(s), 1e-6, 1), rotation
+// normalised (norm ≥ 1e-6), colour clamp(f_dc·C0 + ½, 0, 1), opacity sigmoid; NaN → 0, ±Inf → ±1 (the original's
+// nan_to_num). Throws fresnel::Error naming the file when it is not such a PLY.
+torch::Tensor trellis_gaussian_targets(const std::string& ply_path);
+
+// Occupancy per voxel (n): 1 when a target position (m,3) lies closer than `threshold` to the voxel corner
+// v/64·2 − 1 (the original's point), in chunks so memory stays bounded.
+torch::Tensor occupancy_targets(const torch::Tensor& voxel_xyz, const torch::Tensor& positions, double threshold);
+
+struct TrellisSample {
+  std::string name;
+  torch::Tensor features;          // (M,C) float32
+  torch::Tensor coords;            // (max_coords,4) int64, zero-padded
+  torch::Tensor coord_mask;        // (max_coords) bool
+  torch::Tensor slat_feats;        // (max_coords,S)
+  torch::Tensor slat_coords;       // (max_coords,4)
+  torch::Tensor gaussians;         // (max_gaussians,14), zero-padded
+  torch::Tensor gaussian_mask;     // (max_gaussians) bool
+  torch::Tensor occupancy_target;  // (max_coords) float 0/1
+  int64_t n_gaussians = 0, n_coords = 0;
+};
+
+// Loads one sample folder; random subsets (more than max_*) come from `generator` (undefined = the default).
+// Throws fresnel::Error naming the file at fault.
+TrellisSample load_trellis_sample(const std::string& sample_dir, const TrellisDatasetOptions& options,
+                                  torch::Generator generator = {});
+
+// Stacks samples into a batch (B,…); names are kept in order.
+struct TrellisBatch {
+  std::vector<std::string> names;
+  torch::Tensor features, coords, coord_mask, gaussians, gaussian_mask, occupancy_target;
+};
+TrellisBatch collate(const std::vector<TrellisSample>& samples);
+
+// The original's random_split: a permutation of n from a generator seeded with `seed`; the first
+// n − ⌊val_fraction·n⌋ indices train, the rest validate.
+struct Split {
+  std::vector<int64_t> train, val;
+};
+Split split_indices(int64_t n, double val_fraction = 0.1, uint64_t seed = 42);
+
+// `fresnel v2 check`: every sample folder with whether it is valid and, if not, why; plus the images the generator
+// gave up on (_failures.json counts ≥ 2).
+struct SampleReport {
+  std::string name;
+  bool valid = false;
+  std::string problem;  // empty when valid
+};
+struct DatasetReport {
+  std::vector<SampleReport> samples;
+  std::vector<std::string> skipped_images;  // from _failures.json
+  int64_t valid() const;
+};
+DatasetReport check_trellis_dataset(const std::string& dir, const TrellisDatasetOptions& options = {});
+
+}  // namespace fresnel::v2

@@ -1,0 +1,142 @@
+// DirectSLatDecoder / MLPSLatDecoder (spec §10.3): parameter count, the original's init, the Gaussian head's
+// activations, and attention chunking + query masks giving the unchunked result.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.hpp"
+#include "testutil/testutil.hpp"
+#include "v2/slat_decoder.hpp"
+
+using namespace fresnel;
+using v2::SlatDecoder;
+using v2::SlatDecoderOptions;
+
+namespace {
+SlatDecoderOptions small_options() {
+  SlatDecoderOptions o;
+  o.feature_dim = 16;
+  o.hidden_dim = 24;
+  o.num_heads = 4;
+  o.num_layers = 2;
+  o.num_gaussians = 2;
+  return o;
+}
+
+torch::Tensor random_coords(int64_t B, int64_t N) {
+  auto c = torch::randint(0, 64, {B, N, 4}, torch::kInt32);
+  c.select(-1, 0).zero_();
+  return c;
+}
+
+std::map<std::string, torch::Tensor> params(const torch::nn::Module& m) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : m.named_parameters()) out[p.key()] = p.value();
+  return out;
+}
+}  // namespace
+
+TEST(SlatDecoder, DefaultParameterCountIsTheOriginals) {
+  SlatDecoder d;
+  EXPECT_EQ(v2::count_parameters(*d), 20193907);
+  // The original's names, so its checkpoints load by name.
+  auto p = params(*d);
+  for (const char* name :
+       {"feature_proj.weight", "pos_encoding.pos_embed_z.weight", "voxel_embed", "blocks.5.cross_attn.kv.weight",
+        "blocks.0.mlp.3.bias", "blocks.0.norm3.weight", "norm.bias", "occupancy_head.mlp.2.weight",
+        "gaussian_head.head.4.weight", "gaussian_head.position_offset_scale", "gaussian_head.scale_factor"})
+    EXPECT_TRUE(p.count(name)) << name;
+  EXPECT_EQ(p["pos_encoding.pos_embed_z.weight"].size(1), 172);
+}
+
+TEST(SlatDecoder, OriginalInitRunsLast) {
+  torch::manual_seed(0);
+  SlatDecoder d;
+  auto p = params(*d);
+  // Xavier-uniform bound a = gain·√(6/(fan_in+fan_out)); the uniform's std is a/√3.
+  auto check = [&](const std::string& name, double gain) {
+    auto w = p[name];
+    const double a = gain * std::sqrt(6.0 / static_cast<double>(w.size(0) + w.size(1)));
+    EXPECT_LE(w.abs().max().item<double>(), a + 1e-7) << name;
+    EXPECT_NEAR(w.std().item<double>(), a / std::sqrt(3.0), 0.05 * a) << name;
+  };
+  check("feature_proj.weight", 0.1);  // 'proj' substring
+  check("blocks.0.cross_attn.q.weight", 0.1);
+  check("blocks.3.cross_attn.proj.weight", 0.1);
+  check("blocks.0.mlp.0.weight", 0.5);
+  check("occupancy_head.mlp.2.weight", 0.5);  // overrides the head's own N(0, 0.01)
+  check("gaussian_head.head.4.weight", 0.5);
+  EXPECT_EQ(p["gaussian_head.head.4.bias"].abs().max().item<float>(), 0.f);
+  EXPECT_NEAR(p["pos_encoding.pos_embed_x.weight"].std().item<double>(), 0.02, 0.002);
+  EXPECT_FLOAT_EQ(p["gaussian_head.position_offset_scale"].item<float>(), 0.5f);
+  EXPECT_FLOAT_EQ(p["gaussian_head.scale_factor"].item<float>(), 0.01f);
+}
+
+TEST(SlatDecoder, GaussianHeadActivationsAtZeroOutput) {
+  SlatDecoder d(small_options());
+  torch::NoGradGuard no_grad;
+  auto last = d->gaussian_head->head->ptr<torch::nn::LinearImpl>(4);
+  last->weight.zero_();
+  last->bias.zero_();
+  auto coords = torch::tensor({0, 0, 32, 63}, torch::kInt32).view({1, 1, 4});
+  auto out = d->forward(torch::randn({1, 5, 16}), coords, {});
+  auto g = out.gaussians[0];  // (2,14)
+  ASSERT_EQ(g.sizes(), (std::vector<int64_t>{2, 14}));
+  // Position: the voxel corner v/64·2 − 1; scale softplus(0)·0.01; colour and opacity ½.
+  EXPECT_NEAR(g[0][0].item<float>(), -1.0, 1e-6);
+  EXPECT_NEAR(g[0][1].item<float>(), 0.0, 1e-6);
+  EXPECT_NEAR(g[0][2].item<float>(), 63.0 / 32 - 1, 1e-6);
+  EXPECT_NEAR(g[1][3].item<float>(), std::log(2.0) * 0.01, 1e-7);
+  EXPECT_NEAR(g[1][10].item<float>(), 0.5, 1e-6);
+  EXPECT_NEAR(g[1][13].item<float>(), 0.5, 1e-6);
+  EXPECT_EQ(out.occupancy_logits.sizes(), (std::vector<int64_t>{1, 1}));
+}
+
+TEST(SlatDecoder, ChunkedMaskedEqualsUnchunked) {
+  torch::manual_seed(3);
+  auto o = small_options();
+  SlatDecoder whole(o);
+  o.chunk_size = 7;  // 37 queries → 6 chunks, the last partial
+  SlatDecoder chunked(o);
+  torch::NoGradGuard no_grad;
+  {
+    auto src = params(*whole);
+    for (auto& p : chunked->named_parameters()) p.value().copy_(src[p.key()]);
+  }
+  whole->eval();
+  chunked->eval();
+  auto features = torch::randn({2, 9, 16});
+  auto coords = random_coords(2, 37);
+  auto mask = torch::rand({2, 37}) > 0.3;
+  auto a = whole->forward(features, coords, mask);
+  auto b = chunked->forward(features, coords, mask);
+  EXPECT_LT(test::max_abs_diff(a.gaussians, b.gaussians), 1e-5);
+  EXPECT_LT(test::max_abs_diff(a.occupancy_logits, b.occupancy_logits), 1e-5);
+  // A valid query's output depends on its own coordinates and the image only: padded (masked) queries may hold
+  // anything, and the valid ones predict what they predict alone.
+  auto valid = mask[0].nonzero().squeeze(1);
+  auto alone = whole->forward(features.narrow(0, 0, 1), coords.narrow(0, 0, 1).index_select(1, valid), {});
+  auto g = a.gaussians[0].view({37, 2, 14}).index_select(0, valid).reshape({-1, 14});
+  EXPECT_LT(test::max_abs_diff(alone.gaussians[0], g), 1e-5);
+  // occupied_gaussians keeps voxels above the threshold that the mask keeps.
+  auto kept = whole->occupied_gaussians(a, mask, 0);
+  const auto expected = (torch::sigmoid(a.occupancy_logits[0]) > 0.5).logical_and(mask[0]).sum().item<int64_t>();
+  EXPECT_EQ(kept.size(0), expected * 2);
+}
+
+TEST(SlatDecoder, MlpVariantAndBadOptions) {
+  auto o = small_options();
+  o.decoder_type = "mlp";
+  SlatDecoder d(o);
+  EXPECT_EQ(params(*d).count("voxel_embed"), 0u);
+  EXPECT_TRUE(params(*d).count("mlp.3.weight"));  // [Linear, LN, GELU] × layers: the second Linear
+  auto out = d->forward(torch::randn({1, 4, 16}), random_coords(1, 5), {});
+  EXPECT_EQ(out.gaussians.sizes(), (std::vector<int64_t>{1, 10, 14}));
+  EXPECT_FALSE(out.occupancy_logits.defined());
+  o.decoder_type = "cnn";
+  EXPECT_THROW(SlatDecoder{o}, Error);
+  o = small_options();
+  o.num_heads = 5;
+  EXPECT_THROW(SlatDecoder{o}, Error);
+  SlatDecoder ok(small_options());
+  EXPECT_THROW(ok->forward(torch::randn({1, 4, 15}), random_coords(1, 5), {}), Error);
+}

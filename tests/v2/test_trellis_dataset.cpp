@@ -1,0 +1,139 @@
+// The TRELLIS distillation dataset (spec §10.2): target conversion, subsets and masks, occupancy targets, the
+// original's split, and `v2 check`'s reasons.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.hpp"
+#include "core/ply_table.hpp"
+#include "core/torch_pt.hpp"
+#include "testutil/testutil.hpp"
+#include "v2/trellis_dataset.hpp"
+
+using namespace fresnel;
+namespace fs = std::filesystem;
+
+namespace {
+const std::vector<std::string> kPly17 = {"x",       "y",      "z",      "nx",      "ny",      "nz",
+                                         "f_dc_0",  "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1",
+                                         "scale_2", "rot_0",  "rot_1",  "rot_2",   "rot_3"};
+
+// rows: values in kPly17 order.
+void write_ply17(const std::string& path, const std::vector<std::vector<float>>& rows) {
+  std::vector<float> flat;
+  for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
+  std::vector<PlyColumnRef> cols;
+  for (size_t i = 0; i < kPly17.size(); ++i) cols.push_back({kPly17[i], flat.data() + i, 17});
+  std::ofstream out(path, std::ios::binary);
+  write_ply_float_table(out, "vertex", static_cast<int64_t>(rows.size()), cols);
+}
+
+// A sample folder with n_coords voxels along the diagonal and one Gaussian per listed position.
+void write_sample(const fs::path& d, int64_t n_coords, const std::vector<std::array<float, 3>>& positions) {
+  fs::create_directories(d);
+  save_pt((d / "features.pt").string(), PtValue(torch::randn({1, 6, 8})));
+  auto coords = torch::zeros({n_coords, 4}, torch::kInt32);
+  for (int64_t i = 0; i < n_coords; ++i) coords[i].narrow(0, 1, 3).fill_(static_cast<int>(i));
+  save_pt((d / "coords.pt").string(), PtValue(coords));
+  save_pt((d / "slat.pt").string(),
+          PtValue::of_dict({{"feats", PtValue(torch::randn({n_coords, 8}))}, {"coords", PtValue(coords)}}));
+  std::vector<std::vector<float>> rows;
+  for (const auto& p : positions)
+    rows.push_back(
+        {p[0], p[1], p[2], 0, 0, 0, 0, 0, 0, 0, std::log(0.01f), std::log(0.01f), std::log(0.01f), 1, 0, 0, 0});
+  write_ply17((d / "gaussians.ply").string(), rows);
+}
+}  // namespace
+
+TEST(TrellisDataset, TargetsFollowTheOriginalsRules) {
+  test::TempDir dir;
+  const std::string ply = dir.path() + "/g.ply";
+  const float nan = std::nanf("");
+  write_ply17(ply, {{0.25f, -0.5f, 0.1f, 0, 0, 0, 0, 0, 0, 0, std::log(0.01f), 5.f, -20.f, 2, 0, 0, 0},
+                    {nan, 0, 0, 0, 0, 0, 1.f / 0.28209479177387814f, 10.f, -10.f, 2.f, 0, 0, 0, 0, 3, 0, 4}});
+  auto t = v2::trellis_gaussian_targets(ply);
+  ASSERT_EQ(t.sizes(), (std::vector<int64_t>{2, 14}));
+  EXPECT_NEAR(t[0][0].item<float>(), 0.5, 1e-6);  // position ×2
+  EXPECT_NEAR(t[0][1].item<float>(), -1.0, 1e-6);
+  EXPECT_NEAR(t[0][3].item<float>(), 0.01, 1e-6);  // scale: exp, clamped to [1e-6, 1]
+  EXPECT_EQ(t[0][4].item<float>(), 1.f);
+  EXPECT_NEAR(t[0][5].item<float>(), 1e-6, 1e-9);
+  EXPECT_NEAR(t[0][6].item<float>(), 1.0, 1e-6);   // (2,0,0,0) normalised
+  EXPECT_NEAR(t[0][10].item<float>(), 0.5, 1e-6);  // f_dc 0 → colour ½
+  EXPECT_NEAR(t[0][13].item<float>(), 0.5, 1e-6);  // opacity logit 0 → ½
+  EXPECT_EQ(t[1][0].item<float>(), 0.f);           // NaN → 0
+  EXPECT_NEAR(t[1][10].item<float>(), 1.0, 1e-6);  // f_dc·C0 + ½ clamped
+  EXPECT_EQ(t[1][11].item<float>(), 1.f);
+  EXPECT_EQ(t[1][12].item<float>(), 0.f);
+  EXPECT_NEAR(t[1][7].item<float>(), 0.6, 1e-6);  // (0,3,0,4)/5
+  EXPECT_NEAR(t[1][9].item<float>(), 0.8, 1e-6);
+  EXPECT_NEAR(t[1][13].item<float>(), 1 / (1 + std::exp(-2.0)), 1e-6);
+}
+
+TEST(TrellisDataset, SubsetsPadsAndMasks) {
+  test::TempDir dir;
+  const fs::path d = fs::path(dir.path()) / "obj";
+  write_sample(d, 10, {{0, 0, 0}, {0.1f, 0, 0}, {0.2f, 0, 0}, {0.3f, 0, 0}, {0.4f, 0, 0}});
+  v2::TrellisDatasetOptions o;
+  o.max_gaussians = 3;
+  o.max_coords = 16;
+  auto s = v2::load_trellis_sample(d.string(), o);
+  EXPECT_EQ(s.name, "obj");
+  EXPECT_EQ(s.features.sizes(), (std::vector<int64_t>{6, 8}));
+  EXPECT_EQ(s.n_gaussians, 3);
+  EXPECT_EQ(s.gaussian_mask.sum().item<int64_t>(), 3);
+  EXPECT_EQ(s.n_coords, 10);
+  EXPECT_EQ(s.coords.sizes(), (std::vector<int64_t>{16, 4}));
+  EXPECT_EQ(s.coord_mask.sum().item<int64_t>(), 10);
+  EXPECT_EQ(s.coords.narrow(0, 10, 6).abs().sum().item<int64_t>(), 0);
+  EXPECT_EQ(s.slat_feats.sizes(), (std::vector<int64_t>{16, 8}));
+  // Subset rows stay aligned: slat coords follow coords.
+  EXPECT_TRUE(torch::equal(s.slat_coords.narrow(0, 0, 10), s.coords.narrow(0, 0, 10)));
+  o.max_coords = 4;
+  o.max_gaussians = 8;
+  s = v2::load_trellis_sample(d.string(), o);
+  EXPECT_EQ(s.n_coords, 4);
+  EXPECT_EQ(s.n_gaussians, 5);
+  EXPECT_EQ(s.gaussians.narrow(0, 5, 3).abs().sum().item<float>(), 0.f);
+  EXPECT_TRUE(torch::equal(s.slat_coords, s.coords));
+}
+
+TEST(TrellisDataset, OccupancyFromNearestTargetAtTheVoxelCorner) {
+  // Voxel 32 has its corner at 0; voxel 36 at 0.125; voxel 40 at 0.25.
+  auto voxels = torch::tensor({32, 32, 32, 36, 32, 32, 40, 32, 32}, torch::kLong).view({3, 3});
+  auto positions = torch::tensor({0.01f, 0.f, 0.f}).view({1, 3});
+  auto occ = v2::occupancy_targets(voxels, positions, 0.15);
+  EXPECT_TRUE(torch::equal(occ, torch::tensor({1.f, 1.f, 0.f})));
+  EXPECT_EQ(v2::occupancy_targets(voxels, torch::zeros({0, 3}), 0.15).sum().item<float>(), 0.f);
+}
+
+TEST(TrellisDataset, SplitIsTheOriginals) {
+  // torch.utils.data.random_split(range(20), [18, 2], generator=torch.Generator().manual_seed(42)) in python3-torch.
+  auto s = v2::split_indices(20);
+  EXPECT_EQ(s.train, (std::vector<int64_t>{2, 14, 18, 15, 1, 10, 0, 4, 6, 11, 8, 3, 7, 17, 13, 12, 19, 5}));
+  EXPECT_EQ(s.val, (std::vector<int64_t>{16, 9}));
+  EXPECT_TRUE(v2::split_indices(6).val.empty());  // ⌊0.6⌋ = 0, as the original
+}
+
+TEST(TrellisDataset, CheckSaysWhyASampleIsInvalid) {
+  test::TempDir dir;
+  const fs::path root(dir.path());
+  write_sample(root / "a_good", 4, {{0, 0, 0}});
+  write_sample(root / "b_missing", 4, {{0, 0, 0}});
+  fs::remove(root / "b_missing" / "slat.pt");
+  write_sample(root / "c_corrupt", 4, {{0, 0, 0}});
+  std::ofstream(root / "c_corrupt" / "features.pt") << "not a zip";
+  std::ofstream(root / "_failures.json") << R"({"x.png": 2, "y.png": 1})";
+  auto r = v2::check_trellis_dataset(dir.path());
+  ASSERT_EQ(r.samples.size(), 3u);
+  EXPECT_EQ(r.valid(), 1);
+  EXPECT_TRUE(r.samples[0].valid);
+  EXPECT_NE(r.samples[1].problem.find("missing slat.pt"), std::string::npos);
+  EXPECT_NE(r.samples[2].problem.find("features.pt"), std::string::npos) << r.samples[2].problem;
+  EXPECT_EQ(r.skipped_images, (std::vector<std::string>{"x.png"}));
+  // The original's rule for the training list: the four files exist.
+  EXPECT_EQ(v2::find_trellis_samples(dir.path()).size(), 2u);
+}
