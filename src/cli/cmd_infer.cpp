@@ -25,6 +25,7 @@ struct InferArgs {
   infer::ReconstructionOptions rec;
   bool saag = false;
   int64_t num_gaussians = 0;
+  GaussianSaveOptions save;
 };
 
 void run_infer(InferArgs& a) {
@@ -47,7 +48,7 @@ void run_infer(InferArgs& a) {
         single_file ? a.output : (fs::path(a.output) / (fs::path(img).stem().string() + dir_extension)).string();
     try {
       const auto r = reconstructor.run(img);
-      save_gaussians(out, r.gaussians);
+      save_gaussians(out, r.gaussians, a.save);
       std::printf("%s -> %s: %lld Gaussians (%s)\n", img.c_str(), out.c_str(), (long long)r.gaussians.count(),
                   r.method.c_str());
     } catch (const UsageError&) {
@@ -83,6 +84,7 @@ void register_infer(CLI::App& app) {
   cmd->add_option("--format", a->format, "File format inside an output directory")
       ->check(gaussian_format_check())
       ->capture_default_str();
+  add_gaussian_save_options(cmd, a->save);
   cmd->add_flag("--saag", a->saag,
                 "Use the non-learned SAAG generator on the depth map (the checkpoint's depth, or --depth_model)");
   cmd->add_flag("--remove_background", a->rec.remove_background,
