@@ -31,9 +31,7 @@ constexpr uint64_t kMaxExpansion = 1024;
 constexpr double kSqrt1_2 = 0.70710678118654752440;
 constexpr uint32_t kRotationMask = (1u << 9) - 1;
 
-// SH coefficient k (1-based over bands ≥ 1) changes sign under RDF ↔ RUB (y → −y, z → −z) when its basis
-// function is odd in y·z; the signs follow the real SH basis of 3DGS.
-constexpr std::array<float, 15> kShFlip = {-1, -1, 1, -1, 1, 1, -1, 1, -1, 1, -1, -1, 1, -1, 1};
+constexpr const float* kShFlip = sh::kSignUnderYzFlip;  // RDF ↔ RUB signs of SH coefficients 1..15
 
 int sh_dim_for_degree(int degree) { return (degree + 1) * (degree + 1) - 1; }  // coefficients beyond the DC
 

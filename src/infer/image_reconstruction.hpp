@@ -23,6 +23,7 @@ struct ReconstructionOptions {
   std::string dinov2_weights;            // for checkpoints trained on precomputed DINOv2 features
   std::string depth_weights;             // Depth Anything V2 (those checkpoints, or SAAG without a checkpoint)
   std::optional<int64_t> num_gaussians;  // keep the first k Gaussians per patch
+  double smoothing_variance_px2 = 0;     // anti-aliasing of the learned decoder's Gaussians (0: off)
 };
 
 struct Reconstruction {
