@@ -67,6 +67,16 @@ void put_u64(Bytes& b, uint64_t v) {
   put_u32(b, uint32_t(v >> 32));
 }
 
+// The 15 bytes every version's header starts with: magic, version, count, SH degree, fractional bits, flags.
+void put_header_start(Bytes& b, const Header& h) {
+  put_u32(b, spz::kMagic);
+  put_u32(b, h.version);
+  put_u32(b, h.count);
+  b.push_back(uint8_t(h.sh_degree));
+  b.push_back(uint8_t(h.fractional_bits));
+  b.push_back(h.flags);
+}
+
 Bytes read_all(std::istream& in) {
   Bytes data;
   std::array<char, 1 << 16> chunk;
@@ -444,13 +454,8 @@ void write_spz(std::ostream& out, const GaussianArrays& g, const SpzWriteOptions
   Bytes file;
   if (h.version <= 3) {
     Bytes raw;
-    put_u32(raw, spz::kMagic);
-    put_u32(raw, h.version);
-    put_u32(raw, h.count);
-    raw.push_back(uint8_t(h.sh_degree));
-    raw.push_back(uint8_t(h.fractional_bits));
-    raw.push_back(h.flags);
-    raw.push_back(0);
+    put_header_start(raw, h);
+    raw.push_back(0);  // reserved
     for (const auto& b : blocks) raw.insert(raw.end(), b.begin(), b.end());
     file = gzip(raw);
   } else {
@@ -461,12 +466,7 @@ void write_spz(std::ostream& out, const GaussianArrays& g, const SpzWriteOptions
         frames.push_back(zstd(b.data(), b.size()));
         raw_sizes.push_back(b.size());
       }
-    put_u32(file, spz::kMagic);
-    put_u32(file, h.version);
-    put_u32(file, h.count);
-    file.push_back(uint8_t(h.sh_degree));
-    file.push_back(uint8_t(h.fractional_bits));
-    file.push_back(h.flags);
+    put_header_start(file, h);
     file.push_back(uint8_t(frames.size()));
     put_u32(file, uint32_t(kNgspHeaderBytes));  // TOC right after the header: no extensions
     file.resize(kNgspHeaderBytes, 0);           // reserved
