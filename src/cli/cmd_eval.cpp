@@ -19,6 +19,7 @@ struct EvalArgs {
   int64_t max_objects = 0;
   int contact_objects = 4;
   std::string device = "cpu";  // the checkpoint's model; scoring renders run on the CPU
+  double antialias = 0, render_scale = 1.0;
 };
 
 // Baseline (b): the original's surface-aligned generator (SAAG, spec §12.7) on the input view's metric depth
@@ -44,23 +45,25 @@ void run_eval(const EvalArgs& a) {
   opt.views = parse_eval_views(a.views);
   opt.max_objects = a.max_objects;
   opt.contact_sheet_objects = a.contact_objects;
-  GaussianPredictor predict;
+  opt.render_scale = a.render_scale;
+  ObjectPredictor predict;
   if (!a.baseline.empty()) {
     if (a.baseline == "unprojected") {
-      predict = unprojected_predictor();
+      predict = without_depth(unprojected_predictor());
       opt.method = "baseline: unprojected pixels";
     } else if (a.baseline == "saag") {
-      predict = saag_baseline_predictor();
+      predict = without_depth(saag_baseline_predictor());
       opt.method = "baseline: SAAG (the original's non-learned generator) on ground-truth depth";
     } else {
       throw UsageError("--baseline must be 'unprojected' or 'saag' (got '" + a.baseline + "')");
     }
   } else if (!a.gaussians_dir.empty()) {
-    predict = gaussian_files_predictor(a.gaussians_dir);
+    predict = without_depth(gaussian_files_predictor(a.gaussians_dir));
     opt.method = "gaussians: " + a.gaussians_dir;
   } else {
     predict = infer::checkpoint_predictor(std::make_shared<const infer::InferenceModel>(
-        infer::InferenceModel::load(a.checkpoint, resolve_device(a.device))));
+                                              infer::InferenceModel::load(a.checkpoint, resolve_device(a.device))),
+                                          a.antialias);
     opt.method = "checkpoint: " + a.checkpoint;
   }
   if (!a.lpips_weights.empty()) opt.lpips = Lpips::load(a.lpips_weights);
@@ -95,6 +98,16 @@ void register_eval(CLI::App& app) {
                   "LPIPS weights (safetensors, AlexNet or VGG16 trunk + lin0..lin4; see docs/metrics.md). Without "
                   "it LPIPS is reported as unavailable");
   cmd->add_option("--contact_objects", a->contact_objects, "Objects shown in contact_sheet.png (0: none)")
+      ->capture_default_str();
+  cmd->add_option(
+         "--antialias", a->antialias,
+         "--checkpoint: extra 3D smoothing variance (pixels² at the training resolution) as `infer --antialias`")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  cmd->add_option("--render_scale", a->render_scale,
+                  "Render at this fraction of the dataset's resolution and upsample bilinearly to it (0.5 on a 2x "
+                  "dataset: the 'plain upscaling' reference for anti-aliasing)")
+      ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Output directory for report.json, report.md, contact_sheet.png")->required();
   add_device_option(*cmd, a->device);

@@ -14,6 +14,7 @@
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
 #include "core/log.hpp"
+#include "core/object_frame.hpp"
 #include "core/progress.hpp"
 #include "encode/preprocess.hpp"
 #include "infer/image_reconstruction.hpp"
@@ -30,6 +31,8 @@ struct InferArgs {
   int64_t num_gaussians = 0;
   std::string device = "cpu";
   std::string shard = "0/1";
+  GaussianSaveOptions save;
+  std::string frame = "camera";
 };
 
 void run_infer(InferArgs& a) {
@@ -65,7 +68,11 @@ void run_infer(InferArgs& a) {
         single_file ? a.output : (fs::path(a.output) / (fs::path(img).stem().string() + dir_extension)).string();
     try {
       const auto r = reconstructor.run(img);
-      save_gaussians(out, r.gaussians);
+      // Camera frame as predicted, or centred/upright/unit-sized for other viewers; the input camera goes beside.
+      const bool object = a.frame == "object";
+      const ObjectFrame frame = object ? fit_object_frame(r.gaussians) : ObjectFrame{};
+      save_gaussians(out, object ? to_object_frame(r.gaussians, frame) : r.gaussians, a.save);
+      save_frame_cameras(cameras_json_path_for(out), r.input_camera, object ? &frame : nullptr);
       std::printf("%s -> %s: %lld Gaussians (%s)\n", img.c_str(), out.c_str(), (long long)r.gaussians.count(),
                   r.method.c_str());
     } catch (const UsageError&) {
@@ -88,7 +95,8 @@ void register_infer(CLI::App& app) {
       "infer",
       "Reconstruct 3D Gaussians from images with a trained checkpoint: optional background removal, the encoders the "
       "checkpoint was trained with (its built-in encoder, or DINOv2 + Depth Anything weights), the decoder. Output "
-      "Gaussians are in the input camera's frame (OpenCV axes); view them with fresnel-viewer.");
+      "Gaussians are in the input camera's frame (OpenCV axes) or, with --frame object, centred and of unit size "
+      "for web viewers; <name>.cameras.json beside each file holds the input camera in that frame.");
   auto a = std::make_shared<InferArgs>();
   cmd->add_option("images", a->images, "Input images (" + supported_image_extensions() + ")")
       ->required()
@@ -100,6 +108,19 @@ void register_infer(CLI::App& app) {
   cmd->add_option("--checkpoint", a->rec.checkpoint, "Decoder checkpoint written by `fresnel train`");
   cmd->add_option("--format", a->format, "File format inside an output directory")
       ->check(gaussian_format_check())
+      ->capture_default_str();
+  add_gaussian_save_options(cmd, a->save);
+  cmd->add_option("--antialias", a->rec.smoothing_variance_px2,
+                  "Extra 3D smoothing filter (Mip-Splatting) baked into the scales, in pixels² at the model's training "
+                  "resolution, on top of what a model trained with `train --antialias` applies itself: keeps an older "
+                  "model's Gaussians from falling apart into dots when shown larger (0.3 typical). 0: none")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  cmd->add_option("--frame", a->frame,
+                  "camera: the input camera's frame (OpenCV: x right, y down, z forward; what eval, render and the "
+                  "viewer use). object: centred at the origin, longest side 1, same axes (the 3DGS PLY convention "
+                  "web viewers such as SuperSplat show upright)")
+      ->check(CLI::IsMember({"camera", "object"}))
       ->capture_default_str();
   cmd->add_flag("--saag", a->saag,
                 "Use the non-learned SAAG generator on the depth map (the checkpoint's depth, or --depth_model)");

@@ -18,7 +18,15 @@ void register_synth(CLI::App& app) {
   auto split = std::make_shared<std::string>("0.8,0.1,0.1");
   cmd->add_option("--out", opts->out_dir, "Output dataset directory")->required();
   cmd->add_option("--objects", opts->objects, "Number of objects")->capture_default_str();
-  cmd->add_option("--views", opts->views, "Views per object besides the input view (within ±60 deg azimuth of it)")
+  cmd->add_option("--views", opts->views, "Views per object besides the input view (within --azimuth_range of it)")
+      ->capture_default_str();
+  cmd->add_option("--azimuth_range", opts->azimuth_range_deg,
+                  "Other views lie within ±DEG azimuth of the input view (180: all around, backs included)")
+      ->check(CLI::Range(10.0, 180.0))
+      ->capture_default_str();
+  cmd->add_option("--elevation_range", opts->elevation_range_deg,
+                  "Other views lie within ±DEG elevation of the input view's")
+      ->check(CLI::Range(0.0, 90.0))
       ->capture_default_str();
   cmd->add_option("--size", opts->image_size, "Image width and height in pixels")->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Random seed (same seed, same bytes)")->capture_default_str();

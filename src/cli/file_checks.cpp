@@ -28,4 +28,11 @@ CLI::Validator image_file_check() {
   return path_check(is_image_file, "an image (" + supported_image_extensions() + ")", "IMAGE");
 }
 
+void add_gaussian_save_options(CLI::App* cmd, GaussianSaveOptions& options) {
+  cmd->add_option("--spz_version", options.spz_version,
+                  ".spz output: 3 (gzip, read by most viewers), 4 (zstd streams, newer readers) or 2 (oldest readers)")
+      ->check(CLI::IsMember({2, 3, 4}))
+      ->capture_default_str();
+}
+
 }  // namespace fresnel::cli

@@ -4,6 +4,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include "core/gaussian_io.hpp"
+
 namespace fresnel::cli {
 
 // The path's extension names a Gaussian file format (.ply, .splat, .bin, …).
@@ -12,5 +14,7 @@ CLI::Validator gaussian_file_check();
 CLI::Validator gaussian_format_check();
 // The path's extension is an input image extension (.png, .jpg, …).
 CLI::Validator image_file_check();
+// The options of commands that write Gaussian files (`--spz_version`), stored into `options`.
+void add_gaussian_save_options(CLI::App* cmd, GaussianSaveOptions& options);
 
 }  // namespace fresnel::cli

@@ -180,6 +180,12 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
                  "(the dataset's depth, also used at evaluation; inference falls back to predicted)")
       ->check(CLI::IsMember({"predicted", "data"}))
       ->capture_default_str();
+  cmd.add_option("--antialias", c.model.smoothing_variance_px2,
+                 "Train with Mip-Splatting's 3D smoothing filter in the model: every Gaussian gets this variance in "
+                 "pixels² of --image_size at its depth, in training and at inference (no dots when shown larger). "
+                 "0: off")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
   cmd.add_option("--dropout", c.model.decoder.dropout,
                  "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
   cmd.add_option("--novel_views", c.novel_views, "Other views rendered per sample")->capture_default_str();

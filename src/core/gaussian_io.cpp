@@ -14,6 +14,7 @@
 #include "core/log.hpp"
 #include "core/ply_format.hpp"
 #include "core/splat_format.hpp"
+#include "core/spz_format.hpp"
 
 namespace fresnel {
 
@@ -55,14 +56,30 @@ GaussianArrays gaussians_to_arrays(const Gaussians& g) {
   return a;
 }
 
+// Writers without options, adapted to the table's signature.
+template <void (*Write)(std::ostream&, const GaussianArrays&)>
+void write_ignoring_options(std::ostream& out, const GaussianArrays& g, const GaussianSaveOptions&) {
+  Write(out, g);
+}
+
+void write_spz_with_options(std::ostream& out, const GaussianArrays& g, const GaussianSaveOptions& options) {
+  SpzWriteOptions spz;
+  spz.version = options.spz_version;
+  write_spz(out, g, spz);
+}
+
 }  // namespace
 
 const std::vector<GaussianFormat>& gaussian_formats() {
   static const std::vector<GaussianFormat> formats = {
       {"ply", ".ply", "3DGS PLY with SH and phases; also reads the original's 14-property and TRELLIS PLYs",
-       read_gaussian_ply, write_gaussian_ply, /*keeps_sh=*/true, /*keeps_phases=*/true},
-      {"splat", ".splat", "antimatter15 splat viewer format, quantised RGB", read_splat, write_splat},
-      {"bin", ".bin", "the original Fresnel's 14 floats per Gaussian", read_legacy_bin, write_legacy_bin},
+       read_gaussian_ply, write_ignoring_options<write_gaussian_ply>, /*keeps_sh=*/true, /*keeps_phases=*/true},
+      {"splat", ".splat", "antimatter15 splat viewer format, quantised RGB", read_splat,
+       write_ignoring_options<write_splat>},
+      {"bin", ".bin", "the original Fresnel's 14 floats per Gaussian", read_legacy_bin,
+       write_ignoring_options<write_legacy_bin>},
+      {"spz", ".spz", "Niantic's compressed format, v2-v4 read, v3 written (v4 on request), quantised", read_spz,
+       write_spz_with_options, /*keeps_sh=*/true},
   };
   return formats;
 }
@@ -124,7 +141,7 @@ Gaussians load_gaussians(const std::string& path, const GaussianLoadOptions& opt
   return g;
 }
 
-void save_gaussians(const std::string& path, const Gaussians& g_in) {
+void save_gaussians(const std::string& path, const Gaussians& g_in, const GaussianSaveOptions& options) {
   const GaussianFormat& format = gaussian_format_for_path(path);
   if (!format.write) throw file_error(path, "the " + format.name + " format cannot be written");
   Gaussians g = g_in;
@@ -140,7 +157,7 @@ void save_gaussians(const std::string& path, const Gaussians& g_in) {
     log_warn(path + ": this format stores RGB only; SH degree " + std::to_string(g.sh_degree()) +
              " is reduced to its view-independent colour");
   if (!format.keeps_phases && !a.phases.empty()) log_warn(path + ": this format has no phases; they are not saved");
-  atomic_write(path, [&](std::ostream& out) { format.write(out, a); });
+  atomic_write(path, [&](std::ostream& out) { format.write(out, a, options); });
 }
 
 }  // namespace fresnel

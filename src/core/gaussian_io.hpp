@@ -12,13 +12,19 @@
 
 namespace fresnel {
 
+// Choices a writer may honour (formats without such a choice ignore them).
+struct GaussianSaveOptions {
+  int spz_version = 3;  // .spz: 2, 3 (gzip; what most viewers read) or 4 (zstd streams)
+};
+
 // One Gaussian file format.
 struct GaussianFormat {
   std::string name;                                                    // what `--format` options take: "ply"
   std::string extension;                                               // lower case with the dot: ".ply"
   std::string description;                                             // a few words for help strings
   GaussianArrays (*read)(std::istream& in, const std::string& where);  // nullptr: the format cannot be read
-  void (*write)(std::ostream& out, const GaussianArrays& g);           // nullptr: the format cannot be written
+  void (*write)(std::ostream& out, const GaussianArrays& g,
+                const GaussianSaveOptions& options);  // nullptr: the format cannot be written
   bool keeps_sh = false;      // false: SH beyond degree 0 is reduced to the view-independent colour on writing
   bool keeps_phases = false;  // false: phases are dropped on writing
 };
@@ -53,6 +59,6 @@ Gaussians load_gaussians(const std::string& path, const GaussianLoadOptions& opt
 // Writes atomically (temporary file + rename): on any error the target is left untouched.
 // Accepts unbatched Gaussians or a batch of one, on any device and floating dtype. Fields a format cannot
 // hold (GaussianFormat::keeps_sh / keeps_phases) are dropped with a warning.
-void save_gaussians(const std::string& path, const Gaussians& g);
+void save_gaussians(const std::string& path, const Gaussians& g, const GaussianSaveOptions& options = {});
 
 }  // namespace fresnel

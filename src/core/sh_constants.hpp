@@ -15,4 +15,8 @@ constexpr double kC3_0 = -0.5900435899266435, kC3_1 = 2.890611442640554, kC3_2 =
                  kC3_3 = 0.3731763325901154, kC3_4 = -0.4570457994644658, kC3_5 = 1.445305721320277,
                  kC3_6 = -0.5900435899266435;
 
+// Sign of SH coefficient k = 1..15 (bands 1-3, 3DGS order) under the rotation (x, y, z) → (x, −y, −z): −1 where the
+// basis function is odd in y·z. Used by every RDF ↔ RUB conversion (.spz files, the object frame).
+constexpr float kSignUnderYzFlip[15] = {-1, -1, 1, -1, 1, 1, -1, 1, -1, 1, -1, -1, 1, -1, 1};
+
 }  // namespace fresnel::sh

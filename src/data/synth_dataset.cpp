@@ -61,7 +61,7 @@ const char* split_of(int64_t index, const std::array<int64_t, 3>& counts) {
 }
 
 void write_object(const SynthOptions& o, int64_t index, const char* split) {
-  const ObjectSpec spec = random_object(o.seed, index, o.views);
+  const ObjectSpec spec = random_object(o.seed, index, o.views, {o.azimuth_range_deg, o.elevation_range_deg});
   const std::string id = object_id_for_index(index);
   const std::string dir = (fs::path(o.out_dir) / split / id).string();
   ensure_directory(dir);
@@ -88,6 +88,10 @@ void generate_dataset(const SynthOptions& o) {
   if (o.views < 0) throw UsageError("SynthOptions::views must be >= 0");
   if (o.image_size < 8 || o.image_size > 4096) throw UsageError("SynthOptions::image_size must be between 8 and 4096");
   if (o.supersample < 1 || o.supersample > 8) throw UsageError("SynthOptions::supersample must be between 1 and 8");
+  if (!(o.azimuth_range_deg >= 10 && o.azimuth_range_deg <= 180))
+    throw UsageError("SynthOptions::azimuth_range_deg must be between 10 and 180");
+  if (!(o.elevation_range_deg >= 0 && o.elevation_range_deg <= 90))
+    throw UsageError("SynthOptions::elevation_range_deg must be between 0 and 90");
   const auto counts = split_counts(o.objects, o.split);
   ensure_directory(o.out_dir);
   for (const char* s : {"train", "val", "test"}) {
@@ -112,6 +116,8 @@ void generate_dataset(const SynthOptions& o) {
                          {"objects", o.objects},
                          {"seed", o.seed},
                          {"supersample", o.supersample},
+                         {"azimuth_range_deg", o.azimuth_range_deg},
+                         {"elevation_range_deg", o.elevation_range_deg},
                          {"splits", {{"train", counts[0]}, {"val", counts[1]}, {"test", counts[2]}}},
                          {"camera_distance", kSynthCameraDistance},
                          {"fx_over_size", kSynthFocalFactor},

@@ -14,6 +14,8 @@ struct SynthOptions {
   uint64_t seed = 0;
   std::array<double, 3> split{0.8, 0.1, 0.1};  // train, val, test fractions (normalised)
   int supersample = 3;                         // anti-aliasing: n×n rays per pixel
+  double azimuth_range_deg = 60;               // other views within ±this of the input's azimuth (≤ 180)
+  double elevation_range_deg = 20;             // and within ±this of its elevation (≤ 90)
 };
 
 // Parses "0.8,0.1,0.1" (three non-negative numbers, positive sum). Throws fresnel::UsageError otherwise.

@@ -352,7 +352,7 @@ Camera synth_camera(double azimuth, double elevation, int image_size) {
   return c;
 }
 
-ObjectSpec random_object(uint64_t seed, int64_t index, int other_views) {
+ObjectSpec random_object(uint64_t seed, int64_t index, int other_views, const ViewSpread& spread) {
   // One independent stream per object: mixing (seed, index) through splitmix64 makes objects independent of
   // generation order and thread count.
   Rng mix(seed ^ 0x5DEECE66Dull);
@@ -417,13 +417,17 @@ ObjectSpec random_object(uint64_t seed, int64_t index, int other_views) {
   // Input view: any azimuth, elevation from slightly below to well above.
   spec.input_azimuth = rng.uniform(0, 2 * kPi);
   spec.input_elevation = rng.uniform(-10, 40) * kDeg;
-  // Other views: azimuth offsets stratified over ±60° (at least 10° away from the input), elevation jittered
-  // by ±20° around the input's; moderate angles keep the unseen parts learnable yet measurable.
+  // Other views: azimuth offsets stratified over ±spread.azimuth_deg (at least 10° away from the input), elevation
+  // jittered by ±spread.elevation_deg around the input's, within [−15°, 55°] widened by the extra jitter (the
+  // defaults, ±60° and ±20°, keep the unseen parts learnable yet measurable; 180° shows the back).
+  const double a = spread.azimuth_deg, e = spread.elevation_deg, widen = std::max(0.0, e - 20.0);
+  const double lowest = std::max(-85.0, -15.0 - widen), highest = std::min(85.0, 55.0 + widen);
   for (int k = 0; k < other_views; ++k) {
-    double offset = -60.0 + 120.0 * (k + rng.uniform(0.1, 0.9)) / other_views;
+    double offset = -a + 2 * a * (k + rng.uniform(0.1, 0.9)) / other_views;
     if (std::abs(offset) < 10.0) offset = offset < 0 ? -10.0 : 10.0;
     spec.view_azimuths.push_back(spec.input_azimuth + offset * kDeg);
-    spec.view_elevations.push_back(std::clamp(spec.input_elevation / kDeg + rng.uniform(-20, 20), -15.0, 55.0) * kDeg);
+    spec.view_elevations.push_back(std::clamp(spec.input_elevation / kDeg + rng.uniform(-e, e), lowest, highest) *
+                                   kDeg);
   }
   // Light from the input camera's side and above, with a random lateral tilt, so the input view is lit.
   const double ce = std::cos(spec.input_elevation);

@@ -76,8 +76,15 @@ struct ObjectSpec {
   double input_azimuth = 0, input_elevation = 0;       // radians, spherical_camera convention
   std::vector<double> view_azimuths, view_elevations;  // the other views (absolute, radians)
 };
-// Deterministic for (seed, index): the same object whatever the thread count or generation order.
-ObjectSpec random_object(uint64_t seed, int64_t index, int other_views);
+// How far the other views spread around the input view: azimuth offsets stratified over ±azimuth_deg (at least
+// 10° from the input; 180 = all around), elevation jittered by ±elevation_deg around the input's.
+struct ViewSpread {
+  double azimuth_deg = 60;
+  double elevation_deg = 20;
+};
+// Deterministic for (seed, index, spread): the same object whatever the thread count or generation order; the
+// default spread gives the same bytes as before the spread was configurable.
+ObjectSpec random_object(uint64_t seed, int64_t index, int other_views, const ViewSpread& spread = {});
 // Camera of a view at the benchmark's distance and focal length, looking at the origin.
 Camera synth_camera(double azimuth, double elevation, int image_size);
 nlohmann::json object_to_json(const ObjectSpec& spec, uint64_t seed, int64_t index);

@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "core/file_extension.hpp"
 #include "core/gaussian_io.hpp"
+#include "core/object_frame.hpp"
 
 namespace fresnel {
 
@@ -45,7 +46,13 @@ GaussianPredictor gaussian_files_predictor(const std::string& dir) {
     for (const auto& format : gaussian_formats()) {
       tried.push_back(obj.id + format.extension);
       const auto path = (std::filesystem::path(dir) / tried.back()).string();
-      if (std::filesystem::exists(path)) return load_gaussians(path);
+      if (!std::filesystem::exists(path)) continue;
+      // Files written with `infer --frame object` carry their frame beside them: back to the input camera's.
+      ObjectFrame frame;
+      const std::string cameras = cameras_json_path_for(path);
+      if (std::filesystem::exists(cameras) && load_object_frame(cameras, frame))
+        return from_object_frame(load_gaussians(path), frame);
+      return load_gaussians(path);
     }
     throw file_error(dir, "missing Gaussians for object " + obj.id + ": none of " + join_list(tried));
   };

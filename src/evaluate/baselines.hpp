@@ -21,7 +21,8 @@ Gaussians unprojected_gaussians(const ViewData& input, double scale_factor = kUn
 GaussianPredictor unprojected_predictor(double scale_factor = kUnprojectedScale);
 
 // Reads `<dir>/<object_id>.<ext>` in any Gaussian file format (core/gaussian_io.hpp; the first extension of the
-// format table that exists), Gaussians already in the input camera frame.
+// format table that exists), Gaussians in the input camera frame, or in the object frame when a
+// `<object_id>.cameras.json` beside the file says so (infer --frame object; core/object_frame.hpp).
 GaussianPredictor gaussian_files_predictor(const std::string& dir);
 
 }  // namespace fresnel

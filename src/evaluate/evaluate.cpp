@@ -65,6 +65,20 @@ std::string fmt(double v, int digits) {
   return ss.str();
 }
 
+struct DepthGroup {
+  Mean abs_rel, delta1;
+  void add(const DepthErrors& e) {
+    if (e.pixels == 0) return;
+    abs_rel.add(e.abs_rel);
+    delta1.add(e.delta1);
+  }
+  DepthMeans result() const { return {abs_rel.n, abs_rel.value(), delta1.value()}; }
+};
+
+nlohmann::json depth_json(const DepthMeans& d) {
+  return {{"objects", d.objects}, {"abs_rel", number_or_null(d.abs_rel)}, {"delta1", number_or_null(d.delta1)}};
+}
+
 MetricMeans object_group(const ObjectScore& o, bool input) {
   GroupMeans g;
   for (const auto& v : o.views)
@@ -80,6 +94,20 @@ torch::Tensor tile(const torch::Tensor& hwc) {
 }
 
 }  // namespace
+
+double view_angle_degrees(const Camera& c) {
+  // The optical axis in input-camera coordinates is the third row of the world→camera rotation.
+  const double cosine = std::max(-1.0, std::min(1.0, c.world_to_camera[10]));
+  return std::acos(cosine) * 180.0 / M_PI;
+}
+
+int angle_bin(double degrees) {
+  return std::max(0, std::min(kAngleBins - 1, int(std::floor(degrees / kAngleBinDegrees))));
+}
+
+std::string angle_bin_label(int bin) {
+  return fmt(bin * kAngleBinDegrees, 0) + "-" + fmt((bin + 1) * kAngleBinDegrees, 0) + "°";
+}
 
 EvalViews parse_eval_views(const std::string& text) {
   if (text == "input") return EvalViews::Input;
@@ -125,6 +153,15 @@ ObjectScore score_object(const ObjectViews& obj, const torch::Tensor& renders, c
 
 EvalReport evaluate_dataset(const MultiViewDataset& dataset, const GaussianPredictor& predict,
                             const EvalOptions& options) {
+  return evaluate_dataset(dataset, without_depth(predict), options);
+}
+
+ObjectPredictor without_depth(GaussianPredictor predict) {
+  return [predict](const ObjectViews& obj) { return ObjectPrediction{predict(obj), {}}; };
+}
+
+EvalReport evaluate_dataset(const MultiViewDataset& dataset, const ObjectPredictor& predict,
+                            const EvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   EvalReport report;
   report.dataset = dataset.root();
@@ -140,6 +177,8 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const GaussianPredi
   std::vector<int> wanted;  // empty: all views
   if (options.views == EvalViews::Input) wanted = {0};
   GroupMeans input, novel;
+  std::array<GroupMeans, kAngleBins> by_angle;
+  DepthGroup depth_head, depth_render;
   std::vector<torch::Tensor> sheet_rows;
   std::unique_ptr<Progress> progress;
   if (options.show_progress) progress = std::make_unique<Progress>("eval", int64_t(ids.size()), "obj");
@@ -151,7 +190,8 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const GaussianPredi
       const bool is_input = int(i) == obj.input_view;
       if (options.views == EvalViews::All || (options.views == EvalViews::Input) == is_input) scored.push_back(i);
     }
-    Gaussians g = predict(obj);
+    ObjectPrediction prediction = predict(obj);
+    Gaussians& g = prediction.gaussians;
     g.validate("predicted Gaussians for " + id);
     if (g.batched()) throw Error("evaluate: the predictor must return unbatched Gaussians (" + id + ")");
     const auto all_cams = obj.relative_cameras();
@@ -166,14 +206,46 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const GaussianPredi
       subset.views.push_back(obj.views[scored[k]]);
       if (int(scored[k]) == obj.input_view) subset.input_view = int(k);
     }
-    torch::Tensor renders;
+    torch::Tensor renders, depths;
     {
       torch::NoGradGuard no_grad;
-      renders = render(g.detach(), cams, options.render).rgb;
+      if (options.render_scale < 1.0) {
+        // Render small, then upsample the images bilinearly to the dataset's size.
+        std::vector<Camera> small;
+        for (const auto& c : cams)
+          small.push_back(c.resized(std::max(1, int(std::lround(c.width * options.render_scale))),
+                                    std::max(1, int(std::lround(c.height * options.render_scale)))));
+        const RenderOutput out = render(g.detach(), small, options.render);
+        std::vector<torch::Tensor> up;
+        for (size_t k = 0; k < cams.size(); ++k)
+          up.push_back(resize_image(out.rgb[int64_t(k)].clamp(0, 1).to(torch::kFloat32).contiguous(), cams[k].width,
+                                    cams[k].height, ResizeFilter::Bilinear));
+        renders = torch::stack(up);
+        depths = out.depth;
+      } else {
+        const RenderOutput out = render(g.detach(), cams, options.render);
+        renders = out.rgb;
+        depths = out.depth;
+      }
     }
     ObjectScore score = score_object(subset, renders, options.lpips.get());
     score.gaussians = g.count();
-    for (const auto& v : score.views) (v.is_input ? input : novel).add(v);
+    for (size_t k = 0; k < score.views.size(); ++k) score.views[k].angle_deg = view_angle_degrees(cams[k]);
+    for (const auto& v : score.views) {
+      (v.is_input ? input : novel).add(v);
+      if (!v.is_input) by_angle[size_t(angle_bin(v.angle_deg))].add(v);
+    }
+    const torch::Tensor& gt_depth = obj.input().depth;
+    if (gt_depth.defined()) {
+      const int64_t h = gt_depth.size(-2), w = gt_depth.size(-1);
+      if (prediction.depth.defined())
+        score.depth_head = depth_errors(resize_depth_nearest(prediction.depth, h, w), gt_depth.reshape({h, w}));
+      if (subset.input_view >= 0)
+        score.depth_render =
+            depth_errors(resize_depth_nearest(depths[subset.input_view], h, w), gt_depth.reshape({h, w}));
+    }
+    depth_head.add(score.depth_head);
+    depth_render.add(score.depth_render);
     if (int64_t(report.objects.size()) < options.contact_sheet_objects) {
       const auto in_tile = tile(obj.input().rgb);
       for (size_t k = 0; k < subset.views.size(); ++k)
@@ -189,6 +261,9 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const GaussianPredi
   if (progress) progress->finish();
   report.input = input.result();
   report.novel = novel.result();
+  for (int b = 0; b < kAngleBins; ++b) report.novel_by_angle[size_t(b)] = by_angle[size_t(b)].result();
+  report.depth_head = depth_head.result();
+  report.depth_render = depth_render.result();
   if (!sheet_rows.empty()) report.contact_sheet = torch::cat(sheet_rows, 0);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
@@ -203,12 +278,24 @@ nlohmann::json EvalReport::to_json() const {
                          {"input", v.is_input},
                          {"psnr", number_or_null(v.psnr)},
                          {"ssim", number_or_null(v.ssim)},
-                         {"lpips", number_or_null(v.lpips)}});
+                         {"lpips", number_or_null(v.lpips)},
+                         {"angle_deg", v.angle_deg}});
     per.push_back({{"id", o.id},
                    {"gaussians", o.gaussians},
                    {"input", means_json(object_group(o, true))},
                    {"novel", means_json(object_group(o, false))},
                    {"views", views_j}});
+    if (o.depth_head.pixels)
+      per.back()["depth_head"] = {{"abs_rel", o.depth_head.abs_rel}, {"delta1", o.depth_head.delta1}};
+    if (o.depth_render.pixels)
+      per.back()["depth_render"] = {{"abs_rel", o.depth_render.abs_rel}, {"delta1", o.depth_render.delta1}};
+  }
+  nlohmann::json angles = nlohmann::json::array();
+  for (int b = 0; b < kAngleBins; ++b) {
+    auto j = means_json(novel_by_angle[size_t(b)]);
+    j["from_deg"] = b * kAngleBinDegrees;
+    j["to_deg"] = (b + 1) * kAngleBinDegrees;
+    angles.push_back(j);
   }
   return {
       {"dataset", dataset},
@@ -216,7 +303,12 @@ nlohmann::json EvalReport::to_json() const {
       {"method", method},
       {"views", eval_views_name(views)},
       {"objects_evaluated", int64_t(objects.size())},
-      {"metrics", {{"input", means_json(input)}, {"novel", means_json(novel)}}},
+      {"metrics",
+       {{"input", means_json(input)},
+        {"novel", means_json(novel)},
+        {"novel_by_angle", angles},
+        {"depth_head", depth_json(depth_head)},
+        {"depth_render", depth_json(depth_render)}}},
       {"lpips",
        {{"available", lpips_available},
         {"net", lpips_available ? nlohmann::json(lpips_net) : nlohmann::json(nullptr)}}},
@@ -224,7 +316,13 @@ nlohmann::json EvalReport::to_json() const {
        {{"psnr", "per image on [0,1], 10*log10(1/MSE), capped at " + fmt(kPsnrCapDb, 0) + " dB, then averaged"},
         {"ssim", "11x11 Gaussian window sigma 1.5, C1=0.01^2, C2=0.03^2, zero 'same' padding like the 3DGS reference"},
         {"lpips", "richzhang/PerceptualSimilarity v0.1 formula with user-supplied weights; null when unavailable"},
-        {"frame", "Gaussians in the input camera frame; dataset cameras re-expressed relative to the input camera"}}},
+        {"frame", "Gaussians in the input camera frame; dataset cameras re-expressed relative to the input camera"},
+        {"angle",
+         "angle between a view's optical axis and the input camera's; bins [0,45), [45,90), [90,135), [135,180]"},
+        {"depth",
+         "input view, pixels with ground-truth depth > 0: AbsRel = mean |z-z*|/z*, delta1 = fraction with "
+         "max(z/z*, z*/z) < 1.25; depth_head: the model's depth head, depth_render: depth rendered from the "
+         "Gaussians; means over objects"}}},
       {"seconds", seconds},
       {"per_object", per}};
 }
@@ -242,6 +340,23 @@ std::string EvalReport::to_markdown() const {
   };
   if (input.views) row("input", input);
   if (novel.views) row("novel", novel);
+  if (novel.views) {
+    md << "\n| novel views by angle from the input | count | PSNR (dB) ↑ | SSIM ↑ | " << lp
+       << " ↓ |\n|---|---:|---:|---:|---:|\n";
+    for (int b = 0; b < kAngleBins; ++b) {
+      const std::string label = angle_bin_label(b);
+      row(label.c_str(), novel_by_angle[size_t(b)]);
+    }
+  }
+  if (depth_head.objects || depth_render.objects) {
+    md << "\n| depth (input view) | objects | AbsRel ↓ | δ<1.25 ↑ |\n|---|---:|---:|---:|\n";
+    if (depth_head.objects)
+      md << "| depth head | " << depth_head.objects << " | " << fmt(depth_head.abs_rel, 4) << " | "
+         << fmt(depth_head.delta1, 4) << " |\n";
+    if (depth_render.objects)
+      md << "| rendered from the Gaussians | " << depth_render.objects << " | " << fmt(depth_render.abs_rel, 4) << " | "
+         << fmt(depth_render.delta1, 4) << " |\n";
+  }
   md << "\nPSNR is computed per image on [0,1] (capped at " << fmt(kPsnrCapDb, 0)
      << " dB) and averaged. SSIM uses an 11×11 Gaussian window (σ 1.5) with zero padding, like the 3DGS "
         "reference. "

@@ -98,6 +98,7 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
 
   PredictInputs extra;
   extra.num_gaussians = o.num_gaussians;
+  extra.smoothing_variance_px2 = o.smoothing_variance_px2;
   torch::Tensor da_depth;
   if (s.depth_model) da_depth = depth_anything_depth(*s.depth_model, prepared.rgb, o.device);
   if (s.model && s.model->needs_features() && o.use_learned_decoder) {

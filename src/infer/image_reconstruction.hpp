@@ -24,6 +24,7 @@ struct ReconstructionOptions {
   std::string depth_weights;             // Depth Anything V2 (those checkpoints, or SAAG without a checkpoint)
   std::optional<int64_t> num_gaussians;  // keep the first k Gaussians per patch
   torch::Device device = torch::kCPU;    // where the encoders and the decoder run; results come back on the CPU
+  double smoothing_variance_px2 = 0;     // anti-aliasing of the learned decoder's Gaussians (0: off)
 };
 
 struct Reconstruction {

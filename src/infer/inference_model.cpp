@@ -1,6 +1,7 @@
 #include "infer/inference_model.hpp"
 
 #include "core/error.hpp"
+#include "core/smoothing_filter.hpp"
 #include "train/checkpoint.hpp"
 
 namespace fresnel::infer {
@@ -57,20 +58,33 @@ Prediction InferenceModel::predict(const torch::Tensor& image_in, const PredictI
   Prediction p;
   // Results on the CPU whatever the model's device: writers, SAAG and evaluation read them there.
   p.gaussians = out.decoded.gaussians.batch(0).detach().to(torch::TensorOptions().device(torch::kCPU));
+  if (extra.smoothing_variance_px2 > 0) {
+    // The sampling rate the model was trained at: its input camera at S×S (the intrinsics it was given).
+    Camera trained = input_camera(S, S);
+    if (extra.intrinsics.defined()) {
+      const auto k = extra.intrinsics.to(torch::kCPU, torch::kFloat64).reshape({4});
+      trained.fx = k[0].item<double>() * S;
+      trained.fy = k[1].item<double>() * S;
+    }
+    p.gaussians = apply_smoothing_filter(p.gaussians, trained, extra.smoothing_variance_px2);
+  }
   if (out.depth_used.defined()) p.depth = out.depth_used[0].detach().cpu();
   return p;
 }
 
-GaussianPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model) {
-  return [model](const ObjectViews& obj) {
+ObjectPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model, double smoothing_variance_px2) {
+  return [model, smoothing_variance_px2](const ObjectViews& obj) {
     const auto& in = obj.input();
     const Camera& c = in.camera;
     PredictInputs extra;
+    extra.smoothing_variance_px2 = smoothing_variance_px2;
     extra.intrinsics =
         torch::tensor({float(c.fx / c.width), float(c.fy / c.height), float(c.cx / c.width), float(c.cy / c.height)});
     // Models that place Gaussians with given depth get the input view's depth, as the baselines do.
     if (model->config().decoder_depth == "data" && in.depth.defined()) extra.depth = in.depth;
-    return model->predict(in.rgb, extra).gaussians;
+    Prediction p = model->predict(in.rgb, extra);
+    const bool head_depth = !extra.depth.defined() && model->config().mode() == decode::DepthMode::Metric;
+    return ObjectPrediction{std::move(p.gaussians), head_depth ? p.depth : torch::Tensor()};
   };
 }
 

@@ -30,6 +30,9 @@ struct PredictInputs {
   torch::Tensor depth;                   // (H,W) or (1,H,W), optional (normalised or metric per the model's depth mode)
   torch::Tensor intrinsics;              // (4,) normalised; undefined = the model's input_intrinsics
   std::optional<int64_t> num_gaussians;  // keep the first k Gaussians per patch (experiment 2)
+  // Anti-aliasing (core/smoothing_filter.hpp): 3D smoothing variance in pixels² of the training resolution, baked
+  // into the scales so the Gaussians hold together at any display resolution. 0: off (as trained).
+  double smoothing_variance_px2 = 0;
 };
 
 struct Prediction {
@@ -57,7 +60,9 @@ class InferenceModel {
   torch::Device device_;
 };
 
-// `fresnel eval --checkpoint`: predicts from each object's input view (image and its camera intrinsics).
-GaussianPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model);
+// `fresnel eval --checkpoint`: predicts from each object's input view (image and its camera intrinsics). The depth
+// of a metric-depth model's own head comes with the Gaussians (not for models given the data's depth).
+// smoothing_variance_px2: PredictInputs::smoothing_variance_px2 (anti-aliasing; 0 off).
+ObjectPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model, double smoothing_variance_px2 = 0);
 
 }  // namespace fresnel::infer

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "core/field_table.hpp"
+#include "core/smoothing_filter.hpp"
 
 namespace fresnel::train {
 
@@ -20,6 +21,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   ModelConfig c;
   fields_from_json(j, c, "model config");  // fields absent in older checkpoints keep their defaults
   if (c.feature_grid < 1) throw Error("model config: feature_grid must be >= 1");
+  if (!(c.smoothing_variance_px2 >= 0)) throw Error("model config: smoothing_variance_px2 must be >= 0");
   if (c.decoder_depth != "predicted" && c.decoder_depth != "data")
     throw Error("model config: decoder_depth must be 'predicted' or 'data'");
   c.kind = decode::decoder_kind_from_experiment(static_cast<int>(c.kind), "model config: field 'experiment'");
@@ -89,6 +91,10 @@ ModelOutput FresnelModelImpl::forward(const ModelInputs& in) {
   di.depth = depth;
   di.intrinsics = intr;
   out.decoded = decoder_->forward(di);
+  if (config_.smoothing_variance_px2 > 0)  // the sampling rate of the input view at the training resolution
+    out.decoded.gaussians = apply_smoothing_filter_input_frame(
+        out.decoded.gaussians, torch::min(intr.select(1, 0), intr.select(1, 1)) * double(config_.image_size),
+        config_.smoothing_variance_px2);
   return out;
 }
 

@@ -33,6 +33,9 @@ struct ModelConfig {
   // Which depth the experiment-2 decoder places Gaussians with when the built-in encoder is used: "predicted"
   // (its depth head; needs only an image) or "data" (the dataset's / caller's depth when given, else predicted).
   std::string decoder_depth = "predicted";
+  // Anti-aliasing trained in (core/smoothing_filter.hpp): the decoder's Gaussians get this 3D smoothing variance, in
+  // pixels² at image_size, in training and at inference alike. 0 (and checkpoints without the field): none.
+  double smoothing_variance_px2 = 0;
 
   decode::DepthMode mode() const;
   int experiment() const { return decode::experiment_number(kind); }
@@ -70,6 +73,7 @@ struct ModelConfig {
     visit("image_size", c.image_size);
     visit("feature_grid", c.feature_grid);
     visit("decoder_depth", c.decoder_depth);
+    visit("smoothing_variance_px2", c.smoothing_variance_px2);
   }
 };
 void to_json(nlohmann::json& j, const ModelConfig& c);

@@ -47,4 +47,14 @@ TEST(CliTrainExport, PatchDecoderExportsAndPixelAlignedIsRefusedClearly) {
   EXPECT_EQ(inf.exit_code, 0) << inf.output;
   const auto info = run_fresnel("info " + t + "/x.ply");
   EXPECT_NE(info.output.find("1024"), std::string::npos) << info.output;
+  // --frame object: the same Gaussians centred and unit-sized, with the input camera recorded beside them; .spz out.
+  EXPECT_TRUE(fs::exists(t + "/x.cameras.json"));
+  const auto obj = run_fresnel("infer " + image + " --checkpoint " + t +
+                               "/x/decoder_exp2_epoch1.pt --frame object -o " + t + "/o.spz");
+  ASSERT_EQ(obj.exit_code, 0) << obj.output;
+  const std::string cams = fresnel::test::read_bytes(t + "/o.cameras.json");
+  EXPECT_NE(cams.find("\"frame\": \"object\""), std::string::npos) << cams;
+  EXPECT_NE(cams.find("\"scale\""), std::string::npos) << cams;
+  const auto oinfo = run_fresnel("info " + t + "/o.spz");
+  EXPECT_NE(oinfo.output.find("1024"), std::string::npos) << oinfo.output;
 }

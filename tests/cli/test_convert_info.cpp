@@ -118,3 +118,25 @@ TEST(CliInfo, MissingFileExitsOne) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("none.splat"), std::string::npos) << r.output;
 }
+
+TEST(CliConvert, SpzVersion3ByDefaultVersion4OnRequestAndInfoReadsBoth) {
+  test::TempDir dir;
+  const auto g = small_gaussians(40);
+  save_gaussians(dir.file("in.ply"), g);
+  auto r = test::run_fresnel("convert " + dir.file("in.ply") + " " + dir.file("v3.spz"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(uint8_t(test::read_bytes(dir.file("v3.spz"))[0]), 0x1f);  // gzip container
+  r = test::run_fresnel("convert --spz_version 4 " + dir.file("in.ply") + " " + dir.file("v4.spz"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(test::read_bytes(dir.file("v4.spz")).substr(0, 4), "NGSP");
+  for (const char* name : {"v3.spz", "v4.spz"}) {
+    const auto back = load_gaussians(dir.file(name));
+    EXPECT_LE((back.means - g.means).abs().max().item<double>(), 1.3e-4) << name;
+    r = test::run_fresnel("info " + dir.file(name));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("40"), std::string::npos) << r.output;
+  }
+  r = test::run_fresnel("convert --spz_version 5 " + dir.file("in.ply") + " " + dir.file("v5.spz"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--spz_version"), std::string::npos) << r.output;
+}

@@ -127,6 +127,27 @@ TEST(Synth, ObjectsAreDeterministicAndFitTheirRadius) {
   }
 }
 
+TEST(Synth, AzimuthRangeOf180PutsViewsBehindTheObjectAndTheDefaultIsUnchanged) {
+  // The default spread is the one the objects always had: same specs with and without it spelled out.
+  EXPECT_EQ(object_to_json(random_object(7, 3, 4), 7, 3).dump(),
+            object_to_json(random_object(7, 3, 4, ViewSpread{60, 20}), 7, 3).dump());
+  int behind = 0, total = 0;
+  for (int i = 0; i < 10; ++i) {
+    const auto s = random_object(2, i, 8, ViewSpread{180, 45});
+    for (size_t k = 0; k < s.view_azimuths.size(); ++k) {
+      const double off = std::abs(s.view_azimuths[k] - s.input_azimuth) * 180 / M_PI;
+      EXPECT_GE(off, 10.0 - 1e-9);
+      EXPECT_LE(off, 180.0 + 1e-9);
+      behind += off > 90.0;
+      ++total;
+      const double elev = s.view_elevations[k] * 180 / M_PI;
+      EXPECT_GE(elev, -40.0 - 1e-9);  // [−15, 55] widened by 45 − 20
+      EXPECT_LE(elev, 80.0 + 1e-9);
+    }
+  }
+  EXPECT_GE(behind, total / 3) << "stratified over ±180°, about half the views look at the back";
+}
+
 TEST(Synth, SplitParsingAndCounts) {
   const auto f = parse_split("8,1,1");
   EXPECT_NEAR(f[0], 0.8, 1e-12);

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
+#include "core/smoothing_filter.hpp"
 #include "data/synth_dataset.hpp"
 #include "evaluate/baselines.hpp"
 #include "evaluate/evaluate.hpp"
@@ -138,4 +139,88 @@ TEST(Evaluate, InvalidPredictionIsAClearError) {
     return g;
   };
   EXPECT_THROW(evaluate_dataset(ds, bad, opt), Error);
+}
+
+TEST(Evaluate, AngleFromTheInputViewAndItsBins) {
+  const double f = 50;
+  EXPECT_NEAR(view_angle_degrees(Camera{}), 0.0, 1e-9);
+  // Cameras looking at a point 3 units in front of the input camera, from the side and from behind.
+  const Camera side = Camera::look_at({3, 0, 3}, {0, 0, 3}, {0, -1, 0}, f, f, 64, 64);
+  const Camera back = Camera::look_at({0, 0, 6}, {0, 0, 3}, {0, -1, 0}, f, f, 64, 64);
+  const Camera oblique = Camera::look_at({3, 0, 0}, {0, 0, 3}, {0, -1, 0}, f, f, 64, 64);
+  EXPECT_NEAR(view_angle_degrees(side), 90.0, 1e-6);
+  EXPECT_NEAR(view_angle_degrees(back), 180.0, 1e-6);
+  EXPECT_NEAR(view_angle_degrees(oblique), 45.0, 1e-6);
+  EXPECT_EQ(angle_bin(0.0), 0);
+  EXPECT_EQ(angle_bin(44.99), 0);
+  EXPECT_EQ(angle_bin(45.0), 1);
+  EXPECT_EQ(angle_bin(90.0), 2);
+  EXPECT_EQ(angle_bin(134.9), 2);
+  EXPECT_EQ(angle_bin(180.0), 3);
+  EXPECT_EQ(angle_bin(-1.0), 0);
+  EXPECT_EQ(angle_bin_label(1), "45-90°");
+}
+
+TEST(Evaluate, ReportsNovelViewsByAngleAndDepthErrors) {
+  test::TempDir tmp;
+  make_tiny(tmp.path() + "/data");
+  MultiViewDataset ds(tmp.path() + "/data");
+  EvalOptions opt;
+  opt.show_progress = false;
+  // A "depth head" that returns the ground truth scaled by 1.1: AbsRel 0.1, every pixel within 1.25.
+  const ObjectPredictor predict = [](const ObjectViews& obj) {
+    return ObjectPrediction{unprojected_gaussians(obj.input()), obj.input().depth * 1.1};
+  };
+  const auto report = evaluate_dataset(ds, predict, opt);
+  int64_t binned = 0;
+  for (const auto& b : report.novel_by_angle) binned += b.views;
+  EXPECT_EQ(binned, report.novel.views);
+  for (const auto& o : report.objects)
+    for (const auto& v : o.views) {
+      if (v.is_input) EXPECT_NEAR(v.angle_deg, 0.0, 1e-6);
+      if (!v.is_input) EXPECT_GT(v.angle_deg, 1.0);
+    }
+  EXPECT_EQ(report.depth_head.objects, 2);
+  EXPECT_NEAR(report.depth_head.abs_rel, 0.1, 1e-5);
+  EXPECT_DOUBLE_EQ(report.depth_head.delta1, 1.0);
+  // Unprojected pixels at the true depth render nearly the true depth.
+  EXPECT_EQ(report.depth_render.objects, 2);
+  EXPECT_LT(report.depth_render.abs_rel, 0.05);
+  EXPECT_GT(report.depth_render.delta1, 0.9);
+  const std::string md = report.to_markdown();
+  EXPECT_NE(md.find("90-135°"), std::string::npos) << md;
+  EXPECT_NE(md.find("depth head"), std::string::npos) << md;
+  const auto j = report.to_json();
+  EXPECT_EQ(j["metrics"]["novel_by_angle"].size(), 4u);
+  EXPECT_NEAR(j["metrics"]["depth_head"]["abs_rel"].get<double>(), 0.1, 1e-5);
+}
+
+TEST(AntiAliasing, PixelAlignedGaussiansBelowThePixelSpacingHoleAt2xAndTheFilterClosesThem) {
+  // Gaussians as a model trained at 48² leaves them: one per pixel, far smaller than the pixel footprint (0.05·z/f;
+  // the rasterizer's 0.3 px² low-pass still covers every pixel at 48², but not the pixels between them at 96²).
+  test::TempDir tmp;
+  make_tiny(tmp.path(), 1);
+  MultiViewDataset ds(tmp.path());
+  const auto obj = ds.load_object("test", ds.object_ids("test")[0]);
+  const Gaussians g = unprojected_gaussians(obj.input(), 0.05);
+  const Camera at1 = obj.relative_cameras()[obj.input_view];
+  // Object pixels away from the silhouette (mask eroded by one pixel), at k× the resolution.
+  namespace F = torch::nn::functional;
+  const auto full = (obj.input().mask.reshape({1, 1, at1.height, at1.width}) > 0.99).to(torch::kFloat32);
+  const auto inner = -F::max_pool2d(-full, F::MaxPool2dFuncOptions(3).stride(1).padding(1));
+  auto mask_at = [&](int k) {
+    const std::vector<int64_t> size{k * at1.height, k * at1.width};
+    return F::interpolate(inner, F::InterpolateFuncOptions().size(size).mode(torch::kNearest)).reshape(size) > 0.5;
+  };
+  auto holes = [&](const Gaussians& gs, int k) {
+    torch::NoGradGuard ng;
+    const Camera c = at1.resized(k * at1.width, k * at1.height);
+    return (render(gs, {c}).alpha[0].masked_select(mask_at(k)) < 0.5).sum().item<int64_t>();
+  };
+  ASSERT_GT(mask_at(1).sum().item<int64_t>(), 50);
+  EXPECT_EQ(holes(g, 1), 0) << "covered at the resolution it was made for";
+  EXPECT_GT(holes(g, 2), 0) << "dots at 2x without the filter";
+  const Gaussians filtered = apply_smoothing_filter(g, at1, kDefaultSmoothingVariancePx2);
+  EXPECT_EQ(holes(filtered, 2), 0) << "no pixel inside the object with alpha < 0.5 at 2x";
+  EXPECT_EQ(holes(filtered, 4), 0) << "nor at 4x";
 }
