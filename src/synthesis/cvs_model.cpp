@@ -382,7 +382,7 @@ torch::Tensor ConsistencyViewSynthesizerImpl::generate(const torch::Tensor& inpu
   return z;
 }
 
-int64_t count_parameters(torch::nn::Module& module) {
+int64_t count_parameters(const torch::nn::Module& module) {
   int64_t n = 0;
   for (const auto& p : module.parameters()) n += p.numel();
   return n;

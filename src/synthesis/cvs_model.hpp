@@ -207,7 +207,7 @@ TORCH_MODULE(ConsistencyViewSynthesizer);
 
 // ᾱ of the improved-DDPM cosine schedule through the clamped betas, (T,) float32.
 torch::Tensor cosine_alphas_cumprod(int64_t num_timesteps);
-int64_t count_parameters(torch::nn::Module& module);
+int64_t count_parameters(const torch::nn::Module& module);
 // Parameter counts per part ("image_adapter", "pose_encoder", "unet", "encoder", "total").
 std::map<std::string, int64_t> parameter_breakdown(ConsistencyViewSynthesizerImpl& model);
 
