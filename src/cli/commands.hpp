@@ -18,5 +18,6 @@ void register_render(CLI::App& app);
 void register_export_onnx(CLI::App& app);
 void register_infer(CLI::App& app);
 void register_decode(CLI::App& app);
+void register_cvs(CLI::App& app);
 
 }  // namespace fresnel::cli

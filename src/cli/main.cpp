@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   register_export_onnx(app);
   register_infer(app);
   register_decode(app);
+  register_cvs(app);
 
   if (const auto command = unknown_command(app, argc, argv)) {
     std::cerr << "error: unknown command '" << *command << "'; commands: " << command_names(app) << std::endl;

@@ -105,6 +105,67 @@ std::pair<Gaussians, double> fit_gaussians(const Gaussians& init, const torch::T
   return {activated().detach(), last};
 }
 
+namespace {
+
+// Everything one image needs, read and checked before anything is written.
+struct Job {
+  std::string name, out_dir, ply_path;  // ply_path: where optimize_3dgs writes
+  torch::Tensor image01;                // (S,S,3)
+  torch::Tensor features;               // (1,C,37,37) or undefined
+  Camera input_camera;
+  std::vector<Camera> cameras;  // target views
+  double pivot_depth = 0;       // object centre along the optical axis (unprojected initialisation)
+};
+
+torch::Tensor fit_size(torch::Tensor img, int S) {
+  if (img.size(0) != S || img.size(1) != S)
+    img = resize_image(img, S, S, img.size(0) > S ? ResizeFilter::Area : ResizeFilter::Bilinear);
+  return img;
+}
+
+void run_job(ConsistencyViewSynthesizer& model, const Job& job, const GenerateOptions& o,
+             infer::InferenceModel* decoder, GenerateResult& r) {
+  const auto poses = poses_for_cameras(job.input_camera, job.cameras);
+  const int64_t n = int64_t(job.cameras.size());
+  auto input = (job.image01.permute({2, 0, 1}) * 2 - 1).unsqueeze(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto views = model->generate(
+      input.expand({n, -1, -1, -1}).contiguous(),
+      job.features.defined() ? job.features.expand({n, -1, -1, -1}).contiguous() : job.features,
+      rotations_tensor(poses), translations_tensor(poses), o.num_steps, at::detail::createCPUGenerator(o.seed));
+  r.seconds_generation += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto views01 = ((views + 1) * 0.5).clamp(0, 1).permute({0, 2, 3, 1}).contiguous();  // (n,S,S,3)
+  ensure_directory(job.out_dir);
+  auto out = [&](const std::string& name) {
+    r.files.push_back((fs::path(job.out_dir) / name).string());
+    return r.files.back();
+  };
+  save_image(out(view_rgb_name(0)), job.image01);
+  for (int64_t i = 0; i < n; ++i) save_image(out(view_rgb_name(int(i + 1))), views01[i]);
+  std::vector<Camera> all = {job.input_camera};
+  all.insert(all.end(), job.cameras.begin(), job.cameras.end());
+  save_cameras_json(out("cameras.json"), all);
+  if (!o.optimize_3dgs) return;
+  Gaussians init;
+  if (decoder) {
+    infer::PredictInputs pi;
+    const auto& c = job.input_camera;
+    pi.intrinsics = torch::tensor({c.fx / c.width, c.fy / c.height, c.cx / c.width, c.cy / c.height}, torch::kFloat);
+    if (job.features.defined()) pi.features = job.features[0];
+    init = decoder->predict(job.image01, pi).gaussians;
+  } else {
+    init = unprojected_input(job.image01, job.input_camera, job.pivot_depth);
+  }
+  if (init.count() == 0) throw Error(job.name + ": no foreground pixels to initialise Gaussians from");
+  auto targets = torch::cat({job.image01.unsqueeze(0), views01}, 0);
+  auto [fitted, l1] = fit_gaussians(init, targets, all, o.gs_iterations, o.gs_lr, o.progress);
+  r.final_fit_l1 = l1;
+  save_gaussians(job.ply_path, fitted);
+  r.files.push_back(job.ply_path);
+}
+
+}  // namespace
+
 GenerateResult generate_views(const GenerateOptions& o) {
   if (o.num_steps < 1) throw UsageError("--num_steps must be >= 1");
   if (o.optimize_3dgs && o.gs_iterations < 0) throw UsageError("--gs_iterations must be >= 0");
@@ -112,63 +173,121 @@ GenerateResult generate_views(const GenerateOptions& o) {
   auto model = load_cvs_model(o.checkpoint, CvsWeights::Ema);
   const auto& cfg = model->config();
   const int S = int(cfg.image_size);
-  if (!fs::exists(o.image)) throw file_error(o.image, "input image not found");
-  auto image01 = load_image(o.image);
-  if (image01.size(0) != S || image01.size(1) != S)
-    image01 = resize_image(image01, S, S, image01.size(0) > S ? ResizeFilter::Area : ResizeFilter::Bilinear);
-  torch::Tensor features;
-  if (!cfg.builtin_encoder) {
-    if (o.features.empty())
-      throw UsageError(o.checkpoint + ": the model was trained on DINOv2 features; give them with --features");
-    features = load_dinov2_features(o.features, cfg.image_embed_dim).unsqueeze(0);
-  }
-  ViewCameraOptions co = o.cameras;
-  co.image_size = S;
-  const Camera input_cam = generation_input_camera(co);
-  const auto cams = generation_cameras(co);
   std::shared_ptr<infer::InferenceModel> decoder;
   if (o.optimize_3dgs && !o.decoder_checkpoint.empty())
     decoder = std::make_shared<infer::InferenceModel>(infer::InferenceModel::load(o.decoder_checkpoint));
-
-  const auto poses = poses_for_cameras(input_cam, cams);
-  const int64_t n = int64_t(cams.size());
-  auto input = (image01.permute({2, 0, 1}) * 2 - 1).unsqueeze(0);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto views = model->generate(input.expand({n, -1, -1, -1}).contiguous(),
-                               features.defined() ? features.expand({n, -1, -1, -1}).contiguous() : features,
-                               rotations_tensor(poses), translations_tensor(poses), o.num_steps,
-                               at::detail::createCPUGenerator(o.seed));
-  GenerateResult r;
-  r.seconds_generation = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  auto views01 = ((views + 1) * 0.5).clamp(0, 1).permute({0, 2, 3, 1}).contiguous();  // (n,S,S,3)
-
-  ensure_directory(o.out_dir);
-  auto out = [&](const std::string& name) {
-    r.files.push_back((fs::path(o.out_dir) / name).string());
-    return r.files.back();
+  auto load_features = [&](const std::string& path) {
+    return load_dinov2_features(path, cfg.image_embed_dim).unsqueeze(0);
   };
-  save_image(out(view_rgb_name(0)), image01);
-  for (int64_t i = 0; i < n; ++i) save_image(out(view_rgb_name(int(i + 1))), views01[i]);
-  std::vector<Camera> all = {input_cam};
-  all.insert(all.end(), cams.begin(), cams.end());
-  save_cameras_json(out("cameras.json"), all);
-  if (o.optimize_3dgs) {
-    Gaussians init;
-    if (decoder) {
-      infer::PredictInputs pi;
-      pi.intrinsics = torch::tensor({co.focal, co.focal, 0.5, 0.5}, torch::kFloat);
-      if (features.defined()) pi.features = features[0];
-      init = decoder->predict(image01, pi).gaussians;
-    } else {
-      init = unprojected_input(image01, input_cam, co.radius);
+  GenerateResult r;
+  if (o.dataset.empty()) {
+    Job job;
+    job.name = o.image;
+    if (!fs::exists(o.image)) throw file_error(o.image, "input image not found");
+    job.image01 = fit_size(load_image(o.image), S);
+    if (!cfg.builtin_encoder) {
+      if (o.features.empty())
+        throw UsageError(o.checkpoint + ": the model was trained on DINOv2 features; give them with --features");
+      job.features = load_features(o.features);
     }
-    if (init.count() == 0) throw file_error(o.image, "no foreground pixels to initialise Gaussians from");
-    auto targets = torch::cat({image01.unsqueeze(0), views01}, 0);
-    auto [fitted, l1] = fit_gaussians(init, targets, all, o.gs_iterations, o.gs_lr, o.progress);
-    r.final_fit_l1 = l1;
-    save_gaussians(out("gaussians.ply"), fitted);
+    ViewCameraOptions co = o.cameras;
+    co.image_size = S;
+    job.input_camera = generation_input_camera(co);
+    job.cameras = generation_cameras(co);
+    job.pivot_depth = co.radius;
+    job.out_dir = o.out_dir;
+    job.ply_path = (fs::path(o.out_dir) / "gaussians.ply").string();
+    run_job(model, job, o, decoder.get(), r);
+    return r;
   }
+  const MultiViewDataset ds(o.dataset);
+  auto ids = ds.object_ids(o.split);
+  if (ids.empty()) throw file_error(o.dataset, "split '" + o.split + "' has no objects");
+  if (o.max_objects > 0 && int64_t(ids.size()) > o.max_objects) ids.resize(size_t(o.max_objects));
+  const auto features_dir = fs::path(split_images_dir(o.dataset, o.split)) / "features";
+  std::unique_ptr<Progress> bar;
+  if (o.progress) bar = std::make_unique<Progress>("cvs generate", int64_t(ids.size()), "obj");
+  for (const auto& id : ids) {
+    const auto obj = ds.load_object(o.split, id);
+    Job job;
+    job.name = obj.dir;
+    job.image01 = fit_size(obj.input().rgb, S);
+    if (!cfg.builtin_encoder) job.features = load_features((features_dir / dinov2_file_name(id, "small")).string());
+    const auto rel = obj.relative_cameras();
+    job.input_camera = rel[size_t(obj.input_view)].resized(S, S);
+    for (size_t v = 0; v < rel.size(); ++v)
+      if (int(v) != obj.input_view) job.cameras.push_back(rel[v].resized(S, S));
+    if (job.cameras.empty()) throw file_error(obj.dir, "object has no views besides the input view");
+    // The object centre: the mean depth of the input view's object pixels.
+    const auto m = obj.input().mask > 0.5;
+    job.pivot_depth = m.any().item<bool>() ? obj.input().depth.masked_select(m).mean().item<double>() : 2.6;
+    job.out_dir = (fs::path(o.out_dir) / id).string();
+    job.ply_path = (fs::path(o.out_dir) / (id + ".ply")).string();
+    GenerateOptions quiet = o;
+    quiet.progress = false;
+    run_job(model, job, quiet, decoder.get(), r);
+    if (bar) bar->advance();
+  }
+  if (bar) bar->finish();
   return r;
+}
+
+EvalReport evaluate_view_images(const MultiViewDataset& dataset, const std::string& views_dir,
+                                const EvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  EvalReport report;
+  report.dataset = dataset.root();
+  report.split = options.split;
+  report.method = options.method.empty() || options.method == "model" ? "views: " + views_dir : options.method;
+  report.views = options.views;
+  report.lpips_available = options.lpips != nullptr;
+  report.lpips_net = options.lpips ? lpips_net_name(options.lpips->net()) : "";
+  auto ids = dataset.object_ids(options.split);
+  if (ids.empty()) throw file_error(dataset.root(), "split '" + options.split + "' has no objects");
+  if (options.max_objects > 0 && int64_t(ids.size()) > options.max_objects) ids.resize(size_t(options.max_objects));
+  MetricMeans* groups[2] = {&report.novel, &report.input};
+  std::unique_ptr<Progress> bar;
+  if (options.show_progress) bar = std::make_unique<Progress>("eval views", int64_t(ids.size()), "obj");
+  for (const auto& id : ids) {
+    const ObjectViews obj = dataset.load_object(options.split, id);
+    ObjectViews subset = obj;
+    subset.views.clear();
+    subset.input_view = -1;
+    std::vector<torch::Tensor> renders;
+    for (size_t i = 0; i < obj.views.size(); ++i) {
+      const bool is_input = int(i) == obj.input_view;
+      if (!(options.views == EvalViews::All || (options.views == EvalViews::Input) == is_input)) continue;
+      const auto& v = obj.views[i];
+      const auto path = (fs::path(views_dir) / id / view_rgb_name(v.index)).string();
+      if (!fs::exists(path)) throw file_error(path, "generated view not found");
+      auto img = load_image(path);
+      if (img.size(0) != v.rgb.size(0) || img.size(1) != v.rgb.size(1))
+        img = resize_image(img, int(v.rgb.size(1)), int(v.rgb.size(0)),
+                           img.size(0) > v.rgb.size(0) ? ResizeFilter::Area : ResizeFilter::Bilinear);
+      renders.push_back(img);
+      if (is_input) subset.input_view = int(subset.views.size());
+      subset.views.push_back(v);
+    }
+    ObjectScore score = score_object(subset, torch::stack(renders), options.lpips.get());
+    for (const auto& v : score.views) {
+      MetricMeans& g = *groups[v.is_input ? 1 : 0];
+      g.psnr += v.psnr;
+      g.ssim += v.ssim;
+      g.lpips += v.lpips;
+      ++g.views;
+    }
+    report.objects.push_back(std::move(score));
+    if (bar) bar->advance();
+  }
+  if (bar) bar->finish();
+  for (MetricMeans* g : groups)
+    if (g->views > 0) {
+      g->psnr /= double(g->views);
+      g->ssim /= double(g->views);
+      g->lpips /= double(g->views);
+    }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
 }
 
 }  // namespace fresnel::synthesis

@@ -15,6 +15,8 @@
 
 #include "core/camera.hpp"
 #include "core/gaussians.hpp"
+#include "data/multiview_dataset.hpp"
+#include "evaluate/evaluate.hpp"
 #include "synthesis/cvs_data.hpp"
 
 namespace fresnel::synthesis {
@@ -37,6 +39,11 @@ std::vector<RelativePose> poses_for_cameras(const Camera& input_camera, const st
 
 struct GenerateOptions {
   std::string image, checkpoint, out_dir;
+  // Dataset mode (instead of `image`): every object of a split of a multi-view dataset, generated at the
+  // dataset's own cameras into out_dir/<object_id>/ (and out_dir/<object_id>.ply with optimize_3dgs), so
+  // `fresnel eval --views_dir` / `--gaussians` score them against the real views.
+  std::string dataset, split = "test";
+  int64_t max_objects = 0;
   std::string features;  // DINOv2 features file ({stem}_dinov2.bin) for models trained on them
   ViewCameraOptions cameras;
   int64_t num_steps = 1;
@@ -58,6 +65,12 @@ struct GenerateResult {
 // first) and, with optimize_3dgs, gaussians.ply. Inputs are read and checked before anything is written; each
 // file is written atomically. Throws fresnel::Error naming the file on bad input.
 GenerateResult generate_views(const GenerateOptions& options);
+
+// Scores generated view images DIR/<object_id>/view_NNN.png against a split's real views (PSNR, SSIM, LPIPS
+// with weights), input and novel views apart, in the report format of `fresnel eval`. Throws fresnel::Error
+// naming a missing or mis-sized image.
+EvalReport evaluate_view_images(const MultiViewDataset& dataset, const std::string& views_dir,
+                                const EvalOptions& options);
 
 // Fits Gaussians to images (C,H,W,3 in [0,1]) seen by `cameras` with Adam on raw parameters (log scales, logit
 // opacities and colours) and L1; returns the fitted set and the last iteration's loss.
