@@ -1,4 +1,5 @@
 // `fresnel cvs` end to end at a tiny scale: synth 8 objects at 32² → cvs train 2 epochs → cvs generate → files;
+// --threads 1: tiny tensors gain nothing from a second thread, and on a shared CPU its spin-waits cost 20×.
 // info's parameter counts; eval --views_dir; bad input.
 #include <gtest/gtest.h>
 
@@ -33,21 +34,21 @@ TEST(CliCvs, InfoPrintsTheOriginalsParameterCounts) {
 TEST(CliCvs, SynthTrainGenerateEval) {
   fresnel::test::TempDir tmp;
   const std::string data = tmp.file("data"), ck = tmp.file("ck"), gen = tmp.file("gen");
-  auto r = run_fresnel("--threads 2 synth --out " + data + " --objects 8 --views 2 --size 32 --aa 1 --seed 3");
+  auto r = run_fresnel("--threads 1 synth --out " + data + " --objects 8 --views 2 --size 32 --aa 1 --seed 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_fresnel("--threads 2 cvs train --data_dir " + data + " --epochs 2 --batch_size 2 --builtin_channels 16" +
+  r = run_fresnel("--threads 1 cvs train --data_dir " + data + " --epochs 2 --batch_size 2 --builtin_channels 16" +
                   kTiny + " --validate_every 1 --validate_steps 1 --checkpoint_dir " + ck);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("val_psnr_1step"), std::string::npos) << r.output;
   for (auto f : {"cvs_epoch2.pt", "cvs_best.pt", "training_history_cvs.json", "training_metrics_cvs.png"})
     EXPECT_TRUE(fs::exists(ck + "/" + f)) << f;
-  r = run_fresnel("--threads 2 cvs generate " + data + "/images/obj_00000.png --checkpoint " + ck +
+  r = run_fresnel("--threads 1 cvs generate " + data + "/images/obj_00000.png --checkpoint " + ck +
                   "/cvs_epoch2.pt --num_views 3 --camera_mode hemisphere --num_steps 1 -o " + gen);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (auto f : {"view_000.png", "view_001.png", "view_003.png", "cameras.json"})
     EXPECT_TRUE(fs::exists(gen + "/" + f)) << f;
   // Dataset mode at the test split's own cameras, scored by eval --views_dir.
-  r = run_fresnel("--threads 2 cvs generate --dataset " + data + " --split val --checkpoint " + ck +
+  r = run_fresnel("--threads 1 cvs generate --dataset " + data + " --split val --checkpoint " + ck +
                   "/cvs_epoch2.pt --num_steps 2 --optimize_3dgs --gs_iterations 5 -o " + tmp.file("val_views"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = run_fresnel("eval --data_dir " + data + " --split val --views_dir " + tmp.file("val_views") + " --out " +
