@@ -10,6 +10,7 @@
 #include "synthesis/cvs_trainer.hpp"
 #include "testutil/testutil.hpp"
 #include "train/checkpoint.hpp"
+#include "train/history.hpp"
 
 using namespace fresnel;
 using namespace fresnel::synthesis;
@@ -33,6 +34,15 @@ CvsTrainConfig tiny_run(const std::string& data, const std::string& out) {
   c.loop.output_dir = out;
   c.loop.progress = false;
   c.loop.write_plot = false;
+  return c;
+}
+// A synth dataset in tmp/data and one epoch of training into tmp/out (cvs_epoch1.pt); returns its config.
+CvsTrainConfig train_one_epoch(const fresnel::test::TempDir& tmp) {
+  cvs_test::write_synth(tmp.file("data"), 4, 2, 16);
+  auto c = tiny_run(tmp.file("data"), tmp.file("out"));
+  c.loop.epochs = 1;
+  c.validate_every = 0;
+  CvsTrainer(c).run();
   return c;
 }
 double max_param_diff(ConsistencyViewSynthesizer a, ConsistencyViewSynthesizer b) {
@@ -76,6 +86,8 @@ TEST(CvsTrainer, ResumeEqualsUninterrupted) {
     EXPECT_TRUE(h.contains("val_psnr_1step"));
     EXPECT_TRUE(h.contains("val_psnr_2step"));
     EXPECT_TRUE(std::isfinite(h["val_psnr_1step"][1].get<double>()));
+    EXPECT_TRUE(train::is_epoch_info_key("val_psnr_1step"));  // a metric, not plotted as a loss
+    EXPECT_FALSE(train::is_epoch_info_key("l1"));
   }
 }
 
@@ -97,11 +109,7 @@ TEST(CvsTrainer, TrainingReducesTheLossOnOnePair) {
 
 TEST(CvsTrainer, ResumeOfAnotherConfigOrKindIsRefused) {
   fresnel::test::TempDir tmp;
-  cvs_test::write_synth(tmp.file("data"), 4, 2, 16);
-  auto c = tiny_run(tmp.file("data"), tmp.file("out"));
-  c.loop.epochs = 1;
-  c.validate_every = 0;
-  CvsTrainer(c).run();
+  const auto c = train_one_epoch(tmp);
   const auto ckpt = tmp.file("out/cvs_epoch1.pt");
   auto other = c;
   other.model.base_channels = 64;
@@ -126,11 +134,7 @@ TEST(CvsTrainer, ResumeOfAnotherConfigOrKindIsRefused) {
 
 TEST(CvsGenerate, WritesViewsCamerasAndFittedGaussians) {
   fresnel::test::TempDir tmp;
-  cvs_test::write_synth(tmp.file("data"), 4, 2, 16);
-  auto c = tiny_run(tmp.file("data"), tmp.file("out"));
-  c.loop.epochs = 1;
-  c.validate_every = 0;
-  CvsTrainer(c).run();
+  const auto c = train_one_epoch(tmp);
   GenerateOptions g;
   g.image = tmp.file("data/images/obj_00000.png");
   g.checkpoint = tmp.file("out/cvs_epoch1.pt");
