@@ -65,7 +65,7 @@ CvsTrainer::CvsTrainer(CvsTrainConfig cfg)
     so.load_features = true;
     source_ = open_cvs_source(so);
     cfg_.model.builtin_encoder = false;
-    cfg_.model.image_embed_dim = 384;
+    cfg_.model.image_embed_dim = source_->load(0, 0).features.size(0);  // 384/768/1024 for DINOv2 S/B/L
   } else {
     cfg_.model.builtin_encoder = true;
     cfg_.model.image_embed_dim = cfg_.builtin_channels;

@@ -12,6 +12,7 @@
 #include "data/multiview_dataset.hpp"
 #include "synthesis/cvs_data.hpp"
 #include "synthesis/cvs_generate.hpp"
+#include "synthesis/cvs_trainer.hpp"
 #include "testutil/testutil.hpp"
 
 using namespace fresnel;
@@ -227,4 +228,28 @@ TEST(CvsData, SelfTargetOnlyOnRequest) {
   // A rotation: RᵀR = I.
   auto R = rotations_tensor({a.pose})[0].to(torch::kDouble);
   EXPECT_TRUE(torch::allclose(R.t().mm(R), torch::eye(3, torch::kDouble), 1e-6, 1e-6));
+}
+
+// With DINOv2 files (here: the bootstrap layout's input_features.npy, 4 channels wide) `features auto` uses them:
+// no built-in encoder, the adapter as wide as the files.
+TEST(CvsData, TrainsOnFeatureFilesWhenPresent) {
+  fresnel::test::TempDir tmp;
+  write_bootstrap(tmp.file("boot"), "image_0000", 2);
+  write_bootstrap(tmp.file("boot"), "image_0001", 2);
+  CvsTrainConfig c;
+  c.model = cvs_test::tiny_config();
+  c.data_dir = tmp.file("boot");
+  c.batch_size = 2;
+  c.num_workers = 1;
+  c.validate_every = 0;
+  c.loop.epochs = 1;
+  c.loop.output_dir = tmp.file("out");
+  c.loop.progress = false;
+  c.loop.write_plot = false;
+  CvsTrainer t(c);
+  EXPECT_FALSE(t.config().model.builtin_encoder);
+  EXPECT_EQ(t.config().model.image_embed_dim, 4);
+  EXPECT_NE(t.describe().find("DINOv2"), std::string::npos);
+  t.run();
+  EXPECT_TRUE(fs::exists(tmp.file("out/cvs_epoch1.pt")));
 }
