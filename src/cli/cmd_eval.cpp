@@ -10,12 +10,14 @@
 #include "evaluate/baselines.hpp"
 #include "evaluate/evaluate.hpp"
 #include "infer/inference_model.hpp"
+#include "synthesis/cvs_generate.hpp"
 
 namespace fresnel::cli {
 namespace {
 
 struct EvalArgs {
-  std::string data_dir, checkpoint, gaussians_dir, baseline, views = "all", split = "test", out, lpips_weights;
+  std::string data_dir, checkpoint, gaussians_dir, baseline, views_dir, views = "all", split = "test", out,
+                                                                        lpips_weights;
   int64_t max_objects = 0;
   int contact_objects = 4;
   std::string device = "cpu";  // the checkpoint's model; scoring renders run on the CPU
@@ -37,8 +39,9 @@ GaussianPredictor saag_baseline_predictor() {
 }
 
 void run_eval(const EvalArgs& a) {
-  const int sources = int(!a.checkpoint.empty()) + int(!a.gaussians_dir.empty()) + int(!a.baseline.empty());
-  if (sources != 1) throw UsageError("give exactly one of --checkpoint, --gaussians or --baseline");
+  const int sources =
+      int(!a.checkpoint.empty()) + int(!a.gaussians_dir.empty()) + int(!a.baseline.empty()) + int(!a.views_dir.empty());
+  if (sources != 1) throw UsageError("give exactly one of --checkpoint, --gaussians, --baseline or --views_dir");
   if (!is_valid_split(a.split)) throw UsageError("--split must be train, val or test (got '" + a.split + "')");
   EvalOptions opt;
   opt.split = a.split;
@@ -57,6 +60,8 @@ void run_eval(const EvalArgs& a) {
     } else {
       throw UsageError("--baseline must be 'unprojected' or 'saag' (got '" + a.baseline + "')");
     }
+  } else if (!a.views_dir.empty()) {
+    opt.method = "views: " + a.views_dir;  // images generated per object (fresnel cvs generate --dataset)
   } else if (!a.gaussians_dir.empty()) {
     predict = without_depth(gaussian_files_predictor(a.gaussians_dir));
     opt.method = "gaussians: " + a.gaussians_dir;
@@ -68,7 +73,8 @@ void run_eval(const EvalArgs& a) {
   }
   if (!a.lpips_weights.empty()) opt.lpips = Lpips::load(a.lpips_weights);
   const MultiViewDataset dataset(a.data_dir);
-  const EvalReport report = evaluate_dataset(dataset, predict, opt);
+  const EvalReport report = a.views_dir.empty() ? evaluate_dataset(dataset, predict, opt)
+                                                : synthesis::evaluate_view_images(dataset, a.views_dir, opt);
   write_report(report, a.out);
   std::cout << report.to_markdown().substr(0, report.to_markdown().find("\n## Per object")) << "\n"
             << "wrote " << a.out << "/report.json, report.md"
@@ -88,6 +94,9 @@ void register_eval(CLI::App& app) {
   cmd->add_option("--gaussians", a->gaussians_dir,
                   "Directory of <object_id>.<ext> Gaussians in each object's input camera frame, <ext> one of " +
                       supported_gaussian_extensions());
+  cmd->add_option("--views_dir", a->views_dir,
+                  "Score generated view images DIR/<object_id>/view_NNN.png (fresnel cvs generate --dataset) "
+                  "against the real views");
   cmd->add_option("--baseline", a->baseline,
                   "Built-in baseline: unprojected (input pixels at ground-truth depth) or saag (the original's "
                   "non-learned generator on ground-truth depth)");

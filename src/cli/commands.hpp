@@ -25,5 +25,6 @@ void register_cap3d_dataset(CLI::App& app);
 void register_download(CLI::App& app);
 void register_import_checkpoint(CLI::App& app);
 void register_v2(CLI::App& app);
+void register_cvs(CLI::App& app);
 
 }  // namespace fresnel::cli

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   register_download(app);
   register_import_checkpoint(app);
   register_v2(app);
+  register_cvs(app);
 
   if (const auto command = unknown_command(app, argc, argv)) {
     std::cerr << "error: unknown command '" << *command << "'; commands: " << command_names(app) << std::endl;

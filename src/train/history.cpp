@@ -30,7 +30,8 @@ void append_history_row(nlohmann::json& history, const std::map<std::string, dou
 bool is_epoch_info_key(const std::string& key) {
   static const std::set<std::string> kInfo = {"seconds",         "skipped",  "lr", "resolution", "gaussians_per_patch",
                                               "peak_memory_mib", "grad_norm"};
-  return kInfo.count(key) > 0;
+  // "val_…": validation metrics (e.g. CVS's val_psnr_1step), not losses.
+  return kInfo.count(key) > 0 || key.rfind("val_", 0) == 0;
 }
 
 void write_history_files(const std::string& dir, const std::string& tag, const nlohmann::json& history, bool plot) {
