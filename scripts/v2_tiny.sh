@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fresnel v2 end to end, tiny (part of `make test` as ctest v2_tiny): synth --v2 6 objects → v2 check → v2 train
-# 2 epochs → resume equals the uninterrupted run → v2 infer → a PLY that `fresnel info` reads.
+# 2 epochs → resume equals the uninterrupted run → v2 infer (dataset samples and an image) → PLYs that
+# `fresnel info` reads.
 #   scripts/v2_tiny.sh [OUT_DIR]      Environment: FRESNEL (path to the fresnel binary, default build/fresnel).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,4 +31,14 @@ F info "$OUT/infer/obj_00000_pred.ply"
 F v2 infer --checkpoint "$OUT/resumed/direct_decoder_transformer_epoch2.pt" --data_dir "$OUT/data" \
   --output_dir "$OUT/infer_resumed" --num_samples 2 --max_coords 512
 cmp "$OUT/infer/obj_00001_pred.ply" "$OUT/infer_resumed/obj_00001_pred.ply"  # resumed == uninterrupted
+# Image input: the patch embedding of an image → occupancy over the full 64³ grid → a PLY that `fresnel info` reads
+# with exactly the Gaussians of the predicted-occupied voxels; a missing image is one error naming it.
+F v2 infer --checkpoint "$OUT/run/direct_decoder_transformer_epoch2.pt" --image "$OUT/data/obj_00002/image.png" \
+  --output_dir "$OUT/infer_image" --max_voxels 262144 | tee "$OUT/infer_image.txt"
+N=$(sed -n 's/.* occupied voxels, \([0-9]*\) predicted Gaussians .*/\1/p' "$OUT/infer_image.txt")
+test -n "$N"
+F info "$OUT/infer_image/image_pred.ply" | grep -Eq "^count: +$N\$"
+if F v2 infer --checkpoint "$OUT/run/direct_decoder_transformer_epoch2.pt" --image "$OUT/missing.png" \
+  --output_dir "$OUT/infer_image" 2>"$OUT/bad_image.txt"; then exit 1; fi
+grep -q "$OUT/missing.png: image file not found" "$OUT/bad_image.txt"
 echo "v2_tiny: OK"

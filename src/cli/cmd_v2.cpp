@@ -2,7 +2,8 @@
 //   info   parameter count of the decoder for the given sizes
 //   check  the dataset's valid samples and why the others are not (the original's "validate dataset" snippet)
 //   train  DirectSLatDecoder / MLPSLatDecoder on a dataset (the original's train_direct_decoder.py flags)
-//   infer  dataset samples → predicted and target Gaussians ({name}_pred.ply, {name}_target.ply)
+//   infer  dataset samples → predicted and target Gaussians ({name}_pred.ply, {name}_target.ply), or an image →
+//          the synth --v2 patch embedding → occupancy over the full 64³ grid → Gaussians ({image stem}_pred.ply)
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/log.hpp"
+#include "data/synth_v2.hpp"
 #include "train/loop.hpp"
 #include "v2/generate.hpp"
 #include "v2/slat_decoder.hpp"
@@ -139,23 +141,53 @@ void add_train(CLI::App* v2cmd) {
   });
 }
 
+// `v2 infer --image`: no coords, so the occupied voxels come from the occupancy head over the whole grid.
+void infer_image(const std::string& checkpoint, const std::string& image, const std::string& output_dir,
+                 double threshold, int64_t max_voxels) {
+  auto model = v2::load_v2_model(checkpoint);
+  const auto features = synth::v2_image_features(image);  // the exact embedding synth --v2 writes as features.pt
+  if (model->options().feature_dim != features.size(2))
+    throw Error(checkpoint + ": the model expects " + std::to_string(model->options().feature_dim) +
+                "-wide features, but an image gives the fixed " + std::to_string(features.size(2)) +
+                "-wide patch embedding of synth --v2 (DINOv2 features from an image are not available)");
+  const auto pred = v2::predict_occupied_grid(model, features, threshold, max_voxels);
+  std::filesystem::create_directories(output_dir);
+  const std::string path = output_dir + "/" + std::filesystem::path(image).stem().string() + "_pred.ply";
+  save_gaussians(path, to_gaussians(pred.gaussians));
+  std::cout << image << ": " << pred.voxels.size(0) << " occupied voxels, " << pred.gaussians.size(0)
+            << " predicted Gaussians -> " << path << "\n";
+}
+
 void add_infer(CLI::App* v2cmd) {
-  auto* cmd = v2cmd->add_subcommand("infer", "Predict Gaussians for dataset samples with a v2 checkpoint");
+  auto* cmd = v2cmd->add_subcommand(
+      "infer", "Predict Gaussians with a v2 checkpoint for dataset samples (--data_dir) or an image (--image)");
   struct Flags {
-    std::string checkpoint, data_dir, output_dir = "output/inference";
-    int64_t sample_idx = 0, num_samples = 1, max_coords = 4000;
+    std::string checkpoint, data_dir, image, output_dir = "output/inference";
+    int64_t sample_idx = 0, num_samples = 1, max_coords = 4000, max_voxels = 100000;
+    double threshold = 0.5;
   };
   auto f = std::make_shared<Flags>();
   cmd->add_option("--checkpoint", f->checkpoint, "v2 checkpoint (direct_decoder_*.pt)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--data_dir", f->data_dir, "Dataset folder")->required();
-  cmd->add_option("--output_dir", f->output_dir, "Where {name}_pred.ply and {name}_target.ply go")
+  auto* data_opt = cmd->add_option("--data_dir", f->data_dir, "Dataset folder");
+  auto* image_opt = cmd->add_option("--image", f->image,
+                                    "Input image (resized to 518²; the fixed patch embedding of synth --v2): voxels "
+                                    "come from the predicted occupancy over the full 64³ grid");
+  data_opt->excludes(image_opt);
+  cmd->add_option("--output_dir", f->output_dir,
+                  "Where {name}_pred.ply and {name}_target.ply (or {image stem}_pred.ply) go")
       ->capture_default_str();
   cmd->add_option("--sample_idx", f->sample_idx, "First sample (in the dataset's sorted order)")->capture_default_str();
   cmd->add_option("--num_samples", f->num_samples, "How many samples")->capture_default_str();
   cmd->add_option("--max_coords", f->max_coords, "Voxels per sample")->capture_default_str();
+  cmd->add_option("--threshold", f->threshold, "--image: occupancy probability above which a voxel is kept")
+      ->capture_default_str();
+  cmd->add_option("--max_voxels", f->max_voxels, "--image: stop with an error when more voxels are predicted occupied")
+      ->capture_default_str();
   set_guarded_callback(cmd, [f] {
+    if (!f->image.empty()) return infer_image(f->checkpoint, f->image, f->output_dir, f->threshold, f->max_voxels);
+    if (f->data_dir.empty()) throw UsageError("v2 infer needs --data_dir or --image");
     auto model = v2::load_v2_model(f->checkpoint);
     const auto samples = v2::find_trellis_samples(f->data_dir);
     if (f->sample_idx < 0 || f->sample_idx >= static_cast<int64_t>(samples.size()))

@@ -77,6 +77,25 @@ std::array<float, 4> quat_z_to(const std::array<float, 3>& n) {
   return {float(w / norm), float(x / norm), float(y / norm), float(z / norm)};
 }
 
+}  // namespace
+
+torch::Tensor v2_patch_features(const torch::Tensor& rgb) {
+  if (rgb.dim() != 3 || rgb.size(0) != kV2ImageSize || rgb.size(1) != kV2ImageSize || rgb.size(2) != 3)
+    throw Error("v2 patch features: expected a (518,518,3) image, got " + c10::str(rgb.sizes()));
+  auto quantised = (rgb.to(torch::kFloat32).clamp(0.0, 1.0) * 255).round() / 255;  // what image.png holds
+  auto patches = quantised.view({37, 14, 37, 14, 3}).permute({0, 2, 1, 3, 4}).reshape({1, 37 * 37, kV2PatchFeatureDim});
+  return (patches * 2 - 1).contiguous();
+}
+
+torch::Tensor v2_image_features(const std::string& image_path) {
+  auto rgb = load_image(image_path);
+  if (rgb.size(0) != kV2ImageSize || rgb.size(1) != kV2ImageSize)
+    rgb = resize_image(rgb, kV2ImageSize, kV2ImageSize, ResizeFilter::Area);
+  return v2_patch_features(rgb.contiguous());
+}
+
+namespace {
+
 void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersample) {
   const ObjectSpec spec = random_object(seed, index, 0);
   const Scene& scene = spec.scene;
@@ -84,9 +103,7 @@ void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersa
   const Camera cam = synth_camera(spec.input_azimuth, spec.input_elevation, kV2ImageSize);
   auto rgb = raycast(scene, cam, supersample).rgb.clamp(0.0, 1.0);  // (518,518,3)
   save_image((dir / "image.png").string(), rgb);
-  auto quantised = (rgb * 255).round() / 255;  // what image.png holds
-  auto patches = quantised.view({37, 14, 37, 14, 3}).permute({0, 2, 1, 3, 4}).reshape({1, 37 * 37, 14 * 14 * 3});
-  save_pt((dir / "features.pt").string(), PtValue((patches * 2 - 1).contiguous()));
+  save_pt((dir / "features.pt").string(), PtValue(v2_patch_features(rgb)));
 
   // Surface voxels on the 64³ grid of the TRELLIS frame.
   const int G = kV2Grid;

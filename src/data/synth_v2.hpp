@@ -16,6 +16,8 @@
 // rotation about x: (x, y, z) ↦ s·(x, −y, −z) with s = 0.5 / kSynthObjectRadius · 0.95. coords.pt uses the same
 // frame as gaussians.ply: voxel v covers [v/64 − 0.5, (v+1)/64 − 0.5) on each axis.
 #pragma once
+#include <torch/types.h>
+
 #include <cstdint>
 #include <string>
 
@@ -30,6 +32,15 @@ struct V2Options {
 
 constexpr int kV2ImageSize = 518;
 constexpr int kV2Grid = 64;
+
+constexpr int kV2PatchFeatureDim = 14 * 14 * 3;
+
+// The fixed conditioning embedding written as features.pt: (518,518,3) RGB in [0,1] → (1, 1369, 588), each value
+// quantised to 8 bits (what image.png holds) and mapped to 2·rgb − 1.
+torch::Tensor v2_patch_features(const torch::Tensor& rgb);
+// The same embedding of an image file (`v2 infer --image`): RGB, resized to 518² (area filter) when it is not.
+// Throws fresnel::Error naming the file when it is missing or undecodable.
+torch::Tensor v2_image_features(const std::string& image_path);
 
 // Writes one folder per object (obj_00000, …); existing complete folders are kept (resumable).
 void generate_v2_dataset(const V2Options& options);

@@ -207,4 +207,39 @@ torch::Tensor SlatDecoderImpl::occupied_gaussians(const SlatOutput& out, const t
   return g.index({keep}).reshape({-1, kSlatGaussianParams});
 }
 
+GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& features, double threshold,
+                                     int64_t max_voxels, int64_t voxels_per_pass) {
+  const auto& o = model->options();
+  if (!model->occupancy_head)
+    throw Error(
+        "v2 infer from an image needs a checkpoint with an occupancy head (transformer decoder trained "
+        "without --no_occupancy): there are no coords to decode otherwise");
+  if (features.dim() != 3 || features.size(0) != 1 || features.size(2) != o.feature_dim)
+    throw Error("v2 infer: the checkpoint expects (1,M," + std::to_string(o.feature_dim) +
+                ") features, the image gave " + c10::str(features.sizes()));
+  if (!(threshold > 0.0 && threshold < 1.0)) throw Error("v2 infer: the occupancy threshold must be in (0,1)");
+  if (max_voxels < 1 || voxels_per_pass < 1) throw Error("v2 infer: the voxel cap and pass size must be >= 1");
+  torch::NoGradGuard no_grad;
+  const int64_t R = o.max_resolution, total = R * R * R, G = o.num_gaussians;
+  std::vector<torch::Tensor> voxels, gaussians;
+  int64_t kept = 0;
+  for (int64_t start = 0; start < total; start += voxels_per_pass) {
+    const int64_t n = std::min(voxels_per_pass, total - start);
+    auto id = torch::arange(start, start + n, torch::kInt64);
+    auto xyz = torch::stack({id.div(R * R, "floor"), id.div(R, "floor").remainder(R), id.remainder(R)}, 1);
+    auto coords = torch::cat({torch::zeros({n, 1}, torch::kInt64), xyz}, 1).unsqueeze(0);
+    auto out = model->forward(features, coords, torch::Tensor());
+    auto keep = torch::sigmoid(out.occupancy_logits[0]) > threshold;
+    kept += keep.sum().item<int64_t>();
+    if (kept > max_voxels)
+      throw Error("v2 infer: more than " + std::to_string(max_voxels) + " of the " + std::to_string(total) +
+                  " grid voxels are predicted occupied at threshold " + std::to_string(threshold) +
+                  "; raise the threshold or the voxel cap (--max_voxels)");
+    voxels.push_back(xyz.index({keep}));
+    gaussians.push_back(
+        out.gaussians[0].view({n, G, kSlatGaussianParams}).index({keep}).reshape({-1, kSlatGaussianParams}));
+  }
+  return {torch::cat(voxels), torch::cat(gaussians)};
+}
+
 }  // namespace fresnel::v2

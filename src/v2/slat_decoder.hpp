@@ -143,4 +143,15 @@ TORCH_MODULE(SlatDecoder);
 
 using decode::count_parameters;
 
+// Inference without coords (`v2 infer --image`): every voxel of the full max_resolution³ grid is a query (queries only
+// attend to the features, so chunks of `voxels_per_pass` give the unchunked result), and the voxels whose occupancy
+// probability exceeds `threshold` are kept. Throws fresnel::Error when the model has no occupancy head, the features
+// do not fit it, or more than `max_voxels` voxels are predicted occupied.
+struct GridPrediction {
+  torch::Tensor voxels;     // (K,3) int64 x,y,z of the occupied voxels, in grid order
+  torch::Tensor gaussians;  // (K·G,14): voxel k's G Gaussians are rows k·G … k·G+G−1
+};
+GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& features, double threshold,
+                                     int64_t max_voxels, int64_t voxels_per_pass = 8192);
+
 }  // namespace fresnel::v2

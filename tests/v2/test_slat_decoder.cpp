@@ -140,3 +140,51 @@ TEST(SlatDecoder, MlpVariantAndBadOptions) {
   SlatDecoder ok(small_options());
   EXPECT_THROW(ok->forward(torch::randn({1, 4, 15}), random_coords(1, 5), {}), Error);
 }
+
+// `v2 infer --image`: the occupied voxels of the full grid are exactly those whose occupancy probability (from one
+// unchunked pass over every voxel) exceeds the threshold, and the Gaussians are exactly theirs; the cap and the
+// models that cannot do it are clear errors.
+TEST(SlatDecoder, PredictOccupiedGridKeepsExactlyTheOccupiedVoxels) {
+  torch::manual_seed(5);
+  auto o = small_options();
+  o.max_resolution = 8;  // 512 voxels
+  SlatDecoder model(o);
+  model->eval();
+  auto features = torch::randn({1, 10, o.feature_dim});
+  const int64_t R = o.max_resolution, G = o.num_gaussians;
+  auto id = torch::arange(R * R * R, torch::kInt64);
+  auto xyz = torch::stack({id.div(R * R, "floor"), id.div(R, "floor").remainder(R), id.remainder(R)}, 1);
+  auto all = torch::cat({torch::zeros({R * R * R, 1}, torch::kInt64), xyz}, 1).unsqueeze(0);
+  torch::NoGradGuard no_grad;
+  auto full = model->forward(features, all, torch::Tensor());
+  auto prob = torch::sigmoid(full.occupancy_logits[0]);
+  const double threshold = prob.median().item<double>();
+  auto keep = prob > threshold;
+  const int64_t K = keep.sum().item<int64_t>();
+  ASSERT_GT(K, 10);
+  ASSERT_LT(K, R * R * R - 10);
+
+  auto pred = v2::predict_occupied_grid(model, features, threshold, K, /*voxels_per_pass=*/37);
+  ASSERT_EQ(pred.voxels.size(0), K);
+  EXPECT_TRUE(torch::equal(pred.voxels, xyz.index({keep})));
+  auto expected = full.gaussians[0].view({-1, G, v2::kSlatGaussianParams}).index({keep}).reshape({-1, 14});
+  ASSERT_EQ(pred.gaussians.sizes(), expected.sizes());
+  EXPECT_TRUE(torch::allclose(pred.gaussians, expected, 1e-5, 1e-6));
+
+  EXPECT_THROW(
+      {
+        try {
+          v2::predict_occupied_grid(model, features, threshold, K - 1, 37);
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("--max_voxels"), std::string::npos) << e.what();
+          throw;
+        }
+      },
+      Error);
+  EXPECT_THROW(v2::predict_occupied_grid(model, torch::randn({1, 10, o.feature_dim + 1}), 0.5, 100), Error);
+  EXPECT_THROW(v2::predict_occupied_grid(model, features, 1.5, 100), Error);
+  auto no_occ = o;
+  no_occ.predict_occupancy = false;
+  SlatDecoder without(no_occ);
+  EXPECT_THROW(v2::predict_occupied_grid(without, features, 0.5, 100), Error);
+}
