@@ -56,7 +56,9 @@ def process(pipeline, image_path: Path, output_dir: Path, seed: int, num_steps: 
     gaussians.save_ply(str(tmp / "gaussians.ply"))
     meta = {"source_image": str(image_path), "seed": seed, "num_steps": num_steps,
             "num_gaussians": int(gaussians.get_xyz.shape[0]), "num_occupied_voxels": int(coords.shape[0]),
-            "feature_shape": list(cond["cond"].shape), "slat_shape": list(slat.feats.shape)}
+            "feature_shape": list(cond["cond"].shape), "slat_shape": list(slat.feats.shape),
+            # coords.pt is on TRELLIS's Z-up grid; save_ply rotated gaussians.ply to Y-up (fresnel rotates coords).
+            "coords_frame": "trellis_z_up"}
     (tmp / "metadata.json").write_text(json.dumps(meta, indent=2))
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)

@@ -3,9 +3,12 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/v2_features.hpp"
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "data/synth_dataset.hpp"
 #include "data/synth_v2.hpp"
+#include "encode/weights.hpp"
 
 namespace fresnel::cli {
 
@@ -35,10 +38,27 @@ void register_synth(CLI::App& app) {
   auto v2 = std::make_shared<bool>(false);
   cmd->add_flag("--v2", *v2,
                 "Write a Fresnel v2 (TRELLIS distillation) dataset instead: image.png, features.pt, coords.pt, "
-                "slat.pt, gaussians.ply, metadata.json per object (docs/v2.md); uses --out, --objects, --seed, --aa");
-  set_guarded_callback(cmd, [opts, split, v2] {
+                "slat.pt, gaussians.ply, metadata.json per object (docs/v2.md); uses --out, --objects, --seed, --aa, "
+                "--dinov2_weights, --dinov2_size");
+  auto dino = std::make_shared<V2FeatureFlags>();
+  add_v2_feature_flags(cmd, *dino);
+  set_guarded_callback(cmd, [opts, split, v2, dino] {
+    if (!*v2 && !dino->dinov2_weights.empty()) throw UsageError("--dinov2_weights needs --v2");
     if (*v2) {
-      synth::generate_v2_dataset({opts->out_dir, opts->objects, opts->seed, opts->supersample});
+      synth::V2Options v2opts{opts->out_dir, opts->objects, opts->seed, opts->supersample, {}, {}};
+      if (!dino->dinov2_weights.empty()) {
+        auto model = encode::load_dinov2(dino->dinov2_weights, dino->dinov2_size);
+        v2opts.features = [m = model.ptr()](const torch::Tensor& rgb) {
+          return encode::trellis_condition_features(*m, rgb);
+        };
+        v2opts.features_description =
+            "TRELLIS conditioning of image.png: " + encode::trellis_condition_description(model->config) + " from " +
+            dino->dinov2_weights;
+        std::cout << "synth --v2 features: " << v2opts.features_description << "\n";
+      } else {
+        std::cout << "synth --v2 features: the fixed patch embedding (1, 1369, 588); no --dinov2_weights\n";
+      }
+      synth::generate_v2_dataset(v2opts);
       std::cout << "wrote " << opts->objects << " v2 objects to " << opts->out_dir << "\n";
       return;
     }

@@ -3,7 +3,8 @@
 //   check  the dataset's valid samples and why the others are not (the original's "validate dataset" snippet)
 //   train  DirectSLatDecoder / MLPSLatDecoder on a dataset (the original's train_direct_decoder.py flags)
 //   infer  dataset samples → predicted and target Gaussians ({name}_pred.ply, {name}_target.ply), or an image →
-//          the synth --v2 patch embedding → occupancy over the full 64³ grid → Gaussians ({image stem}_pred.ply)
+//          its features (the synth --v2 patch embedding, or DINOv2 with --dinov2_weights) → occupancy over the full
+//          64³ grid → Gaussians ({image stem}_pred.ply)
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -12,10 +13,12 @@
 
 #include "cli/cli_common.hpp"
 #include "cli/commands.hpp"
+#include "cli/v2_features.hpp"
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/log.hpp"
 #include "data/synth_v2.hpp"
+#include "encode/weights.hpp"
 #include "train/loop.hpp"
 #include "v2/generate.hpp"
 #include "v2/slat_decoder.hpp"
@@ -141,15 +144,37 @@ void add_train(CLI::App* v2cmd) {
   });
 }
 
+// The features `v2 infer --image` gives a checkpoint: its feature width decides. 588 is the fixed patch embedding
+// (synth --v2 without weights); any other width needs --dinov2_weights of a DINOv2 of that width.
+torch::Tensor image_features_for(const std::string& checkpoint, int64_t width, const std::string& image,
+                                 const V2FeatureFlags& dino) {
+  const auto rgb = synth::v2_load_image(image);
+  const std::string trained = checkpoint + ": the model was trained on " + std::to_string(width) + "-wide features";
+  if (dino.dinov2_weights.empty()) {
+    if (width != synth::kV2PatchFeatureDim)
+      throw Error(trained + " (DINOv2's); give --dinov2_weights of a DINOv2 of width " + std::to_string(width) +
+                  " (without weights only the fixed " + std::to_string(synth::kV2PatchFeatureDim) +
+                  "-wide patch embedding is available)");
+    std::cout << "features: the fixed patch embedding of synth --v2 (1, 1369, " << synth::kV2PatchFeatureDim << ")\n";
+    return synth::v2_patch_features(rgb);
+  }
+  auto dinov2 = encode::load_dinov2(dino.dinov2_weights, dino.dinov2_size);
+  if (dinov2->config.hidden != width)
+    throw Error(trained + ", but " + dino.dinov2_weights + " is DINOv2-" + dinov2->config.name + " of width " +
+                std::to_string(dinov2->config.hidden) +
+                (width == synth::kV2PatchFeatureDim ? " (this checkpoint wants the fixed patch embedding: drop "
+                                                      "--dinov2_weights)"
+                                                    : ""));
+  std::cout << "features: TRELLIS conditioning, " << encode::trellis_condition_description(dinov2->config) << " from "
+            << dino.dinov2_weights << "\n";
+  return encode::trellis_condition_features(*dinov2, rgb);
+}
+
 // `v2 infer --image`: no coords, so the occupied voxels come from the occupancy head over the whole grid.
 void infer_image(const std::string& checkpoint, const std::string& image, const std::string& output_dir,
-                 double threshold, int64_t max_voxels) {
+                 double threshold, int64_t max_voxels, const V2FeatureFlags& dino) {
   auto model = v2::load_v2_model(checkpoint);
-  const auto features = synth::v2_image_features(image);  // the exact embedding synth --v2 writes as features.pt
-  if (model->options().feature_dim != features.size(2))
-    throw Error(checkpoint + ": the model expects " + std::to_string(model->options().feature_dim) +
-                "-wide features, but an image gives the fixed " + std::to_string(features.size(2)) +
-                "-wide patch embedding of synth --v2 (DINOv2 features from an image are not available)");
+  const auto features = image_features_for(checkpoint, model->options().feature_dim, image, dino);
   const auto pred = v2::predict_occupied_grid(model, features, threshold, max_voxels);
   std::filesystem::create_directories(output_dir);
   const std::string path = output_dir + "/" + std::filesystem::path(image).stem().string() + "_pred.ply";
@@ -172,8 +197,9 @@ void add_infer(CLI::App* v2cmd) {
       ->check(CLI::ExistingFile);
   auto* data_opt = cmd->add_option("--data_dir", f->data_dir, "Dataset folder");
   auto* image_opt = cmd->add_option("--image", f->image,
-                                    "Input image (resized to 518²; the fixed patch embedding of synth --v2): voxels "
-                                    "come from the predicted occupancy over the full 64³ grid");
+                                    "Input image (resized to 518²; features as the checkpoint was trained: the fixed "
+                                    "patch embedding, or DINOv2 with --dinov2_weights): voxels come from the "
+                                    "predicted occupancy over the full 64³ grid");
   data_opt->excludes(image_opt);
   cmd->add_option("--output_dir", f->output_dir,
                   "Where {name}_pred.ply and {name}_target.ply (or {image stem}_pred.ply) go")
@@ -185,8 +211,12 @@ void add_infer(CLI::App* v2cmd) {
       ->capture_default_str();
   cmd->add_option("--max_voxels", f->max_voxels, "--image: stop with an error when more voxels are predicted occupied")
       ->capture_default_str();
-  set_guarded_callback(cmd, [f] {
-    if (!f->image.empty()) return infer_image(f->checkpoint, f->image, f->output_dir, f->threshold, f->max_voxels);
+  auto dino = std::make_shared<V2FeatureFlags>();
+  add_v2_feature_flags(cmd, *dino);
+  set_guarded_callback(cmd, [f, dino] {
+    if (!f->image.empty())
+      return infer_image(f->checkpoint, f->image, f->output_dir, f->threshold, f->max_voxels, *dino);
+    if (!dino->dinov2_weights.empty()) throw UsageError("--dinov2_weights is for --image (datasets hold features.pt)");
     if (f->data_dir.empty()) throw UsageError("v2 infer needs --data_dir or --image");
     auto model = v2::load_v2_model(f->checkpoint);
     const auto samples = v2::find_trellis_samples(f->data_dir);

@@ -87,25 +87,28 @@ torch::Tensor v2_patch_features(const torch::Tensor& rgb) {
   return (patches * 2 - 1).contiguous();
 }
 
-torch::Tensor v2_image_features(const std::string& image_path) {
+torch::Tensor v2_load_image(const std::string& image_path) {
   auto rgb = load_image(image_path);
   if (rgb.size(0) != kV2ImageSize || rgb.size(1) != kV2ImageSize)
     rgb = resize_image(rgb, kV2ImageSize, kV2ImageSize, ResizeFilter::Area);
-  return v2_patch_features(rgb.contiguous());
+  return rgb.contiguous();
 }
+
+torch::Tensor v2_image_features(const std::string& image_path) { return v2_patch_features(v2_load_image(image_path)); }
 
 namespace {
 
-void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersample) {
+void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersample, const V2FeatureFn& features,
+                  const std::string& features_description) {
   const ObjectSpec spec = random_object(seed, index, 0);
   const Scene& scene = spec.scene;
-  // image.png and its fixed patch embedding.
+  // image.png and its features (the fixed patch embedding, or what V2Options::features computes).
   const Camera cam = synth_camera(spec.input_azimuth, spec.input_elevation, kV2ImageSize);
   auto rgb = raycast(scene, cam, supersample).rgb.clamp(0.0, 1.0);  // (518,518,3)
   save_image((dir / "image.png").string(), rgb);
-  save_pt((dir / "features.pt").string(), PtValue(v2_patch_features(rgb)));
+  save_pt((dir / "features.pt").string(), PtValue(features ? features(rgb) : v2_patch_features(rgb)));
 
-  // Surface voxels on the 64³ grid of the TRELLIS frame.
+  // Surface voxels: i, j, k index the 64³ grid of gaussians.ply's frame (voxel v covers [v/64 − ½, (v+1)/64 − ½)).
   const int G = kV2Grid;
   std::vector<uint8_t> in(G * G * G);
   auto centre = [&](int v) { return (v + 0.5) / G - 0.5; };
@@ -115,16 +118,20 @@ void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersa
   auto at = [&](int i, int j, int k) {
     return i >= 0 && j >= 0 && k >= 0 && i < G && j < G && k < G && in[(i * G + j) * G + k];
   };
+  // coords.pt as TRELLIS writes it: on its Z-up grid, in argwhere's order. TRELLIS voxel (x, y, z) is voxel
+  // (x, 63 − z, y) of the PLY frame's grid (save_ply's rotation; v2/trellis_dataset.hpp).
   std::vector<int32_t> voxels;
   std::vector<int64_t> voxel_id(G * G * G, -1);
-  for (int i = 0; i < G; ++i)
-    for (int j = 0; j < G; ++j)
-      for (int k = 0; k < G; ++k)
+  for (int x = 0; x < G; ++x)
+    for (int y = 0; y < G; ++y)
+      for (int z = 0; z < G; ++z) {
+        const int i = x, j = G - 1 - z, k = y;
         if (at(i, j, k) && !(at(i - 1, j, k) && at(i + 1, j, k) && at(i, j - 1, k) && at(i, j + 1, k) &&
                              at(i, j, k - 1) && at(i, j, k + 1))) {
           voxel_id[(i * G + j) * G + k] = static_cast<int64_t>(voxels.size() / 4);
-          voxels.insert(voxels.end(), {0, i, j, k});
+          voxels.insert(voxels.end(), {0, x, y, z});
         }
+      }
   const int64_t N = static_cast<int64_t>(voxels.size() / 4);
   if (N == 0) throw Error("synth --v2: object " + std::to_string(index) + " has no surface voxel");
   auto coords = torch::from_blob(voxels.data(), {N, 4}, torch::kInt32).clone();
@@ -196,8 +203,9 @@ void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersa
 
   nlohmann::json meta = object_to_json(spec, seed, index);
   meta["generator"] = "fresnel synth --v2";
-  meta["features"] = "37x37 grid of 14x14 RGB patches of image.png, 2*rgb-1, (1,1369,588)";
+  meta["features"] = features_description;
   meta["frame"] = "TRELLIS Y-up object frame: scene (x,y,z) -> s*(x,-y,-z), s = " + std::to_string(kScale);
+  meta["coords_frame"] = "trellis_z_up";  // coords.pt on TRELLIS's Z-up grid, gaussians.ply rotated as save_ply does
   meta["num_voxels"] = N;
   meta["num_gaussians"] = n_gauss;
   write_text_file((dir / "metadata.json").string(), meta.dump(2));  // written last: marks the folder complete
@@ -215,7 +223,9 @@ void generate_v2_dataset(const V2Options& o) {
     const fs::path dir = fs::path(o.out_dir) / name;
     if (!fs::exists(dir / "metadata.json")) {
       ensure_directory(dir.string());
-      write_object(dir, o.seed, i, o.supersample);
+      write_object(
+          dir, o.seed, i, o.supersample, o.features,
+          o.features ? o.features_description : "37x37 grid of 14x14 RGB patches of image.png, 2*rgb-1, (1,1369,588)");
     }
     bar.advance();
   }

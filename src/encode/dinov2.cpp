@@ -191,7 +191,9 @@ Dinov2Impl::Dinov2Impl(const Dinov2Config& c) : config(c) {
       register_module("layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden}).eps(c.layer_norm_eps)));
 }
 
-torch::Tensor Dinov2Impl::forward(const torch::Tensor& pixels) {
+torch::Tensor Dinov2Impl::forward(const torch::Tensor& pixels) { return layernorm->forward(prenorm_tokens(pixels)); }
+
+torch::Tensor Dinov2Impl::prenorm_tokens(const torch::Tensor& pixels) {
   auto x = embeddings->forward(pixels);
   if (use_inference_path(x)) {
     SingleThreadedBlas blas;
@@ -201,7 +203,26 @@ torch::Tensor Dinov2Impl::forward(const torch::Tensor& pixels) {
   } else {
     for (const auto& l : *encoder->layer) x = l->as<Dinov2LayerImpl>()->forward(x);
   }
-  return layernorm->forward(x);
+  return x;
+}
+
+torch::Tensor trellis_condition_features(Dinov2Impl& model, const torch::Tensor& rgb) {
+  if (rgb.dim() != 3 || rgb.size(0) != 518 || rgb.size(1) != 518 || rgb.size(2) != 3)
+    throw Error("TRELLIS conditioning: expected a (518,518,3) RGB image, got " + c10::str(rgb.sizes()));
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat);
+  const auto mean = torch::tensor({0.485, 0.456, 0.406}, opts).view({3, 1, 1});
+  const auto std = torch::tensor({0.229, 0.224, 0.225}, opts).view({3, 1, 1});
+  auto device = model.embeddings->cls_token.device();
+  auto pixels = ((rgb.to(torch::kFloat).permute({2, 0, 1}) - mean) / std).unsqueeze(0).contiguous().to(device);
+  torch::NoGradGuard no_grad;
+  auto tokens = model.prenorm_tokens(pixels);
+  return torch::layer_norm(tokens, {tokens.size(-1)}, {}, {}, 1e-5).cpu().contiguous();
+}
+
+std::string trellis_condition_description(const Dinov2Config& c) {
+  const int64_t grid = 518 / c.patch;
+  return "DINOv2-" + c.name + ", " + std::to_string(c.registers) + " registers -> (1, " +
+         std::to_string(1 + c.registers + grid * grid) + ", " + std::to_string(c.hidden) + ")";
 }
 
 torch::Tensor Dinov2Impl::patch_features(const torch::Tensor& pixels) {

@@ -120,6 +120,8 @@ struct Dinov2Impl : torch::nn::Module {
   explicit Dinov2Impl(const Dinov2Config& c);
   // Final-LayerNormed tokens (B, 1 + registers + N, D) — transformers' last_hidden_state.
   torch::Tensor forward(const torch::Tensor& pixels);
+  // The same tokens before the final LayerNorm — facebookresearch's forward_features(...)["x_prenorm"].
+  torch::Tensor prenorm_tokens(const torch::Tensor& pixels);
   // Patch features (B, H/14, W/14, D): last_hidden_state without CLS and registers, token t ↔ (t / gw, t % gw).
   torch::Tensor patch_features(const torch::Tensor& pixels);
   // LayerNormed patch tokens (B, N, D) after each listed block (0-based), as Depth Anything consumes them.
@@ -130,6 +132,13 @@ struct Dinov2Impl : torch::nn::Module {
   torch::nn::LayerNorm layernorm{nullptr};
 };
 TORCH_MODULE(Dinov2);
+
+// TRELLIS's image conditioning (TrellisImageTo3DPipeline.encode_image), i.e. its features.pt: an RGB image
+// (518,518,3) in [0,1] → ImageNet mean/std → every x_prenorm token (CLS, registers, 37×37 patches row-major) →
+// LayerNorm without affine (eps 1e-5) → (1, 1 + registers + 1369, D); (1, 1374, 1024) for ViT-L/14 with 4 registers.
+torch::Tensor trellis_condition_features(Dinov2Impl& model, const torch::Tensor& rgb);
+// "DINOv2-large, 4 registers → (1, 1374, 1024)" for logs and metadata.
+std::string trellis_condition_description(const Dinov2Config& c);
 
 // Parameter names and shapes the architecture has (what a checkpoint must contain), from the config alone.
 std::vector<std::pair<std::string, std::vector<int64_t>>> dinov2_parameter_shapes(const Dinov2Config& c,

@@ -40,6 +40,36 @@ torch::Tensor pad_rows(const torch::Tensor& t, int64_t rows) {
 }
 }  // namespace
 
+torch::Tensor trellis_grid_to_ply_grid(const torch::Tensor& xyz) {
+  // T·((c + ½)/64 − ½) = (c_x, −c_z, c_y)/64 + … = the centre of voxel (c_x, 63 − c_z, c_y).
+  return torch::stack({xyz.select(-1, 0), (kTrellisGrid - 1) - xyz.select(-1, 2), xyz.select(-1, 1)}, -1);
+}
+
+torch::Tensor ply_grid_to_trellis_grid(const torch::Tensor& xyz) {
+  return torch::stack({xyz.select(-1, 0), xyz.select(-1, 2), (kTrellisGrid - 1) - xyz.select(-1, 1)}, -1);
+}
+
+CoordsFrame sample_coords_frame(const std::string& sample_dir) {
+  const fs::path path = fs::path(sample_dir) / "metadata.json";
+  if (!fs::exists(path)) return CoordsFrame::TrellisZUp;
+  nlohmann::json j;
+  try {
+    std::ifstream in(path);
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw file_error(path.string(), std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) return CoordsFrame::TrellisZUp;
+  if (auto it = j.find("coords_frame"); it != j.end()) {
+    if (*it == "trellis_z_up") return CoordsFrame::TrellisZUp;
+    if (*it == "gaussians_ply") return CoordsFrame::GaussiansPly;
+    throw file_error(path.string(),
+                     "coords_frame is " + it->dump() + "; expected \"trellis_z_up\" or \"gaussians_ply\"");
+  }
+  const bool old_synth = j.contains("generator") && j["generator"] == "fresnel synth --v2";
+  return old_synth ? CoordsFrame::GaussiansPly : CoordsFrame::TrellisZUp;
+}
+
 std::vector<std::string> find_trellis_samples(const std::string& dir) {
   if (!fs::is_directory(dir)) throw file_error(dir, "is not a directory");
   std::vector<std::string> out;
@@ -107,9 +137,18 @@ TrellisSample load_trellis_sample(const std::string& dir, const TrellisDatasetOp
   auto slat = PtFile::open(slat_path);
   auto slat_feats = slat.tensor(slat.at(slat.root(), "feats"), "feats").to(torch::kFloat32);
   auto slat_coords = slat.tensor(slat.at(slat.root(), "coords"), "coords").to(torch::kLong);
+  if (slat_coords.dim() != 2 || slat_coords.size(1) != 4)
+    throw file_error(slat_path, "expected (N,4) coords, got " + c10::str(slat_coords.sizes()));
   if (slat_feats.dim() != 2 || slat_feats.size(0) != coords.size(0) || slat_coords.size(0) != coords.size(0))
     throw file_error(slat_path, "feats/coords rows (" + std::to_string(slat_feats.size(0)) +
                                     ") do not match coords.pt (" + std::to_string(coords.size(0)) + ")");
+  const auto xyz = coords.narrow(1, 1, 3);
+  if (coords.size(0) > 0 && (xyz.min().item<int64_t>() < 0 || xyz.max().item<int64_t>() >= kTrellisGrid))
+    throw file_error(coords_path, "voxel indices outside the 64³ grid");
+  if (sample_coords_frame(dir) == CoordsFrame::TrellisZUp) {
+    coords = torch::cat({coords.narrow(1, 0, 1), trellis_grid_to_ply_grid(xyz)}, 1);
+    slat_coords = torch::cat({slat_coords.narrow(1, 0, 1), trellis_grid_to_ply_grid(slat_coords.narrow(1, 1, 3))}, 1);
+  }
 
   auto targets = trellis_gaussian_targets((d / "gaussians.ply").string());
   auto gi = subset_rows(targets.size(0), o.max_gaussians, gen);

@@ -3,6 +3,13 @@
 // `gaussians.ply` (TRELLIS's 17 properties, Y-up, positions in about [−0.5,0.5]³) and `metadata.json`; the
 // generator's `_failures.json` beside them. A sample is valid when features.pt, coords.pt, slat.pt and
 // gaussians.ply exist (the original's rule); `check_trellis_dataset` also parses them and says why a sample fails.
+//
+// Frames (docs/v2.md). TRELLIS samples coords.pt on its Z-up 64³ grid, where voxel c holds Gaussians around
+// (c + ½)/64 − ½ (its SLat Gaussian decoder); its save_ply then rotates every position by T = [[1,0,0],[0,0,−1],
+// [0,1,0]], (x, y, z) ↦ (x, −z, y), into gaussians.ply's Y-up frame. The loader brings coords into the PLY's frame
+// at its boundary, so everything after it (targets, occupancy, the model, inference output) is in gaussians.ply's
+// frame: TRELLIS voxel (x, y, z) is voxel (x, 63 − z, y) of the PLY frame's grid (T maps voxel centres to voxel
+// centres exactly). The original compares the two frames directly.
 #pragma once
 #include <torch/types.h>
 
@@ -11,6 +18,19 @@
 #include <vector>
 
 namespace fresnel::v2 {
+
+// Which grid a sample's coords.pt (and slat.pt coords) are on. metadata.json's "coords_frame" says it:
+// "trellis_z_up" (TRELLIS's own layout; also the default without metadata.json or the key) or "gaussians_ply"
+// (already on the PLY frame's grid: what `synth --v2` wrote before it wrote TRELLIS's layout, recognised by
+// "generator": "fresnel synth --v2" without the key).
+enum class CoordsFrame { TrellisZUp, GaussiansPly };
+constexpr int64_t kTrellisGrid = 64;
+// (…,3) integer voxel indices: TRELLIS's Z-up grid → the grid of gaussians.ply's frame, and back.
+torch::Tensor trellis_grid_to_ply_grid(const torch::Tensor& xyz);
+torch::Tensor ply_grid_to_trellis_grid(const torch::Tensor& xyz);
+// The frame metadata.json in `sample_dir` states (see CoordsFrame); throws fresnel::Error naming the file when the
+// file is not JSON or the key holds another value.
+CoordsFrame sample_coords_frame(const std::string& sample_dir);
 
 struct TrellisDatasetOptions {
   int64_t max_gaussians = 50000;
@@ -33,7 +53,7 @@ torch::Tensor occupancy_targets(const torch::Tensor& voxel_xyz, const torch::Ten
 struct TrellisSample {
   std::string name;
   torch::Tensor features;          // (M,C) float32
-  torch::Tensor coords;            // (max_coords,4) int64, zero-padded
+  torch::Tensor coords;            // (max_coords,4) int64 [b,x,y,z] on the PLY frame's grid, zero-padded
   torch::Tensor coord_mask;        // (max_coords) bool
   torch::Tensor slat_feats;        // (max_coords,S)
   torch::Tensor slat_coords;       // (max_coords,4)
@@ -43,8 +63,8 @@ struct TrellisSample {
   int64_t n_gaussians = 0, n_coords = 0;
 };
 
-// Loads one sample folder; random subsets (more than max_*) come from `generator` (undefined = the default).
-// Throws fresnel::Error naming the file at fault.
+// Loads one sample folder (coords brought into gaussians.ply's frame, above); random subsets (more than max_*) come
+// from `generator` (undefined = the default). Throws fresnel::Error naming the file at fault.
 TrellisSample load_trellis_sample(const std::string& sample_dir, const TrellisDatasetOptions& options,
                                   torch::Generator generator = {});
 

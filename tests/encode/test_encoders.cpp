@@ -75,7 +75,8 @@ struct RefVit {
   TMap w;
   int64_t dim, heads, layers, patch, registers;
   bool swiglu;
-  std::string pre;  // "" or "pretrained."
+  std::string pre;       // "" or "pretrained."
+  bool prenorm = false;  // return the tokens before the final LayerNorm (facebookresearch's x_prenorm)
 
   torch::Tensor tokens_after(const torch::Tensor& x, int64_t upto, std::vector<torch::Tensor>* per_block) const {
     const int64_t b = x.size(0), gh = x.size(2) / patch, gw = x.size(3) / patch;
@@ -117,7 +118,7 @@ struct RefVit {
       t = t + f * w.at(p + "ls2.gamma");
       if (per_block) per_block->push_back(ref_layernorm(w, pre + "norm", t).slice(1, 1 + registers));
     }
-    return ref_layernorm(w, pre + "norm", t);
+    return prenorm ? t : ref_layernorm(w, pre + "norm", t);
   }
 };
 
@@ -290,6 +291,36 @@ TEST(Dinov2, PositionEmbeddingIsInterpolatedBicubicallyForOtherGrids) {
   auto expect = ref.tokens_after(x, 2, nullptr);
   ASSERT_EQ(out.sizes(), expect.sizes());
   EXPECT_LT(test::max_abs_diff(out, expect), 2e-4);
+}
+
+TEST(Dinov2, TrellisConditionFeaturesAreThePrenormTokensNormalisedWithoutAffine) {
+  // TRELLIS's features.pt: ViT-*/14 with 4 registers at 518² → CLS + 4 registers + 37×37 patches.
+  test::TempDir dir;
+  auto cfg = tiny_vit(false, 4);
+  cfg.image_size = 518;
+  auto w = random_weights(dinov2_parameter_shapes(cfg), 13);
+  save_safetensors(dir.file("reg.safetensors"), w, {{"num_attention_heads", "2"}});
+  auto model = load_dinov2(dir.file("reg.safetensors"));
+  ASSERT_EQ(model->config.registers, 4);
+  auto rgb = torch::rand({518, 518, 3});
+  auto f = trellis_condition_features(*model, rgb);
+  ASSERT_EQ(f.sizes(), (std::vector<int64_t>{1, 1374, 32}));
+  // Reference: ImageNet mean/std, the reference ViT's pre-norm tokens, LayerNorm without weight or bias (eps 1e-5).
+  auto x = ((rgb - torch::tensor({0.485f, 0.456f, 0.406f})) / torch::tensor({0.229f, 0.224f, 0.225f}))
+               .permute({2, 0, 1})
+               .unsqueeze(0);
+  RefVit ref{to_original_vit(w, "", "", 2), 32, 2, 2, 14, 4, false, "", true};
+  torch::NoGradGuard ng;
+  auto t = ref.tokens_after(x, 2, nullptr);
+  auto mu = t.mean(-1, true);
+  auto expect = (t - mu) / torch::sqrt((t - mu).pow(2).mean(-1, true) + 1e-5);
+  EXPECT_LT(test::max_abs_diff(f, expect), 1e-3);
+  EXPECT_GT(test::max_abs_diff(f, model->forward(x.contiguous())), 0.1);  // not the checkpoint's affine final norm
+  EXPECT_NE(trellis_condition_description(model->config).find("(1, 1374, 32)"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              trellis_condition_features(*model, torch::rand({512, 512, 3}));
+            }).find("518"),
+            std::string::npos);
 }
 
 TEST(Dinov2, BadWeightFilesNameTheProblem) {

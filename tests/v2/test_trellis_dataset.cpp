@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/ply_table.hpp"
 #include "core/torch_pt.hpp"
+#include "data/synth_v2.hpp"
 #include "testutil/testutil.hpp"
 #include "v2/trellis_dataset.hpp"
 
@@ -136,4 +137,163 @@ TEST(TrellisDataset, CheckSaysWhyASampleIsInvalid) {
   EXPECT_EQ(r.skipped_images, (std::vector<std::string>{"x.png"}));
   // The original's rule for the training list: the four files exist.
   EXPECT_EQ(v2::find_trellis_samples(dir.path()).size(), 2u);
+}
+
+namespace {
+// A sample in TRELLIS's own layout, built the way TRELLIS builds it: coords on its Z-up 64³ grid; K Gaussians per
+// voxel at the voxel centre (c + ½)/64 − ½ plus an offset under half a voxel (its SLat Gaussian decoder); positions
+// written after multiplying by `transform` (save_ply's T = [[1,0,0],[0,0,−1],[0,1,0]]: xyz · Tᵀ).
+constexpr int64_t kPerVoxel = 4;
+torch::Tensor write_trellis_layout_sample(const fs::path& d, const torch::Tensor& transform) {
+  fs::create_directories(d);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  // 16 distinct voxels spread over the grid (z-up indices), batch column 0.
+  auto xyz = torch::randperm(64 * 64 * 64, gen, torch::kLong).narrow(0, 0, 16);
+  xyz = torch::stack({torch::div(xyz, 4096, "floor"), torch::div(xyz, 64, "floor") % 64, xyz % 64}, 1);
+  auto coords = torch::cat({torch::zeros({16, 1}, torch::kLong), xyz}, 1).to(torch::kInt32);
+  save_pt((d / "features.pt").string(), PtValue(torch::randn({1, 6, 8})));
+  save_pt((d / "coords.pt").string(), PtValue(coords));
+  save_pt((d / "slat.pt").string(),
+          PtValue::of_dict({{"feats", PtValue(torch::randn({16, 8}))}, {"coords", PtValue(coords)}}));
+  auto centres = (xyz.to(torch::kFloat32) + 0.5) / 64 - 0.5;
+  auto offsets = (torch::rand({16, kPerVoxel, 3}, gen) - 0.5) * (0.9 / 64);
+  auto pos = (centres.unsqueeze(1) + offsets).reshape({-1, 3});
+  pos = torch::matmul(pos, transform.t()).contiguous();
+  std::vector<std::vector<float>> rows;
+  for (int64_t i = 0; i < pos.size(0); ++i)
+    rows.push_back({pos[i][0].item<float>(), pos[i][1].item<float>(), pos[i][2].item<float>(), 0, 0, 0, 0, 0, 0, 0,
+                    std::log(0.01f), std::log(0.01f), std::log(0.01f), 1, 0, 0, 0});
+  write_ply17((d / "gaussians.ply").string(), rows);
+  return coords;
+}
+
+// Every target Gaussian (position ×2) inside the voxel its row came from: anchor v/64·2 − 1 ≤ p < anchor + 2/64.
+bool gaussians_sit_in_their_voxels(const v2::TrellisSample& s) {
+  auto v = s.coords.narrow(0, 0, s.n_coords).narrow(1, 1, 3).to(torch::kFloat32);
+  auto anchor = (v / 64 * 2 - 1).repeat_interleave(kPerVoxel, 0);
+  auto rel = s.gaussians.narrow(0, 0, s.n_gaussians).narrow(1, 0, 3) - anchor;
+  return (rel >= 0).all().item<bool>() && (rel < 2.0 / 64).all().item<bool>();
+}
+
+const torch::Tensor kSavePlyTransform() {
+  return torch::tensor({1.f, 0.f, 0.f, 0.f, 0.f, -1.f, 0.f, 1.f, 0.f}).view({3, 3});
+}
+}  // namespace
+
+TEST(TrellisDataset, TrellisLayoutCoordsAreRotatedIntoThePlyFrame) {
+  test::TempDir dir;
+  v2::TrellisDatasetOptions o;
+  o.max_coords = 16;
+  o.max_gaussians = 16 * kPerVoxel;
+  const fs::path good = fs::path(dir.path()) / "good";
+  const auto coords = write_trellis_layout_sample(good, kSavePlyTransform());
+  auto s = v2::load_trellis_sample(good.string(), o);
+  ASSERT_EQ(s.n_coords, 16);
+  ASSERT_EQ(s.n_gaussians, 16 * kPerVoxel);
+  EXPECT_TRUE(gaussians_sit_in_their_voxels(s));
+  EXPECT_EQ(s.occupancy_target.sum().item<float>(), 16.f);  // every occupied voxel's target is 1
+  // TRELLIS voxel (x, y, z) is PLY-frame voxel (x, 63 − z, y); slat.pt's coords follow.
+  auto c = coords.to(torch::kLong);
+  EXPECT_TRUE(torch::equal(s.coords.select(1, 1), c.select(1, 1)));
+  EXPECT_TRUE(torch::equal(s.coords.select(1, 2), 63 - c.select(1, 3)));
+  EXPECT_TRUE(torch::equal(s.coords.select(1, 3), c.select(1, 2)));
+  EXPECT_TRUE(torch::equal(s.slat_coords, s.coords));
+  const auto cx = c.narrow(1, 1, 3);
+  EXPECT_TRUE(torch::equal(v2::ply_grid_to_trellis_grid(v2::trellis_grid_to_ply_grid(cx)), cx));
+
+  // Wrong rotations fail: the PLY left in the grid's frame (the original's comparison, and its gaussians.bin),
+  // the inverse rotation, and a rotation about another axis.
+  const auto T = kSavePlyTransform();
+  const auto about_y = torch::tensor({0.f, 0.f, 1.f, 0.f, 1.f, 0.f, -1.f, 0.f, 0.f}).view({3, 3});
+  int k = 0;
+  for (const auto& wrong : {torch::eye(3), T.t().contiguous(), about_y}) {
+    const fs::path bad = fs::path(dir.path()) / ("bad" + std::to_string(k++));
+    write_trellis_layout_sample(bad, wrong);
+    auto b = v2::load_trellis_sample(bad.string(), o);
+    EXPECT_FALSE(gaussians_sit_in_their_voxels(b)) << k;
+    EXPECT_LT(b.occupancy_target.sum().item<float>(), 16.f) << k;
+  }
+}
+
+TEST(TrellisDataset, MetadataSaysWhichGridCoordsAreOn) {
+  test::TempDir dir;
+  v2::TrellisDatasetOptions o;
+  o.max_coords = 16;
+  o.max_gaussians = 16 * kPerVoxel;
+  const fs::path d = fs::path(dir.path()) / "s";
+  // Coords already on the PLY frame's grid, Gaussians in the PLY frame: what synth --v2 wrote before.
+  const auto T = kSavePlyTransform();
+  const auto trellis = write_trellis_layout_sample(d, T);
+  const auto ply_grid = torch::cat({trellis.narrow(1, 0, 1).to(torch::kLong),
+                                    v2::trellis_grid_to_ply_grid(trellis.narrow(1, 1, 3).to(torch::kLong))},
+                                   1)
+                            .to(torch::kInt32);
+  save_pt((d / "coords.pt").string(), PtValue(ply_grid));
+  save_pt((d / "slat.pt").string(),
+          PtValue::of_dict({{"feats", PtValue(torch::randn({16, 8}))}, {"coords", PtValue(ply_grid)}}));
+  EXPECT_EQ(v2::sample_coords_frame(d.string()), v2::CoordsFrame::TrellisZUp);  // no metadata.json: TRELLIS's
+  EXPECT_FALSE(gaussians_sit_in_their_voxels(v2::load_trellis_sample(d.string(), o)));
+  std::ofstream(d / "metadata.json") << R"({"generator": "fresnel synth --v2"})";
+  EXPECT_EQ(v2::sample_coords_frame(d.string()), v2::CoordsFrame::GaussiansPly);
+  EXPECT_TRUE(gaussians_sit_in_their_voxels(v2::load_trellis_sample(d.string(), o)));
+  std::ofstream(d / "metadata.json") << R"({"generator": "x", "coords_frame": "gaussians_ply"})";
+  EXPECT_TRUE(gaussians_sit_in_their_voxels(v2::load_trellis_sample(d.string(), o)));
+  std::ofstream(d / "metadata.json") << R"({"generator": "fresnel synth --v2", "coords_frame": "trellis_z_up"})";
+  EXPECT_FALSE(gaussians_sit_in_their_voxels(v2::load_trellis_sample(d.string(), o)));
+  std::ofstream(d / "metadata.json") << R"({"coords_frame": "z_up"})";
+  try {
+    v2::load_trellis_sample(d.string(), o);
+    ADD_FAILURE() << "an unknown coords_frame must be an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("metadata.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("coords_frame"), std::string::npos) << e.what();
+  }
+  // Indices outside the grid would not rotate onto it: one error naming coords.pt.
+  std::ofstream(d / "metadata.json") << R"({})";
+  save_pt((d / "coords.pt").string(), PtValue(torch::full({16, 4}, 64, torch::kInt32)));
+  try {
+    v2::load_trellis_sample(d.string(), o);
+    ADD_FAILURE() << "coords outside the grid must be an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("coords.pt"), std::string::npos) << e.what();
+  }
+}
+
+namespace {
+// Share of Gaussians (PLY-frame positions, (n,3)) whose voxel on the PLY frame's grid is an occupied voxel or one of
+// its 26 neighbours.
+double share_near_voxels(const torch::Tensor& positions, const torch::Tensor& voxel_xyz) {
+  auto grid = torch::zeros({1, 1, 64, 64, 64});
+  auto flat = (voxel_xyz.select(1, 0) * 64 + voxel_xyz.select(1, 1)) * 64 + voxel_xyz.select(1, 2);
+  grid.view({-1}).index_fill_(0, flat, 1.f);
+  auto near = torch::max_pool3d(grid, 3, 1, 1).view({-1});
+  auto v = ((positions + 0.5) * 64).floor().clamp(0, 63).to(torch::kLong);
+  auto id = (v.select(1, 0) * 64 + v.select(1, 1)) * 64 + v.select(1, 2);
+  return near.index_select(0, id).mean().item<double>();
+}
+}  // namespace
+
+TEST(TrellisDataset, SynthV2WritesTrellisLayout) {
+  test::TempDir dir;
+  synth::V2Options options;
+  options.out_dir = dir.path();
+  options.objects = 1;
+  options.seed = 3;
+  options.supersample = 1;
+  synth::generate_v2_dataset(options);
+  const fs::path d = fs::path(dir.path()) / "obj_00000";
+  EXPECT_EQ(v2::sample_coords_frame(d.string()), v2::CoordsFrame::TrellisZUp);
+  auto raw = load_pt_tensor((d / "coords.pt").string()).to(torch::kLong);
+  // torch.argwhere's order: sorted by (x, y, z) of TRELLIS's grid.
+  auto key = (raw.select(1, 1) * 64 + raw.select(1, 2)) * 64 + raw.select(1, 3);
+  EXPECT_TRUE(torch::equal(std::get<0>(key.sort()), key));
+  v2::TrellisDatasetOptions o;
+  o.max_coords = raw.size(0);
+  o.max_gaussians = 1 << 20;
+  auto s = v2::load_trellis_sample(d.string(), o);
+  auto positions = s.gaussians.narrow(0, 0, s.n_gaussians).narrow(1, 0, 3) / 2;
+  // The surface Gaussians sit on the loaded (rotated) surface voxels, not on the raw Z-up indices.
+  EXPECT_GT(share_near_voxels(positions, s.coords.narrow(1, 1, 3)), 0.99);
+  EXPECT_LT(share_near_voxels(positions, raw.narrow(1, 1, 3)), 0.5);
+  EXPECT_GT(s.occupancy_target.mean().item<float>(), 0.99f);
 }
