@@ -32,6 +32,16 @@ torch::Tensor subset_rows(int64_t n, int64_t keep, torch::Generator& gen) {
   return torch::randperm(n, gen, torch::kLong).narrow(0, 0, keep);
 }
 
+// A JSON file, or one error naming it.
+nlohmann::json read_json(const fs::path& path) {
+  try {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    throw file_error(path.string(), std::string("not valid JSON: ") + e.what());
+  }
+}
+
 torch::Tensor pad_rows(const torch::Tensor& t, int64_t rows) {
   if (t.size(0) >= rows) return t;
   std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
@@ -52,13 +62,7 @@ torch::Tensor ply_grid_to_trellis_grid(const torch::Tensor& xyz) {
 CoordsFrame sample_coords_frame(const std::string& sample_dir) {
   const fs::path path = fs::path(sample_dir) / "metadata.json";
   if (!fs::exists(path)) return CoordsFrame::TrellisZUp;
-  nlohmann::json j;
-  try {
-    std::ifstream in(path);
-    j = nlohmann::json::parse(in);
-  } catch (const std::exception& e) {
-    throw file_error(path.string(), std::string("not valid JSON: ") + e.what());
-  }
+  const nlohmann::json j = read_json(path);
   if (!j.is_object()) return CoordsFrame::TrellisZUp;
   if (auto it = j.find("coords_frame"); it != j.end()) {
     if (*it == "trellis_z_up") return CoordsFrame::TrellisZUp;
@@ -232,13 +236,7 @@ DatasetReport check_trellis_dataset(const std::string& dir, const TrellisDataset
   }
   const fs::path failures = fs::path(dir) / "_failures.json";
   if (fs::exists(failures)) {
-    nlohmann::json j;
-    try {
-      std::ifstream in(failures);
-      j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      throw file_error(failures.string(), std::string("not valid JSON: ") + e.what());
-    }
+    const nlohmann::json j = read_json(failures);
     if (!j.is_object()) throw file_error(failures.string(), "expected an object {image: failure count}");
     for (const auto& [name, count] : j.items())
       if (count.is_number_integer() && count.get<int64_t>() >= 2) report.skipped_images.push_back(name);

@@ -175,18 +175,24 @@ bool gaussians_sit_in_their_voxels(const v2::TrellisSample& s) {
   return (rel >= 0).all().item<bool>() && (rel < 2.0 / 64).all().item<bool>();
 }
 
-const torch::Tensor kSavePlyTransform() {
+// Room for every voxel and Gaussian of write_trellis_layout_sample, so rows keep their order.
+v2::TrellisDatasetOptions layout_options() {
+  v2::TrellisDatasetOptions o;
+  o.max_coords = 16;
+  o.max_gaussians = 16 * kPerVoxel;
+  return o;
+}
+
+torch::Tensor save_ply_transform() {
   return torch::tensor({1.f, 0.f, 0.f, 0.f, 0.f, -1.f, 0.f, 1.f, 0.f}).view({3, 3});
 }
 }  // namespace
 
 TEST(TrellisDataset, TrellisLayoutCoordsAreRotatedIntoThePlyFrame) {
   test::TempDir dir;
-  v2::TrellisDatasetOptions o;
-  o.max_coords = 16;
-  o.max_gaussians = 16 * kPerVoxel;
+  const auto o = layout_options();
   const fs::path good = fs::path(dir.path()) / "good";
-  const auto coords = write_trellis_layout_sample(good, kSavePlyTransform());
+  const auto coords = write_trellis_layout_sample(good, save_ply_transform());
   auto s = v2::load_trellis_sample(good.string(), o);
   ASSERT_EQ(s.n_coords, 16);
   ASSERT_EQ(s.n_gaussians, 16 * kPerVoxel);
@@ -203,7 +209,7 @@ TEST(TrellisDataset, TrellisLayoutCoordsAreRotatedIntoThePlyFrame) {
 
   // Wrong rotations fail: the PLY left in the grid's frame (the original's comparison, and its gaussians.bin),
   // the inverse rotation, and a rotation about another axis.
-  const auto T = kSavePlyTransform();
+  const auto T = save_ply_transform();
   const auto about_y = torch::tensor({0.f, 0.f, 1.f, 0.f, 1.f, 0.f, -1.f, 0.f, 0.f}).view({3, 3});
   int k = 0;
   for (const auto& wrong : {torch::eye(3), T.t().contiguous(), about_y}) {
@@ -217,12 +223,10 @@ TEST(TrellisDataset, TrellisLayoutCoordsAreRotatedIntoThePlyFrame) {
 
 TEST(TrellisDataset, MetadataSaysWhichGridCoordsAreOn) {
   test::TempDir dir;
-  v2::TrellisDatasetOptions o;
-  o.max_coords = 16;
-  o.max_gaussians = 16 * kPerVoxel;
+  const auto o = layout_options();
   const fs::path d = fs::path(dir.path()) / "s";
   // Coords already on the PLY frame's grid, Gaussians in the PLY frame: what synth --v2 wrote before.
-  const auto T = kSavePlyTransform();
+  const auto T = save_ply_transform();
   const auto trellis = write_trellis_layout_sample(d, T);
   const auto ply_grid = torch::cat({trellis.narrow(1, 0, 1).to(torch::kLong),
                                     v2::trellis_grid_to_ply_grid(trellis.narrow(1, 1, 3).to(torch::kLong))},
