@@ -18,15 +18,17 @@ std::string train_args(const std::string& dir, const std::string& out, const std
          "--data_dir " +
          dir + "/d --image_size 32 --epochs 1 --batch_size 2 --num_workers 1 --output_dir " + out + " " + extra;
 }
+// 3 objects at 32² (2 train, 1 test) with `views` views each, into DIR/d.
+std::string synth_args(const std::string& dir, int views) {
+  return "--quiet synth --out " + dir + "/d --objects 3 --views " + std::to_string(views) +
+         " --size 32 --seed 2 --split 0.67,0,0.33 --aa 1";
+}
 }  // namespace
 
 TEST(CliTrainExport, PatchDecoderExportsAndPixelAlignedIsRefusedClearly) {
   fresnel::test::TempDir tmp;
   const auto t = tmp.path();
-  ASSERT_EQ(
-      run_fresnel("--quiet synth --out " + t + "/d --objects 3 --views 1 --size 32 --seed 2 --split 0.67,0,0.33 --aa 1")
-          .exit_code,
-      0);
+  ASSERT_EQ(run_fresnel(synth_args(t, 1)).exit_code, 0);
   const auto patch = run_fresnel(train_args(t, t + "/p", ""));
   ASSERT_EQ(patch.exit_code, 0) << patch.output;
   const auto ex = run_fresnel("export-onnx --checkpoint " + t + "/p/decoder_exp2_epoch1.pt -o " + t + "/p.onnx");
@@ -63,10 +65,7 @@ TEST(CliTrainExport, PatchDecoderExportsAndPixelAlignedIsRefusedClearly) {
 TEST(CliTrainExport, AntialiasModelsRecordTheirScreenFilterForInferRenderAndEval) {
   fresnel::test::TempDir tmp;
   const auto t = tmp.path();
-  ASSERT_EQ(
-      run_fresnel("--quiet synth --out " + t + "/d --objects 3 --views 2 --size 32 --seed 2 --split 0.67,0,0.33 --aa 1")
-          .exit_code,
-      0);
+  ASSERT_EQ(run_fresnel(synth_args(t, 2)).exit_code, 0);
   const auto tr = run_fresnel(train_args(t, t + "/a", "--pixel_aligned --antialias 0.1"));
   ASSERT_EQ(tr.exit_code, 0) << tr.output;
   std::string image;

@@ -32,6 +32,17 @@ void expect_forward_parity(const Gaussians& g, const std::vector<Camera>& cams, 
   EXPECT_GT(a.alpha.max().item<double>(), 0.3) << "scene should cover part of the image";
 }
 
+// One isotropic Gaussian of scale sigma and opacity o on the optical axis at depth z (colour 0.9, 0.4, 0.1).
+Gaussians isotropic_gaussian(double z, double sigma, double o) {
+  Gaussians g;
+  g.means = torch::tensor({0.0, 0.0, z}, torch::kFloat64).view({1, 3});
+  g.quats = torch::tensor({1.0, 0.0, 0.0, 0.0}, torch::kFloat64).view({1, 4});
+  g.scales = torch::full({1, 3}, sigma, torch::kFloat64);
+  g.opacities = torch::tensor({o}, torch::kFloat64);
+  g.colors = torch::tensor({0.9, 0.4, 0.1}, torch::kFloat64).view({1, 3});
+  return g;
+}
+
 TEST(RenderParity, ForwardMatchesTwinOnRandomScenes) {
   RenderOptions o;
   o.background = {0.2f, 0.5f, 0.9f};
@@ -163,12 +174,7 @@ TEST(RenderMipFilter, IsotropicGaussianKeepsItsIntegral) {
   Camera cam = front_camera(64);
   cam.cx = cam.cy = 32.5;
   const double z = 4.0, sigma = 0.03, o = 0.8, v = 0.1;
-  Gaussians g;
-  g.means = torch::tensor({0.0, 0.0, z}, torch::kFloat64).view({1, 3});
-  g.quats = torch::tensor({1.0, 0.0, 0.0, 0.0}, torch::kFloat64).view({1, 4});
-  g.scales = torch::full({1, 3}, sigma, torch::kFloat64);
-  g.opacities = torch::tensor({o}, torch::kFloat64);
-  g.colors = torch::tensor({0.9, 0.4, 0.1}, torch::kFloat64).view({1, 3});
+  const Gaussians g = isotropic_gaussian(z, sigma, o);
   const double s2 = std::pow(sigma * cam.fx / z, 2);  // 0.2304 px²
   const RenderOutput mip = render(g, {cam}, mip_options(v));
   for (int d : {0, 1}) {  // 2 px is beyond 3σ = 3·√(s2+v) ≈ 1.7 px
@@ -211,12 +217,7 @@ TEST(RenderKnownValues, IsotropicGaussianPeakAndFootprint) {
   Camera cam = front_camera(64);  // f = 64
   cam.cx = cam.cy = 32.5;         // optical axis through pixel (32,32)'s centre: no perspective skew
   const double z = 4.0, sigma = 0.25, o = 0.8;
-  Gaussians g;
-  g.means = torch::tensor({0.0, 0.0, z}, torch::kFloat64).view({1, 3});
-  g.quats = torch::tensor({1.0, 0.0, 0.0, 0.0}, torch::kFloat64).view({1, 4});
-  g.scales = torch::full({1, 3}, sigma, torch::kFloat64);
-  g.opacities = torch::tensor({o}, torch::kFloat64);
-  g.colors = torch::tensor({0.9, 0.4, 0.1}, torch::kFloat64).view({1, 3});
+  const Gaussians g = isotropic_gaussian(z, sigma, o);
   RenderOptions opt;
   opt.background = {0.1f, 0.2f, 0.3f};
   const RenderOutput out = render(g, {cam}, opt);
