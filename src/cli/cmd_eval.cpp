@@ -72,8 +72,8 @@ void run_eval(const EvalArgs& a) {
                                           a.antialias);
     opt.method = "checkpoint: " + a.checkpoint;
   }
+  if (a.screen_filter != "auto") opt.render.screen_filter = parse_screen_filter(a.screen_filter);
   if (a.screen_filter != "auto" && predict) {  // an explicit filter overrides what the model or files name
-    opt.render.screen_filter = parse_screen_filter(a.screen_filter);
     predict = [inner = predict](const ObjectViews& obj) {
       ObjectPrediction p = inner(obj);
       p.screen_filter.reset();
