@@ -39,12 +39,14 @@ step "1/6 generate a multi-view dataset ($OBJECTS objects, $((VIEWS + 1)) views 
 
 # The default model: built-in encoder + pixel-aligned DirectPatchDecoder (2 Gaussians per pixel), supervised in
 # the input view and in up to 3 other views per object; it places Gaussians with the depth its own head
-# predicts, so `fresnel infer` below needs nothing but the image.
+# predicts, so `fresnel infer` below needs nothing but the image. --antialias 0.05: Mip-Splatting's 3D filter (with
+# opacity compensation) and 2D Mip filter, so the turntables at 2x the training size show no dots
+# (docs/benchmarks.md, "Anti-aliasing"); infer records the filter beside each file, render uses it.
 step "2/6 train the default model (built-in encoder + pixel-aligned DirectPatchDecoder) on the CPU, $EPOCHS epochs"
 "$FRESNEL" train --experiment 2 --encoder builtin --pixel_aligned --feature_dim "$FEAT" --decoder_hidden "$HIDDEN" \
   --gaussians_per_patch 2 --data_dir "$WORK/data" --output_dir "$WORK/checkpoints" --epochs "$EPOCHS" \
   --image_size "$SIZE" --batch_size "$BATCH" --novel_view_weight 1 --novel_views 3 --lr 1e-3 --pixel_scale_floor 0.25 \
-  --save_interval "$EPOCHS" --seed 7
+  --save_interval "$EPOCHS" --seed 7 --antialias 0.05
 CKPT="$WORK/checkpoints/decoder_exp2_best.pt"
 cp "$WORK/checkpoints/training_metrics_exp2.png" "$OUT/loss_curve.png"
 cp "$CKPT" "$OUT/model.pt"

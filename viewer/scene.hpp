@@ -7,6 +7,7 @@
 
 #include "core/gaussians.hpp"
 #include "orbit_camera.hpp"
+#include "render/screen_filter.hpp"
 #include "splat_data.hpp"
 
 namespace fresnel::viewer {
@@ -17,6 +18,7 @@ struct Scene {
   std::vector<uint32_t> shuffled;  // fixed random permutation: a max-count subset is a uniform sample
   std::string source;              // file name or description, for the UI
   OrbitCamera home;                // camera after loading and after R
+  ScreenFilter screen_filter;      // what the model was trained with (<file>.cameras.json, the checkpoint)
 };
 
 // Packs `g` and frames it. `input_view`: the Gaussians live in an input camera's frame (predictions from an

@@ -22,7 +22,9 @@ uniform float u_opacity;
 uniform float u_near;
 uniform float u_far;
 uniform vec4 u_limits;      // x/z and y/z range of the Jacobian: image plus guard band (lo_x hi_x lo_y hi_y)
-uniform float u_lowpass;
+uniform float u_lowpass;   // screen filter variance (px²)
+uniform float u_mip;       // 1: Mip filter, opacity × sqrt(det Σ2D / det(Σ2D + u_lowpass·I)); 0: dilation
+uniform float u_mip_det_eps;
 uniform float u_sigma_cut;
 out vec2 v_offset;
 flat out vec3 v_conic;
@@ -48,11 +50,14 @@ void main() {
   float ty = pc.z * clamp(pc.y * iz, u_limits.z, u_limits.w);
   vec3 j0 = vec3(u_intrinsics.x * iz, 0.0, -u_intrinsics.x * tx * iz * iz);
   vec3 j1 = vec3(0.0, u_intrinsics.y * iz, -u_intrinsics.y * ty * iz * iz);
-  float a = dot(j0, sigma_cam * j0) + u_lowpass;
+  float a0 = dot(j0, sigma_cam * j0);
   float b = dot(j0, sigma_cam * j1);
-  float c = dot(j1, sigma_cam * j1) + u_lowpass;
+  float c0 = dot(j1, sigma_cam * j1);
+  float a = a0 + u_lowpass;
+  float c = c0 + u_lowpass;
   float det = a * c - b * b;
   if (det <= 0.0) { cull(); return; }
+  float rho = u_mip > 0.5 ? sqrt(max(a0 * c0 - b * b, u_mip_det_eps) / det) : 1.0;
   float mid = 0.5 * (a + c);
   float lambda = mid + sqrt(max(0.1, mid * mid - det));
   // The quad only has to cover the cut-off ellipse; the fragment shader applies the exact cut.
@@ -63,7 +68,7 @@ void main() {
   gl_Position = vec4(2.0 * pixel.x / u_viewport.x - 1.0, 1.0 - 2.0 * pixel.y / u_viewport.y, 0.0, 1.0);
   v_offset = offset;
   v_conic = vec3(c, -b, a) / det;
-  v_color = vec4(col.rgb, clamp(col.a * u_opacity, 0.0, 1.0));
+  v_color = vec4(col.rgb, clamp(col.a * u_opacity, 0.0, 1.0) * rho);
 }
 )";
 
@@ -240,7 +245,9 @@ void SplatRenderer::render(const SplatRenderParams& p) {
     glUniform4f(glGetUniformLocation(program_, "u_limits"), float((-g * cam.width - cam.cx) / cam.fx),
                 float(((1 + g) * cam.width - cam.cx) / cam.fx), float((-g * cam.height - cam.cy) / cam.fy),
                 float(((1 + g) * cam.height - cam.cy) / cam.fy));
-    glUniform1f(glGetUniformLocation(program_, "u_lowpass"), float(rc::kLowPass));
+    glUniform1f(glGetUniformLocation(program_, "u_lowpass"), float(p.screen_filter.variance_px2));
+    glUniform1f(glGetUniformLocation(program_, "u_mip"), p.screen_filter.is_mip() ? 1.f : 0.f);
+    glUniform1f(glGetUniformLocation(program_, "u_mip_det_eps"), float(rc::kMipDetEps));
     glUniform1f(glGetUniformLocation(program_, "u_sigma_cut"), float(rc::kSigmaCut));
     glUniform1f(glGetUniformLocation(program_, "u_min_power"), float(rc::kMinPower));
     glUniform1f(glGetUniformLocation(program_, "u_max_alpha"), float(rc::kMaxAlpha));

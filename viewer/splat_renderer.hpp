@@ -1,6 +1,7 @@
 // GPU splat rasterizer of the viewer: one instanced quad per Gaussian, drawn back to front with
 // premultiplied alpha into an offscreen float framebuffer. The per-splat math follows the tile
-// rasterizer (src/render): EWA projection with the 0.3 px² low-pass, 3σ cut-off,
+// rasterizer (src/render): EWA projection with its screen filter (0.3 px² dilation, or the 2D Mip filter with
+// opacity compensation for models trained with it), 3σ cut-off,
 // α = min(0.99, o·e^power), fragments with α < 1/255 dropped, background under the remaining
 // transmittance, so a screenshot matches `fresnel render` of the same camera.
 // Needs a current OpenGL 3.3 core context for every call, including the constructor and destructor.
@@ -11,6 +12,7 @@
 
 #include "core/camera.hpp"
 #include "gl.hpp"
+#include "render/screen_filter.hpp"
 #include "splat_data.hpp"
 
 namespace fresnel::viewer {
@@ -18,8 +20,9 @@ namespace fresnel::viewer {
 struct SplatRenderParams {
   Camera camera;  // OpenCV convention, image size = target size
   std::array<float, 3> background{0.f, 0.f, 0.f};
-  float splat_scale = 1.f;    // multiplies every Gaussian's scales
-  float opacity_scale = 1.f;  // multiplies every opacity (result clamped to [0,1])
+  float splat_scale = 1.f;     // multiplies every Gaussian's scales
+  float opacity_scale = 1.f;   // multiplies every opacity (result clamped to [0,1])
+  ScreenFilter screen_filter;  // the scene's (Scene::screen_filter)
 };
 
 class SplatRenderer {

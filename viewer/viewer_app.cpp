@@ -11,7 +11,9 @@
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
+#include "core/object_frame.hpp"
 #include "depth_sort.hpp"
+#include "evaluate/baselines.hpp"
 #include "gl_context.hpp"
 #include "infer/image_reconstruction.hpp"
 #include "scene.hpp"
@@ -41,7 +43,12 @@ Scene load_scene(const std::string& path, const ViewerOptions& o, int64_t test_c
   if (!std::filesystem::exists(path)) throw file_error(path, "file not found");
   if (is_gaussian_file(path)) {
     if (method) *method = "file";
-    return make_scene(load_gaussians(path), path, false, fov);
+    Scene s = make_scene(load_gaussians(path), path, false, fov);
+    // infer records the checkpoint's screen filter beside the file (render/eval read it the same way).
+    const std::string cameras = cameras_json_path_for(path);
+    if (std::filesystem::exists(cameras))
+      if (const auto named = screen_filter_from_file(cameras)) s.screen_filter = *named;
+    return s;
   }
   if (is_image_file(path)) {
     // "Use Learned Decoder": the checkpoint's decoder; otherwise SAAG on the checkpoint's depth.
@@ -51,7 +58,9 @@ Scene load_scene(const std::string& path, const ViewerOptions& o, int64_t test_c
     infer::ImageReconstructor reconstructor(ro);
     const auto r = reconstructor.run(path);
     if (method) *method = r.method;
-    return make_scene(r.gaussians, path, true, fov);
+    Scene s = make_scene(r.gaussians, path, true, fov);
+    s.screen_filter = r.screen_filter;
+    return s;
   }
   throw file_error(path, "not a Gaussians file (" + supported_gaussian_extensions() + ") or an image (" +
                              supported_image_extensions() + ")");
@@ -100,6 +109,7 @@ int run_screenshot(const ViewerOptions& o) {
   params.background = o.background;
   params.splat_scale = o.splat_scale;
   params.opacity_scale = o.opacity_scale;
+  params.screen_filter = scene.screen_filter;
   renderer.render(params);
   const std::vector<float> rgb = renderer.read_rgb();
   save_image(o.screenshot, rgb_tensor(rgb, o.width, o.height));
@@ -299,6 +309,7 @@ int run_interactive(const ViewerOptions& o) {
         params.background = s.options.background;
         params.splat_scale = s.options.splat_scale;
         params.opacity_scale = s.options.opacity_scale;
+        params.screen_filter = s.scene.screen_filter;
         s.renderer.render(params);
         s.renderer.blit_to_screen(fb_w, fb_h);
       }

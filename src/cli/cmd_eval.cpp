@@ -22,6 +22,7 @@ struct EvalArgs {
   int contact_objects = 4;
   std::string device = "cpu";  // the checkpoint's model; scoring renders run on the CPU
   double antialias = 0, render_scale = 1.0;
+  std::string screen_filter = "auto";
 };
 
 // Baseline (b): the original's surface-aligned generator (SAAG, spec §12.7) on the input view's metric depth
@@ -63,13 +64,21 @@ void run_eval(const EvalArgs& a) {
   } else if (!a.views_dir.empty()) {
     opt.method = "views: " + a.views_dir;  // images generated per object (fresnel cvs generate --dataset)
   } else if (!a.gaussians_dir.empty()) {
-    predict = without_depth(gaussian_files_predictor(a.gaussians_dir));
+    predict = gaussian_files_predictor(a.gaussians_dir);
     opt.method = "gaussians: " + a.gaussians_dir;
   } else {
     predict = infer::checkpoint_predictor(std::make_shared<const infer::InferenceModel>(
                                               infer::InferenceModel::load(a.checkpoint, resolve_device(a.device))),
                                           a.antialias);
     opt.method = "checkpoint: " + a.checkpoint;
+  }
+  if (a.screen_filter != "auto") opt.render.screen_filter = parse_screen_filter(a.screen_filter);
+  if (a.screen_filter != "auto" && predict) {  // an explicit filter overrides what the model or files name
+    predict = [inner = predict](const ObjectViews& obj) {
+      ObjectPrediction p = inner(obj);
+      p.screen_filter.reset();
+      return p;
+    };
   }
   if (!a.lpips_weights.empty()) opt.lpips = Lpips::load(a.lpips_weights);
   const MultiViewDataset dataset(a.data_dir);
@@ -117,6 +126,10 @@ void register_eval(CLI::App& app) {
                   "Render at this fraction of the dataset's resolution and upsample bilinearly to it (0.5 on a 2x "
                   "dataset: the 'plain upscaling' reference for anti-aliasing)")
       ->check(CLI::Range(0.01, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--screen_filter", a->screen_filter,
+                  "Rasterizer screen filter: auto (what the checkpoint was trained with, or what the Gaussians' "
+                  "<id>.cameras.json names; else dilation), dilation, mip, dilation:V or mip:V (V in pixels²)")
       ->capture_default_str();
   cmd->add_option("--out", a->out, "Output directory for report.json, report.md, contact_sheet.png")->required();
   add_device_option(*cmd, a->device);

@@ -72,7 +72,8 @@ void run_infer(InferArgs& a) {
       const bool object = a.frame == "object";
       const ObjectFrame frame = object ? fit_object_frame(r.gaussians) : ObjectFrame{};
       save_gaussians(out, object ? to_object_frame(r.gaussians, frame) : r.gaussians, a.save);
-      save_frame_cameras(cameras_json_path_for(out), r.input_camera, object ? &frame : nullptr);
+      save_frame_cameras(cameras_json_path_for(out), r.input_camera, object ? &frame : nullptr,
+                         screen_filter_name(r.screen_filter));
       std::printf("%s -> %s: %lld Gaussians (%s)\n", img.c_str(), out.c_str(), (long long)r.gaussians.count(),
                   r.method.c_str());
     } catch (const UsageError&) {

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/cli_common.hpp"
@@ -14,14 +15,17 @@
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
+#include "core/object_frame.hpp"
 #include "core/progress.hpp"
+#include "evaluate/baselines.hpp"
 #include "render/render.hpp"
 
 namespace fresnel::cli {
 namespace {
 
 struct RenderArgs {
-  std::string scene, out_dir, cameras_json, size = "512x512", background = "0,0,0", device = "cpu";
+  std::string scene, out_dir, cameras_json, size = "512x512", background = "0,0,0", device = "cpu",
+                                            screen_filter = "auto";
   int orbit = 0, sh_degree = -1;
   double elevation_deg = 20.0, fov_deg = 50.0, radius = 0.0;
   bool save_depth = false;
@@ -44,6 +48,16 @@ std::array<float, 3> parse_background(const std::string& s) {
 }
 
 constexpr double kOrbitVisibleOpacity = 0.05;
+
+// --screen_filter auto: what `<scene>.cameras.json` names (infer records the checkpoint's filter there), else the
+// dilation every 3DGS renderer uses.
+ScreenFilter scene_screen_filter(const std::string& scene, const std::string& flag) {
+  if (flag != "auto") return parse_screen_filter(flag);
+  const std::string cameras = cameras_json_path_for(scene);
+  if (std::filesystem::exists(cameras))
+    if (const auto named = screen_filter_from_file(cameras)) return *named;
+  return ScreenFilter::dilation();
+}
 
 void run_render(const RenderArgs& a) {
   if ((a.orbit > 0) == !a.cameras_json.empty())
@@ -82,6 +96,7 @@ void run_render(const RenderArgs& a) {
   RenderOptions opt;
   opt.background = parse_background(a.background);
   opt.sh_degree = a.sh_degree;
+  opt.screen_filter = scene_screen_filter(a.scene, a.screen_filter);
   torch::NoGradGuard no_grad;
   const Gaussians on_device = g.to(torch::TensorOptions().device(device));  // CUDA: the CUDA rasterizer runs
   Progress progress("render", int64_t(cams.size()), "view");
@@ -134,6 +149,11 @@ void register_render(CLI::App& app) {
   cmd->add_option("--background", args->background, "Background colour r,g,b in [0,1] (default 0,0,0)");
   cmd->add_option("--sh_degree", args->sh_degree, "Highest SH degree to evaluate (default: all in the file)")
       ->check(CLI::Range(-1, 3));
+  cmd->add_option("--screen_filter", args->screen_filter,
+                  "Rasterizer screen filter: auto (what <scene>.cameras.json names, written by infer from the "
+                  "checkpoint; else dilation), dilation (3DGS's 0.3 px²), mip (Mip-Splatting's 2D filter, 0.1 px²), "
+                  "dilation:V or mip:V")
+      ->capture_default_str();
   cmd->add_flag("--depth", args->save_depth, "Also write depth_NNNN.png (expected depth, near = bright)");
   add_device_option(*cmd, args->device);
   set_guarded_callback(cmd, [args] { run_render(*args); });

@@ -182,9 +182,15 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
       ->capture_default_str();
   cmd.add_option("--antialias", c.model.smoothing_variance_px2,
                  "Train with Mip-Splatting's 3D smoothing filter in the model: every Gaussian gets this variance in "
-                 "pixels² of --image_size at its depth, in training and at inference (no dots when shown larger). "
+                 "pixels² of --image_size at its depth, in training and at inference (no dots when shown larger), "
+                 "with Mip-Splatting's opacity compensation; renders use the 2D Mip filter (--screen_filter auto). "
                  "0: off")
       ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  cmd.add_option("--screen_filter", f.screen_filter,
+                 "Rasterizer screen filter in training, saved in the checkpoint for eval/infer/render: auto (mip with "
+                 "--antialias, else dilation), dilation (3DGS's 0.3 px²), mip (Mip-Splatting's 2D filter, 0.1 px²) "
+                 "or mip:V / dilation:V (V in pixels²)")
       ->capture_default_str();
   cmd.add_option("--dropout", c.model.decoder.dropout,
                  "Decoder MLP dropout (the original's 0.1; 0 with --pixel_aligned)");
@@ -230,6 +236,14 @@ train::TrainConfig resolve_train_flags(const TrainFlags& f) {
     if (!f.was_given("--feature_grid")) c.model.feature_grid = c.image_size;
     if (!f.was_given("--dropout")) c.model.decoder.dropout = 0.0;  // a per-pixel head needs every pixel's output
   }
+  // Anti-aliasing: the 3D filter with Mip-Splatting's opacity compensation, rendered with its 2D Mip filter.
+  c.model.smoothing_compensates_opacity = c.model.smoothing_variance_px2 > 0;
+  const ScreenFilter screen =
+      f.screen_filter == "auto" ? (c.model.smoothing_variance_px2 > 0 ? ScreenFilter::mip() : ScreenFilter::dilation())
+                                : parse_screen_filter(f.screen_filter);
+  if (!screen.is_mip() && screen.variance_px2 != ScreenFilter::dilation().variance_px2)
+    throw UsageError("--screen_filter: the dilation is fixed at 0.3 px² in training (use mip:V to choose a variance)");
+  c.model.mip_filter_px2 = screen.is_mip() ? screen.variance_px2 : 0.0;
   c.max_images = f.max_images;
   c.augment = !f.no_aug;
   c.loop.schedule = f.lr_schedule == "step" ? train::LrSchedule::CosinePerStep : train::LrSchedule::CosinePerEpoch;

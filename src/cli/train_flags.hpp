@@ -21,6 +21,7 @@ struct TrainFlags {
   int64_t feature_dim = 384;
   std::string hidden = "512,512,256,128";
   std::string lr_schedule = "epoch";
+  std::string screen_filter = "auto";
   int train_resolution = 0;
   int64_t stochastic_k = 0;
   int64_t max_images = 0;

@@ -74,7 +74,8 @@ std::string cameras_json_path_for(const std::string& gaussians_path) {
   return (p.parent_path() / (p.stem().string() + ".cameras.json")).string();
 }
 
-void save_frame_cameras(const std::string& path, const Camera& input_camera, const ObjectFrame* frame) {
+void save_frame_cameras(const std::string& path, const Camera& input_camera, const ObjectFrame* frame,
+                        const std::string& screen_filter) {
   nlohmann::json j;
   j["convention"] = "opencv cameras: x right, y down, z forward; world_to_camera row-major; intrinsics in pixels";
   j["frame"] = frame ? "object" : "camera";
@@ -87,16 +88,29 @@ void save_frame_cameras(const std::string& path, const Camera& input_camera, con
                           "p_object = scale * diag(1,-1,-1) * (p_camera - center): x right, y up, z "
                           "toward the input camera, longest side 1"}};
   }
+  if (!screen_filter.empty()) j["screen_filter"] = screen_filter;
   write_text_file(path, j.dump(2));
 }
 
-bool load_object_frame(const std::string& path, ObjectFrame& frame) {
-  nlohmann::json j;
+namespace {
+nlohmann::json read_json_file(const std::string& path) {
   try {
-    j = nlohmann::json::parse(read_text_file(path));
+    return nlohmann::json::parse(read_text_file(path));
   } catch (const nlohmann::json::exception& e) {
     throw file_error(path, std::string("invalid JSON: ") + e.what());
   }
+}
+}  // namespace
+
+std::string load_screen_filter_name(const std::string& path) {
+  const nlohmann::json j = read_json_file(path);
+  if (!j.contains("screen_filter")) return "";
+  if (!j["screen_filter"].is_string()) throw file_error(path, "screen_filter must be a string such as \"mip:0.1\"");
+  return j["screen_filter"].get<std::string>();
+}
+
+bool load_object_frame(const std::string& path, ObjectFrame& frame) {
+  const nlohmann::json j = read_json_file(path);
   if (j.value("frame", "camera") != "object") return false;
   const auto& o = j["object_frame"];
   if (!o.is_object() || !o.contains("center") || !o["center"].is_array() || o["center"].size() != 3 ||

@@ -30,8 +30,13 @@ Camera camera_in_object_frame(const Camera& camera, const ObjectFrame& frame);
 // `<file>.cameras.json` beside a Gaussians file: {"cameras":[input camera], "frame":"camera"|"object",
 // "object_frame":{"center":[…],"scale":s}} (the last only for the object frame). Written atomically.
 std::string cameras_json_path_for(const std::string& gaussians_path);
-void save_frame_cameras(const std::string& path, const Camera& input_camera, const ObjectFrame* frame);
+// screen_filter (optional, render/screen_filter.hpp's name, e.g. "mip:0.1"): the rasterizer filter the Gaussians
+// were trained for, so that `eval`/`render` draw them as the model saw them.
+void save_frame_cameras(const std::string& path, const Camera& input_camera, const ObjectFrame* frame,
+                        const std::string& screen_filter = "");
 // The object frame recorded in such a file, or false when the file says "camera" (or has no frame).
 bool load_object_frame(const std::string& path, ObjectFrame& frame);
+// The "screen_filter" such a file names, or "" when it names none (files written before it existed: dilation).
+std::string load_screen_filter_name(const std::string& path);
 
 }  // namespace fresnel

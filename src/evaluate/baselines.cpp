@@ -38,7 +38,17 @@ GaussianPredictor unprojected_predictor(double scale_factor) {
   return [scale_factor](const ObjectViews& obj) { return unprojected_gaussians(obj.input(), scale_factor); };
 }
 
-GaussianPredictor gaussian_files_predictor(const std::string& dir) {
+std::optional<ScreenFilter> screen_filter_from_file(const std::string& cameras_json) {
+  const std::string name = load_screen_filter_name(cameras_json);
+  if (name.empty()) return std::nullopt;
+  try {
+    return parse_screen_filter(name);
+  } catch (const UsageError& e) {
+    throw file_error(cameras_json, e.what());
+  }
+}
+
+ObjectPredictor gaussian_files_predictor(const std::string& dir) {
   if (!std::filesystem::is_directory(dir)) throw file_error(dir, "Gaussians directory not found");
   return [dir](const ObjectViews& obj) {
     // <object_id> with the first format extension present, in table order.
@@ -48,11 +58,14 @@ GaussianPredictor gaussian_files_predictor(const std::string& dir) {
       const auto path = (std::filesystem::path(dir) / tried.back()).string();
       if (!std::filesystem::exists(path)) continue;
       // Files written with `infer --frame object` carry their frame beside them: back to the input camera's.
-      ObjectFrame frame;
+      ObjectPrediction p;
+      p.gaussians = load_gaussians(path);
       const std::string cameras = cameras_json_path_for(path);
-      if (std::filesystem::exists(cameras) && load_object_frame(cameras, frame))
-        return from_object_frame(load_gaussians(path), frame);
-      return load_gaussians(path);
+      if (!std::filesystem::exists(cameras)) return p;
+      ObjectFrame frame;
+      if (load_object_frame(cameras, frame)) p.gaussians = from_object_frame(p.gaussians, frame);
+      p.screen_filter = screen_filter_from_file(cameras);
+      return p;
     }
     throw file_error(dir, "missing Gaussians for object " + obj.id + ": none of " + join_list(tried));
   };

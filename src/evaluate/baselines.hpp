@@ -22,7 +22,10 @@ GaussianPredictor unprojected_predictor(double scale_factor = kUnprojectedScale)
 
 // Reads `<dir>/<object_id>.<ext>` in any Gaussian file format (core/gaussian_io.hpp; the first extension of the
 // format table that exists), Gaussians in the input camera frame, or in the object frame when a
-// `<object_id>.cameras.json` beside the file says so (infer --frame object; core/object_frame.hpp).
-GaussianPredictor gaussian_files_predictor(const std::string& dir);
+// `<object_id>.cameras.json` beside the file says so (infer --frame object; core/object_frame.hpp). The screen
+// filter that file names (infer records the checkpoint's) comes with the prediction; none named: unset.
+ObjectPredictor gaussian_files_predictor(const std::string& dir);
+// The screen filter a `.cameras.json` names, or none; a malformed name is an error naming the file.
+std::optional<ScreenFilter> screen_filter_from_file(const std::string& cameras_json);
 
 }  // namespace fresnel

@@ -157,7 +157,7 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const GaussianPredi
 }
 
 ObjectPredictor without_depth(GaussianPredictor predict) {
-  return [predict](const ObjectViews& obj) { return ObjectPrediction{predict(obj), {}}; };
+  return [predict](const ObjectViews& obj) { return ObjectPrediction{predict(obj), {}, {}}; };
 }
 
 EvalReport evaluate_dataset(const MultiViewDataset& dataset, const ObjectPredictor& predict,
@@ -193,6 +193,8 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const ObjectPredict
     ObjectPrediction prediction = predict(obj);
     Gaussians& g = prediction.gaussians;
     g.validate("predicted Gaussians for " + id);
+    RenderOptions render_options = options.render;
+    if (prediction.screen_filter) render_options.screen_filter = *prediction.screen_filter;
     if (g.batched()) throw Error("evaluate: the predictor must return unbatched Gaussians (" + id + ")");
     const auto all_cams = obj.relative_cameras();
     std::vector<Camera> cams;
@@ -215,7 +217,7 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const ObjectPredict
         for (const auto& c : cams)
           small.push_back(c.resized(std::max(1, int(std::lround(c.width * options.render_scale))),
                                     std::max(1, int(std::lround(c.height * options.render_scale)))));
-        const RenderOutput out = render(g.detach(), small, options.render);
+        const RenderOutput out = render(g.detach(), small, render_options);
         std::vector<torch::Tensor> up;
         for (size_t k = 0; k < cams.size(); ++k)
           up.push_back(resize_image(out.rgb[int64_t(k)].clamp(0, 1).to(torch::kFloat32).contiguous(), cams[k].width,
@@ -223,7 +225,7 @@ EvalReport evaluate_dataset(const MultiViewDataset& dataset, const ObjectPredict
         renders = torch::stack(up);
         depths = out.depth;
       } else {
-        const RenderOutput out = render(g.detach(), cams, options.render);
+        const RenderOutput out = render(g.detach(), cams, render_options);
         renders = out.rgb;
         depths = out.depth;
       }

@@ -9,6 +9,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ using GaussianPredictor = std::function<Gaussians(const ObjectViews&)>;
 struct ObjectPrediction {
   Gaussians gaussians;
   torch::Tensor depth;  // (…,h,w) metric camera z of the input view; undefined: no depth head to score
+  // The screen filter these Gaussians are meant to be rendered with (a model trained with the Mip filter, a file
+  // whose cameras.json names one); unset: EvalOptions::render's.
+  std::optional<ScreenFilter> screen_filter;
 };
 using ObjectPredictor = std::function<ObjectPrediction(const ObjectViews&)>;
 // A Gaussians-only predictor as an ObjectPredictor (no depth head).

@@ -114,6 +114,7 @@ Reconstruction ImageReconstructor::run_image(const torch::Tensor& image_u8) {
     r.method = std::string("learned decoder (") + (s.model->needs_features() ? "DINOv2 features" : "built-in encoder") +
                ")" + bg;
     r.input_camera = s.model->input_camera(int(r.image.size(1)), int(r.image.size(0)));
+    r.screen_filter = s.model->config().screen_filter();
     return r;
   }
 

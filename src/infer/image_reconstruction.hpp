@@ -12,6 +12,7 @@
 
 #include "core/camera.hpp"
 #include "core/gaussians.hpp"
+#include "render/screen_filter.hpp"
 
 namespace fresnel::infer {
 
@@ -28,10 +29,11 @@ struct ReconstructionOptions {
 };
 
 struct Reconstruction {
-  Gaussians gaussians;  // unbatched, input camera frame
-  std::string method;   // e.g. "learned decoder (built-in encoder)", "SAAG (Depth Anything depth)"
-  torch::Tensor image;  // (H,W,3) float [0,1]: the image the encoders saw (after cropping)
-  Camera input_camera;  // renders the Gaussians from the input view at the image's size
+  Gaussians gaussians;         // unbatched, input camera frame
+  std::string method;          // e.g. "learned decoder (built-in encoder)", "SAAG (Depth Anything depth)"
+  torch::Tensor image;         // (H,W,3) float [0,1]: the image the encoders saw (after cropping)
+  Camera input_camera;         // renders the Gaussians from the input view at the image's size
+  ScreenFilter screen_filter;  // the rasterizer filter they are meant for (the checkpoint's; SAAG: dilation)
 };
 
 class ImageReconstructor {

@@ -84,7 +84,8 @@ ObjectPredictor checkpoint_predictor(std::shared_ptr<const InferenceModel> model
     if (model->config().decoder_depth == "data" && in.depth.defined()) extra.depth = in.depth;
     Prediction p = model->predict(in.rgb, extra);
     const bool head_depth = !extra.depth.defined() && model->config().mode() == decode::DepthMode::Metric;
-    return ObjectPrediction{std::move(p.gaussians), head_depth ? p.depth : torch::Tensor()};
+    return ObjectPrediction{std::move(p.gaussians), head_depth ? p.depth : torch::Tensor(),
+                            model->config().screen_filter()};
   };
 }
 

@@ -4,11 +4,12 @@
 #include "core/camera.hpp"
 #include "render/constants.hpp"
 #include "render/gaussian_math.hpp"
+#include "render/raster_cpu.hpp"
 
 namespace fresnel::raster {
 
 template <typename S>
-gmath::CameraParams<S> camera_params(const Camera& cam) {
+gmath::CameraParams<S> camera_params(const Camera& cam, const Settings& s) {
   namespace rc = fresnel::render_constants;
   gmath::CameraParams<S> p{};
   for (int i = 0; i < 3; ++i) {
@@ -23,6 +24,8 @@ gmath::CameraParams<S> camera_params(const Camera& cam) {
   p.far_plane = S(cam.far_plane);
   const Vec3 c = cam.position();
   for (int i = 0; i < 3; ++i) p.pos[i] = S(c[i]);
+  p.filter_var = S(s.filter_variance);
+  p.mip_filter = s.mip_filter;
   p.width = cam.width;
   p.height = cam.height;
   p.lim_x_lo = S((-rc::kGuardBand * cam.width - cam.cx) / cam.fx);

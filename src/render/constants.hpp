@@ -4,9 +4,11 @@
 
 namespace fresnel::render_constants {
 
-constexpr int kTileSize = 16;                               // tiles are kTileSize × kTileSize pixels
-constexpr double kLowPass = 0.3;                            // px² added to the 2D covariance diagonal (anti-aliasing)
-constexpr double kSigmaCut = 3.0;                           // a Gaussian covers pixels within 3σ (Mahalanobis ≤ 3)
+constexpr int kTileSize = 16;     // tiles are kTileSize × kTileSize pixels
+constexpr double kLowPass = 0.3;  // px² added to the 2D covariance diagonal by the default screen filter (dilation)
+constexpr double kMipFilterVariance = 0.1;  // px², Mip-Splatting's 2D Mip filter (the opacity-compensated one)
+constexpr double kMipDetEps = 1e-6;         // px⁴: det Σ2D floor of the Mip filter's opacity scale
+constexpr double kSigmaCut = 3.0;           // a Gaussian covers pixels within 3σ (Mahalanobis ≤ 3)
 constexpr double kMinPower = -0.5 * kSigmaCut * kSigmaCut;  // exponent at the 3σ ellipse
 constexpr double kMaxAlpha = 0.99;                          // α = min(0.99, o·e^power)
 constexpr double kMinAlpha = 1.0 / 255.0;                   // contributions below this are skipped

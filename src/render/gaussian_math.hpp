@@ -26,6 +26,11 @@ struct CameraParams {
   S near_plane, far_plane;
   S pos[3];  // camera centre in world coordinates (for SH view directions)
   int width, height;
+  // Screen filter: `filter_var` px² added to the 2D covariance diagonal; with `mip_filter` (Mip-Splatting's 2D
+  // Mip filter) opacity is also scaled by ρ = sqrt(det Σ2D / det(Σ2D + filter_var·I)) so that the filter blurs a
+  // Gaussian without adding to its footprint's integral; without it (3DGS's dilation) opacity is kept.
+  S filter_var;
+  bool mip_filter;
   // Limits of x/z and y/z used for the Jacobian: the image plus a guard band on each side.
   S lim_x_lo, lim_x_hi, lim_y_lo, lim_y_hi;
 };
@@ -63,8 +68,11 @@ struct ProjectionState {
   S M[9];     // R_view · R_q · diag(s)
   S cov3[6];  // camera-space covariance (xx, xy, xz, yy, yz, zz)
   S j00, j02, j11, j12;
-  S a, b, c;  // 2D covariance incl. low-pass
+  S a, b, c;  // 2D covariance incl. the screen filter
   S det;
+  S rho;             // opacity scale of the Mip filter (1 for dilation)
+  S det0;            // det Σ2D before the filter (Mip filter only)
+  bool rho_clamped;  // det Σ2D was floored at kMipDetEps: ρ gets no gradient
 };
 
 // Forward projection. Returns false when the Gaussian is culled (behind the near plane, beyond the far
@@ -72,6 +80,8 @@ struct ProjectionState {
 template <typename S>
 FRESNEL_HD bool project(const CameraParams<S>& cam, const S mean[3], const S quat[4], const S scale[3],
                         ProjectionState<S>& st, S& u, S& v, S conic[3], S& depth) {
+  st.rho = S(1);
+  st.rho_clamped = false;
   const S* R = cam.R;
   for (int i = 0; i < 3; ++i) st.p[i] = R[3 * i] * mean[0] + R[3 * i + 1] * mean[1] + R[3 * i + 2] * mean[2] + cam.t[i];
   const S x = st.p[0], y = st.p[1], z = st.p[2];
@@ -109,11 +119,18 @@ FRESNEL_HD bool project(const CameraParams<S>& cam, const S mean[3], const S qua
   const S k02 = st.j00 * s3[2] + st.j02 * s3[5];
   const S k11 = st.j11 * s3[3] + st.j12 * s3[4];
   const S k12 = st.j11 * s3[4] + st.j12 * s3[5];
-  st.a = k00 * st.j00 + k02 * st.j02 + S(rc::kLowPass);
+  const S a0 = k00 * st.j00 + k02 * st.j02;
   st.b = k01 * st.j11 + k02 * st.j12;
-  st.c = k11 * st.j11 + k12 * st.j12 + S(rc::kLowPass);
+  const S c0 = k11 * st.j11 + k12 * st.j12;
+  st.a = a0 + cam.filter_var;
+  st.c = c0 + cam.filter_var;
   st.det = st.a * st.c - st.b * st.b;
   if (!(st.det > S(0)) || !std::isfinite(st.det) || !std::isfinite(st.a) || !std::isfinite(st.c)) return false;
+  if (cam.mip_filter) {
+    st.det0 = a0 * c0 - st.b * st.b;
+    st.rho_clamped = !(st.det0 > S(rc::kMipDetEps));
+    st.rho = std::sqrt((st.rho_clamped ? S(rc::kMipDetEps) : st.det0) / st.det);
+  }
   const S idet = S(1) / st.det;
   conic[0] = st.c * idet;
   conic[1] = -st.b * idet;
@@ -124,12 +141,13 @@ FRESNEL_HD bool project(const CameraParams<S>& cam, const S mean[3], const S qua
   return std::isfinite(u) && std::isfinite(v);
 }
 
-// Backward of `project`: given dL/du, dL/dv, dL/dconic, dL/ddepth, adds dL/dmean and writes dL/dquat,
-// dL/dscale. `st` must come from `project` on the same inputs.
+// Backward of `project`: given dL/du, dL/dv, dL/dconic, dL/ddepth and dL/dρ (the Mip filter's opacity scale;
+// ignored with dilation), adds dL/dmean and writes dL/dquat, dL/dscale. `st` must come from `project` on the same
+// inputs.
 template <typename S>
 FRESNEL_HD void project_backward(const CameraParams<S>& cam, const S quat[4], const S scale[3],
                                  const ProjectionState<S>& st, const S conic[3], S gu, S gv, const S gconic[3],
-                                 S gdepth, S gmean[3], S gquat[4], S gscale[3]) {
+                                 S gdepth, S grho, S gmean[3], S gquat[4], S gscale[3]) {
   const S x = st.p[0], y = st.p[1], z = st.p[2];
   const S iz = S(1) / z, iz2 = iz * iz, iz3 = iz2 * iz;
   S gp[3] = {0, 0, 0};
@@ -145,9 +163,18 @@ FRESNEL_HD void project_backward(const CameraParams<S>& cam, const S quat[4], co
   const S gA = gconic[0], gB = S(0.5) * gconic[1], gC = gconic[2];
   const S pg00 = A * gA + B * gB, pg01 = A * gB + B * gC;
   const S pg10 = B * gA + C * gB, pg11 = B * gB + C * gC;
-  const S s00 = -(pg00 * A + pg01 * B);
-  const S s01 = -(pg00 * B + pg01 * C);
-  const S s11 = -(pg10 * B + pg11 * C);
+  S s00 = -(pg00 * A + pg01 * B);
+  S s01 = -(pg00 * B + pg01 * C);
+  S s11 = -(pg10 * B + pg11 * C);
+  if (cam.mip_filter && !st.rho_clamped) {
+    // ρ² = D0/D with D0 = a0·c0 − b², D = a·c − b² (a = a0 + v, c = c0 + v): ∂ρ = ρ/2 (∂D0/D0 − ∂D/D).
+    // b sits in both off-diagonals, so s01 (per entry) gets half of ∂ρ/∂b.
+    const S a0 = st.a - cam.filter_var, c0 = st.c - cam.filter_var;
+    const S iD0 = S(1) / st.det0, iD = S(1) / st.det, h = S(0.5) * st.rho * grho;
+    s00 += h * (c0 * iD0 - st.c * iD);
+    s11 += h * (a0 * iD0 - st.a * iD);
+    s01 += h * st.b * (iD - iD0);
+  }
 
   // Σ2 = T Σc Tᵀ: dL/dΣc = Tᵀ S T, dL/dT = 2 S T Σc.
   const S T[6] = {st.j00, S(0), st.j02, S(0), st.j11, st.j12};

@@ -114,7 +114,7 @@ struct TileCover {
 // entries per tile, and chunk c writes after chunks 0..c−1 in every tile, which keeps the rank order.
 template <typename S>
 CameraState project_and_bin_typed(const Inputs& in, const Camera& camera, const Settings& s) {
-  const auto cam = camera_params<S>(camera);
+  const auto cam = camera_params<S>(camera, s);
   const int64_t n = in.means.size(0);
   const int R = record_width(in.phases.defined());
   std::vector<S> scratch(size_t(n) * R);

@@ -18,6 +18,9 @@ struct Settings {
   int sh_degree = 0;  // degree actually evaluated (≤ what the colours carry)
   BlendMode mode = BlendMode::kAlpha;
   double phase_amplitude = 0.25;
+  // Screen filter (RenderOptions::screen_filter): px² added to the 2D covariance; mip_filter also scales opacity.
+  double filter_variance = 0.3;
+  bool mip_filter = false;
 };
 
 // The Gaussians of one scene, contiguous, one dtype (float or double).

@@ -186,9 +186,10 @@ __global__ void project_backward_kernel(int64_t n, CameraParams<float> cam, Gaus
   gmath::project(cam, g.means + 3 * i, g.quats + 4 * i, g.scales + 3 * i, st, u, v, conic, z);
   const float gconic[3] = {pg[gA], pg[gB], pg[gC]};
   float gmean[3] = {0, 0, 0}, gquat[4], gscale[3];
-  gmath::project_backward(cam, g.quats + 4 * i, g.scales + 3 * i, st, conic, pg[gU], pg[gV], gconic, pg[gZ], gmean,
-                          gquat, gscale);
-  out.opacities[i] += pg[gO];
+  // pg[gO] is dL/d(o·ρ): the record holds the Mip filter's compensated opacity.
+  gmath::project_backward(cam, g.quats + 4 * i, g.scales + 3 * i, st, conic, pg[gU], pg[gV], gconic, pg[gZ],
+                          pg[gO] * g.opacities[i], gmean, gquat, gscale);
+  out.opacities[i] += pg[gO] * st.rho;
   if (g.sh) {
     float d[3], b[16], gb[16] = {0};
     const float inv = gmath::view_dir(cam, g.means + 3 * i, d);
@@ -222,7 +223,7 @@ int blocks_for(int64_t n, int threads) { return int((n + threads - 1) / threads)
 }  // namespace
 
 ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& s) {
-  const auto cam = camera_params<float>(camera);
+  const auto cam = camera_params<float>(camera, s);
   const int64_t n = in.means.size(0);
   const int W = camera.width, H = camera.height;
   const int tiles_x = (W + kTile - 1) / kTile, tiles_y = (H + kTile - 1) / kTile;
@@ -263,7 +264,7 @@ ForwardOut forward_cuda(const Inputs& in, const Camera& camera, const Settings& 
 void backward_cuda(const Inputs& in, const Camera& camera, const Settings& s, const CameraState& st,
                    const at::Tensor& grad_rgb, const at::Tensor& grad_alpha, const at::Tensor& grad_depth_accum,
                    Grads& g) {
-  const auto cam = camera_params<float>(camera);
+  const auto cam = camera_params<float>(camera, s);
   const int64_t n = in.means.size(0);
   const int W = camera.width, H = camera.height;
   const int tiles_x = (W + kTile - 1) / kTile, tiles_y = (H + kTile - 1) / kTile;

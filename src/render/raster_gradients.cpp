@@ -15,7 +15,7 @@ using gmath::ProjectionState;
 template <typename S>
 void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, const CameraState& st,
                      const SlotLayout& L, const S* slots, bool has_depth_grad, Grads& g) {
-  const auto cam = camera_params<S>(camera);
+  const auto cam = camera_params<S>(camera, s);
   const int64_t M = st.order.size(0);
   const int64_t ntiles = int64_t(L.count.size());
   const int64_t V = L.total;
@@ -52,9 +52,10 @@ void finish_backward(const Inputs& in, const Camera& camera, const Settings& s, 
       gmath::project(cam, ga.means + 3 * i, ga.quats + 4 * i, ga.scales + 3 * i, pst, u, v, conic, z);
       const S gconic[3] = {pg[gA], pg[gB], pg[gC]};
       S gmean[3] = {0, 0, 0}, gquat[4], gscale[3];
+      // pg[gO] is dL/d(o·ρ): the record holds the Mip filter's compensated opacity.
       gmath::project_backward(cam, ga.quats + 4 * i, ga.scales + 3 * i, pst, conic, pg[gU], pg[gV], gconic,
-                              has_depth_grad ? pg[gZ] : S(0), gmean, gquat, gscale);
-      gg.opacities[i] += pg[gO];
+                              has_depth_grad ? pg[gZ] : S(0), pg[gO] * ga.opacities[i], gmean, gquat, gscale);
+      gg.opacities[i] += pg[gO] * pst.rho;
       if (ga.sh) {
         S d[3], b[16];
         const S inv = gmath::view_dir(cam, ga.means + 3 * i, d);

@@ -48,6 +48,7 @@ FRESNEL_HD bool pack_record(const gmath::CameraParams<S>& cam, const S* mean, co
   gmath::ProjectionState<S> st;
   S u, v, conic[3], z, k2, ex, ey;
   if (!gmath::project(cam, mean, quat, scale, st, u, v, conic, z)) return false;
+  opacity *= st.rho;  // the Mip filter's opacity compensation (1 with dilation)
   if (!gmath::support_extent(opacity, st.a, st.c, k2, ex, ey)) return false;
   f[kU] = u;
   f[kV] = v;

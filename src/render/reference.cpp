@@ -83,9 +83,10 @@ Projection project(const Gaussians& g, const Camera& cam, const RenderOptions& o
   const Tensor M = torch::matmul(Rv, Rq) * g.scales.unsqueeze(1);
   const Tensor cov3 = torch::matmul(M, M.transpose(1, 2));
   const Tensor cov2 = torch::matmul(torch::matmul(J, cov3), J.transpose(1, 2));
-  const Tensor a = cov2.select(1, 0).select(1, 0) + rc::kLowPass;
+  const double v = opt.screen_filter.variance_px2;
+  const Tensor a0 = cov2.select(1, 0).select(1, 0), c0 = cov2.select(1, 1).select(1, 1);
   const Tensor b = cov2.select(1, 0).select(1, 1);
-  const Tensor c = cov2.select(1, 1).select(1, 1) + rc::kLowPass;
+  const Tensor a = a0 + v, c = c0 + v;
   const Tensor det = a * c - b * b;
   valid = valid & (det > 0).detach() & torch::isfinite(det).detach();
   const Tensor dets = torch::where(valid, det, torch::ones_like(det));
@@ -98,11 +99,15 @@ Projection project(const Gaussians& g, const Camera& cam, const RenderOptions& o
   pr.C = torch::where(valid, a / dets, zero);
   pr.u = cam.fx * x * iz + cam.cx;
   pr.v = cam.fy * y * iz + cam.cy;
+  pr.opacity = g.opacities;
+  if (opt.screen_filter.is_mip()) {  // opacity × sqrt(det Σ2D / det(Σ2D + v·I)), det Σ2D floored (no gradient there)
+    const Tensor det0 = (a0 * c0 - b * b).clamp_min(rc::kMipDetEps);
+    pr.opacity = g.opacities * torch::sqrt(det0 / dets);
+  }
   valid =
-      valid & torch::isfinite(pr.u).detach() & torch::isfinite(pr.v).detach() & (g.opacities >= rc::kMinAlpha).detach();
+      valid & torch::isfinite(pr.u).detach() & torch::isfinite(pr.v).detach() & (pr.opacity >= rc::kMinAlpha).detach();
   pr.valid = valid;
   pr.z = zs;
-  pr.opacity = g.opacities;
   if (g.has_sh()) {
     const int deg = used_degree(g, opt);
     const Vec3 cp = cam.position();

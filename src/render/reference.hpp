@@ -18,10 +18,10 @@ namespace fresnel::reference {
 // stage of the fast kernels disagrees. Stage 1, projection: per Gaussian of one camera, differentiable where valid.
 struct Projection {
   torch::Tensor u, v;                 // (N) projected centre in pixels
-  torch::Tensor cov_a, cov_b, cov_c;  // (N) 2D covariance [[a, b], [b, c]], low-pass included
+  torch::Tensor cov_a, cov_b, cov_c;  // (N) 2D covariance [[a, b], [b, c]], screen filter included
   torch::Tensor A, B, C;              // (N) conic [[A, B], [B, C]] = covariance⁻¹ (0 where not valid)
   torch::Tensor z;                    // (N) camera-space depth (1 where outside [near, far])
-  torch::Tensor opacity;              // (N)
+  torch::Tensor opacity;              // (N) × the Mip filter's opacity scale when that filter is on
   torch::Tensor color;                // (N,3) the RGB colours, or SH evaluated along the view direction
   torch::Tensor valid;                // (N) bool: in the depth range, finite and invertible, opacity ≥ 1/255
   torch::Tensor cosp, sinp;           // (N,3) cos and sin of the phases (only when the Gaussians carry them)

@@ -9,6 +9,7 @@
 
 #include "core/camera.hpp"
 #include "core/gaussians.hpp"
+#include "render/screen_filter.hpp"
 
 namespace fresnel {
 
@@ -17,6 +18,7 @@ struct RenderOptions {
   int sh_degree = -1;           // -1: every degree the Gaussians carry
   bool phase_blending = false;  // the original's --use_phase_blending, per-channel (spec §5.2)
   float phase_amplitude = 0.25f;
+  ScreenFilter screen_filter;  // dilation 0.3 px² (3DGS) unless the Gaussians were trained with the Mip filter
 };
 
 struct RenderOutput {

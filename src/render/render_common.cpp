@@ -59,6 +59,8 @@ raster::Settings settings_for(const Gaussians& g, const RenderOptions& o, bool p
   s.sh_degree = o.sh_degree < 0 ? data : std::min(o.sh_degree, data);
   s.mode = phase_mode ? raster::BlendMode::kPhase : raster::BlendMode::kAlpha;
   s.phase_amplitude = o.phase_amplitude;
+  s.filter_variance = o.screen_filter.variance_px2;
+  s.mip_filter = o.screen_filter.is_mip();
   return s;
 }
 
@@ -131,9 +133,9 @@ std::vector<Camera> decode_cameras(const Tensor& t) {
 }
 
 Tensor encode_settings(const raster::Settings& s) {
-  return torch::tensor(
-      {s.background[0], s.background[1], s.background[2], double(s.sh_degree), double(int(s.mode)), s.phase_amplitude},
-      torch::kFloat64);
+  return torch::tensor({s.background[0], s.background[1], s.background[2], double(s.sh_degree), double(int(s.mode)),
+                        s.phase_amplitude, s.filter_variance, s.mip_filter ? 1.0 : 0.0},
+                       torch::kFloat64);
 }
 
 raster::Settings decode_settings(const Tensor& t) {
@@ -143,6 +145,8 @@ raster::Settings decode_settings(const Tensor& t) {
   s.sh_degree = int(a[3]);
   s.mode = raster::BlendMode(int(a[4]));
   s.phase_amplitude = a[5];
+  s.filter_variance = a[6];
+  s.mip_filter = a[7] != 0;
   return s;
 }
 

@@ -22,6 +22,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   fields_from_json(j, c, "model config");  // fields absent in older checkpoints keep their defaults
   if (c.feature_grid < 1) throw Error("model config: feature_grid must be >= 1");
   if (!(c.smoothing_variance_px2 >= 0)) throw Error("model config: smoothing_variance_px2 must be >= 0");
+  if (!(c.mip_filter_px2 >= 0 && c.mip_filter_px2 <= 100))
+    throw Error("model config: mip_filter_px2 must be in [0, 100]");
   if (c.decoder_depth != "predicted" && c.decoder_depth != "data")
     throw Error("model config: decoder_depth must be 'predicted' or 'data'");
   c.kind = decode::decoder_kind_from_experiment(static_cast<int>(c.kind), "model config: field 'experiment'");
@@ -32,6 +34,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (c.depth_mode != "metric" && c.depth_mode != "normalized")
     throw Error("model config: depth_mode must be 'metric' or 'normalized'");
   return c;
+}
+
+ScreenFilter ModelConfig::screen_filter() const {
+  return mip_filter_px2 > 0 ? ScreenFilter::mip(mip_filter_px2) : ScreenFilter::dilation();
 }
 
 decode::DecoderOptions ModelConfig::decoder_options() const {
@@ -94,7 +100,7 @@ ModelOutput FresnelModelImpl::forward(const ModelInputs& in) {
   if (config_.smoothing_variance_px2 > 0)  // the sampling rate of the input view at the training resolution
     out.decoded.gaussians = apply_smoothing_filter_input_frame(
         out.decoded.gaussians, torch::min(intr.select(1, 0), intr.select(1, 1)) * double(config_.image_size),
-        config_.smoothing_variance_px2);
+        config_.smoothing_variance_px2, config_.smoothing_compensates_opacity);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include "core/camera.hpp"
 #include "decode/decoder_factory.hpp"
 #include "encode/builtin_encoder.hpp"
+#include "render/screen_filter.hpp"
 
 namespace fresnel::train {
 
@@ -36,12 +37,19 @@ struct ModelConfig {
   // Anti-aliasing trained in (core/smoothing_filter.hpp): the decoder's Gaussians get this 3D smoothing variance, in
   // pixels² at image_size, in training and at inference alike. 0 (and checkpoints without the field): none.
   double smoothing_variance_px2 = 0;
+  // With the 3D filter, also Mip-Splatting's opacity compensation o·√(det Σ / det Σ') (train --antialias sets it;
+  // checkpoints trained before it existed lack the field: off, as they were trained).
+  bool smoothing_compensates_opacity = false;
+  // The rasterizer's screen filter in training, evaluation and rendering: 0 (and older checkpoints): the 0.3 px²
+  // dilation; > 0: Mip-Splatting's 2D Mip filter of this variance in pixels² (train --antialias: 0.1).
+  double mip_filter_px2 = 0;
 
   decode::DepthMode mode() const;
   int experiment() const { return decode::experiment_number(kind); }
   // What make_decoder builds this model's decoder from (the depth mode follows `depth_mode`).
   decode::DecoderOptions decoder_options() const;
   bool builtin() const { return encoder == "builtin"; }
+  ScreenFilter screen_filter() const;  // what renders of this model's Gaussians must use
   nlohmann::json to_json() const;
   // Throws fresnel::Error naming the field when malformed.
   static ModelConfig from_json(const nlohmann::json& j);
@@ -74,6 +82,8 @@ struct ModelConfig {
     visit("feature_grid", c.feature_grid);
     visit("decoder_depth", c.decoder_depth);
     visit("smoothing_variance_px2", c.smoothing_variance_px2);
+    visit("smoothing_compensates_opacity", c.smoothing_compensates_opacity);
+    visit("mip_filter_px2", c.mip_filter_px2);
   }
 };
 void to_json(nlohmann::json& j, const ModelConfig& c);

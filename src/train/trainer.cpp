@@ -176,6 +176,7 @@ Trainer::Renders Trainer::render_views(const Gaussians& g, const std::vector<std
     return r;  // a wave field has no alpha or depth
   }
   RenderOptions ro;
+  ro.screen_filter = cfg_.model.screen_filter();
   ro.phase_blending = cfg_.use_phase_blending;
   ro.phase_amplitude = static_cast<float>(cfg_.phase_amplitude);
   auto out = render_batch(g, cams, ro);

@@ -102,3 +102,18 @@ TEST(TrainFlags, RangeChecksNameTheFlag) {
   EXPECT_NE(usage_error({"--encoder", "resnet"}).find("--encoder"), std::string::npos);
   EXPECT_NE(usage_error({"--no_such_flag"}).find("no_such_flag"), std::string::npos);
 }
+
+TEST(TrainFlags, AntialiasTrainsWithOpacityCompensationAndTheMipFilter) {
+  const auto plain = train_config_from_args({});
+  EXPECT_EQ(plain.model.screen_filter(), ScreenFilter::dilation());
+  EXPECT_FALSE(plain.model.smoothing_compensates_opacity);
+  const auto aa = train_config_from_args({"--antialias", "0.2"});
+  EXPECT_DOUBLE_EQ(aa.model.smoothing_variance_px2, 0.2);
+  EXPECT_TRUE(aa.model.smoothing_compensates_opacity);
+  EXPECT_EQ(aa.model.screen_filter(), ScreenFilter::mip(0.1));
+  EXPECT_EQ(train_config_from_args({"--antialias", "0.2", "--screen_filter", "dilation"}).model.screen_filter(),
+            ScreenFilter::dilation());
+  EXPECT_EQ(train_config_from_args({"--screen_filter", "mip:0.3"}).model.screen_filter(), ScreenFilter::mip(0.3));
+  EXPECT_NE(usage_error({"--screen_filter", "box"}).find("box"), std::string::npos);
+  EXPECT_NE(usage_error({"--screen_filter", "dilation:0.5"}).find("--screen_filter"), std::string::npos);
+}

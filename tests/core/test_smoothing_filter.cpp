@@ -58,3 +58,24 @@ TEST(SmoothingFilter, AddsAnIsotropicVarianceToEveryCovarianceAndSkipsWhatIsBehi
   behind.means = behind.means * torch::tensor({1.f, 1.f, -1.f});
   EXPECT_TRUE(torch::equal(apply_smoothing_filter(behind, cam, 0.5).scales, g.scales));
 }
+
+TEST(SmoothingFilter, OpacityCompensationKnownValue) {
+  // Mip-Splatting's 3D filter: o' = o·√(det Σ / det Σ') = o·Π s/√(s² + σ²).
+  auto g = test::random_gaussians(1);
+  g.means = torch::tensor({{0.f, 0.f, 2.f}});
+  g.scales = torch::tensor({{0.01f, 0.02f, 0.001f}});
+  g.opacities = torch::tensor({0.8f});
+  const double sigma2 = 0.3 * std::pow(2.0 / 32.0, 2);
+  const double expect = 0.8 * (0.01 / std::sqrt(1e-4 + sigma2)) * (0.02 / std::sqrt(4e-4 + sigma2)) *
+                        (0.001 / std::sqrt(1e-6 + sigma2));  // ≈ 0.8 · 0.79 · 0.94 · 0.094
+  const auto r = apply_smoothing_filter(g, camera_f(32), 0.3, /*compensate_opacity=*/true);
+  EXPECT_NEAR(r.opacities[0].item<double>(), expect, 1e-6 * 0.8);
+  EXPECT_NEAR(r.scales[0][2].item<double>(), std::sqrt(1e-6 + sigma2), 1e-7);  // scales as without compensation
+  // The same through the input-frame variant a model uses (camera at the origin, focal length per scene).
+  const auto b = apply_smoothing_filter_input_frame(Gaussians::stack({g}), torch::tensor({32.0}), 0.3, true);
+  EXPECT_NEAR(b.opacities[0][0].item<double>(), expect, 1e-6 * 0.8);
+  // A large Gaussian (σ ≪ s) keeps nearly all its opacity: 0.8·(1 + σ²)^(−3/2) ≈ 0.7986.
+  g.scales = torch::tensor({{1.f, 1.f, 1.f}});
+  EXPECT_NEAR(apply_smoothing_filter(g, camera_f(32), 0.3, true).opacities[0].item<double>(),
+              0.8 * std::pow(1 + sigma2, -1.5), 1e-6);
+}

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
+#include "core/object_frame.hpp"
 #include "core/smoothing_filter.hpp"
 #include "data/synth_dataset.hpp"
 #include "evaluate/baselines.hpp"
@@ -124,6 +125,44 @@ TEST(Evaluate, GaussianFilesGiveTheSameScoresAsTheirPredictor) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("obj_00001.ply"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Evaluate, GaussianFilesAreRenderedWithTheScreenFilterTheirCamerasJsonNames) {
+  test::TempDir tmp;
+  make_tiny(tmp.path() + "/data", 1);
+  MultiViewDataset ds(tmp.path() + "/data");
+  const std::string id = ds.object_ids("test")[0];
+  const auto obj = ds.load_object("test", id, {0});
+  const Gaussians g = unprojected_gaussians(obj.input(), 0.3);  // sub-pixel: the Mip filter's opacity scale shows
+  const std::string ply = tmp.path() + "/g/" + id + ".ply";
+  save_gaussians(ply, g);
+  EvalOptions opt;
+  opt.show_progress = false;
+  opt.views = EvalViews::Input;
+  auto psnr_with = [&](const std::string& named) {
+    save_frame_cameras(cameras_json_path_for(ply), obj.input().camera, nullptr, named);
+    const auto p = gaussian_files_predictor(tmp.path() + "/g")(obj);
+    if (named.empty())
+      EXPECT_FALSE(p.screen_filter.has_value());
+    else
+      EXPECT_EQ(p.screen_filter, parse_screen_filter(named));
+    return evaluate_dataset(ds, gaussian_files_predictor(tmp.path() + "/g"), opt).input.psnr;
+  };
+  const double none = psnr_with(""), dilation = psnr_with("dilation:0.3"), mip = psnr_with("mip:0.1");
+  EXPECT_DOUBLE_EQ(none, dilation);  // nothing named: the default dilation
+  EXPECT_GT(std::abs(mip - dilation), 0.1) << "the named Mip filter changes the render";
+  // The same as rendering with that filter directly.
+  RenderOptions ro;
+  ro.screen_filter = ScreenFilter::mip(0.1);
+  const auto direct = render(g, {obj.relative_cameras()[obj.input_view]}, ro).rgb[0].clamp(0, 1);
+  EXPECT_NEAR(mip, psnr(direct.to(torch::kFloat32), obj.input().rgb), 0.05);
+  save_frame_cameras(cameras_json_path_for(ply), obj.input().camera, nullptr, "box:1");
+  try {
+    gaussian_files_predictor(tmp.path() + "/g")(obj);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(".cameras.json"), std::string::npos) << e.what();
   }
 }
 

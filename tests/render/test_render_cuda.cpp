@@ -10,13 +10,10 @@
 namespace fresnel {
 namespace {
 
-TEST(RenderCuda, MatchesCpuKernels) {
+void expect_cuda_matches_cpu(const Gaussians& cpu, const RenderOptions& o) {
   ASSERT_TRUE(torch::cuda::is_available()) << "CUDA build without a usable GPU";
-  const Gaussians cpu = random_scene(400, 201, 2);
   const Gaussians gpu = cpu.to(torch::TensorOptions().device(torch::kCUDA));
   const std::vector<Camera> cams{test::oblique_camera(64), test::front_camera(64)};
-  RenderOptions o;
-  o.background = {0.2f, 0.4f, 0.6f};
   const Gaussians ca = test::with_grad(cpu), gb = test::with_grad(gpu);
   const RenderOutput a = render(ca, cams, o), b = render(gb, cams, o);
   EXPECT_TRUE(b.rgb.is_cuda());
@@ -29,6 +26,21 @@ TEST(RenderCuda, MatchesCpuKernels) {
   (b.rgb * w.cuda()).sum().backward();
   const auto ga = test::grads_of(ca), gg = test::grads_of(gb);
   for (size_t i = 0; i < ga.size(); ++i) EXPECT_LE(test::rel_err(gg[i].cpu(), ga[i]), 1e-3) << i;
+}
+
+TEST(RenderCuda, MatchesCpuKernels) {
+  RenderOptions o;
+  o.background = {0.2f, 0.4f, 0.6f};
+  expect_cuda_matches_cpu(test::random_scene(400, 201, 2), o);
+}
+
+TEST(RenderCuda, MatchesCpuKernelsWithTheMipFilter) {
+  RenderOptions o;
+  o.background = {0.2f, 0.4f, 0.6f};
+  o.screen_filter = ScreenFilter::mip(0.1);
+  Gaussians g = test::random_scene(400, 202, 1);
+  g.scales = g.scales * 0.3;  // footprints near a pixel, where ρ matters
+  expect_cuda_matches_cpu(g, o);
 }
 
 }  // namespace

@@ -32,6 +32,17 @@ void expect_forward_parity(const Gaussians& g, const std::vector<Camera>& cams, 
   EXPECT_GT(a.alpha.max().item<double>(), 0.3) << "scene should cover part of the image";
 }
 
+// One isotropic Gaussian of scale sigma and opacity o on the optical axis at depth z (colour 0.9, 0.4, 0.1).
+Gaussians isotropic_gaussian(double z, double sigma, double o) {
+  Gaussians g;
+  g.means = torch::tensor({0.0, 0.0, z}, torch::kFloat64).view({1, 3});
+  g.quats = torch::tensor({1.0, 0.0, 0.0, 0.0}, torch::kFloat64).view({1, 4});
+  g.scales = torch::full({1, 3}, sigma, torch::kFloat64);
+  g.opacities = torch::tensor({o}, torch::kFloat64);
+  g.colors = torch::tensor({0.9, 0.4, 0.1}, torch::kFloat64).view({1, 3});
+  return g;
+}
+
 TEST(RenderParity, ForwardMatchesTwinOnRandomScenes) {
   RenderOptions o;
   o.background = {0.2f, 0.5f, 0.9f};
@@ -90,11 +101,7 @@ TEST(RenderGradients, MatchTwinInDoublePrecision) {
 
 TEST(RenderGradients, FloatMatchesTwin) { expect_grad_parity(random_scene(40, 23, 1), {oblique_camera(32)}, {}, 1e-3); }
 
-TEST(RenderGradients, MatchFiniteDifferences) {
-  Gaussians g0 = random_scene(12, 31, 2, false, torch::kFloat64);
-  const std::vector<Camera> cams{oblique_camera(24)};
-  RenderOptions o;
-  o.background = {0.5f, 0.2f, 0.1f};
+void expect_finite_differences(Gaussians g0, const std::vector<Camera>& cams, const RenderOptions& o) {
   const Gaussians ga = test::with_grad(g0);
   loss_of(render(ga, cams, o), 3).backward();
   const auto an = test::grads_of(ga);
@@ -121,16 +128,96 @@ TEST(RenderGradients, MatchFiniteDifferences) {
   EXPECT_GT(checked, 30);
 }
 
+TEST(RenderGradients, MatchFiniteDifferences) {
+  RenderOptions o;
+  o.background = {0.5f, 0.2f, 0.1f};
+  expect_finite_differences(random_scene(12, 31, 2, false, torch::kFloat64), {oblique_camera(24)}, o);
+}
+
+// The Mip filter (Mip-Splatting's 2D filter): forward and gradients (through the opacity scale's determinants) equal
+// the twin's and finite differences, for the default variance and a wider one; small Gaussians make ρ matter.
+RenderOptions mip_options(double variance) {
+  RenderOptions o;
+  o.background = {0.3f, 0.6f, 0.2f};
+  o.screen_filter = ScreenFilter::mip(variance);
+  return o;
+}
+Gaussians small_gaussians(Gaussians g) {  // footprints of ~0.1–1 px (σ) on a 32–40 px image
+  g.scales = g.scales * 0.5;
+  return g;
+}
+
+TEST(RenderMipFilter, ForwardMatchesTwin) {
+  for (double v : {0.1, 0.4}) {
+    for (uint64_t seed : {1, 2}) {
+      const Gaussians g = random_scene(80, seed);
+      expect_forward_parity(g, {front_camera(40), oblique_camera(40)}, mip_options(v));
+      expect_forward_parity(small_gaussians(g), {front_camera(40)}, mip_options(v));
+    }
+  }
+  expect_forward_parity(edge_case_scene(), {front_camera(48)}, mip_options(0.1));
+}
+
+TEST(RenderMipFilter, GradientsMatchTwinAndFiniteDifferences) {
+  expect_grad_parity(random_scene(40, 24, 2, false, torch::kFloat64), {oblique_camera(32), front_camera(32)},
+                     mip_options(0.1), 1e-6);
+  expect_grad_parity(small_gaussians(random_scene(40, 25, -1, false, torch::kFloat64)), {front_camera(32)},
+                     mip_options(0.3), 1e-6);
+  expect_grad_parity(random_scene(40, 26, 1), {oblique_camera(32)}, mip_options(0.1), 1e-3);
+  expect_finite_differences(small_gaussians(random_scene(12, 32, 1, false, torch::kFloat64)), {oblique_camera(24)},
+                            mip_options(0.1));
+}
+
+TEST(RenderMipFilter, IsotropicGaussianKeepsItsIntegral) {
+  // σ_px² = s2 on screen: the Mip filter draws o·s2/(s2+v)·exp(−d²/2(s2+v)), i.e. the same integral o·2π·s2 as
+  // without any filter (dilation instead draws o·exp(−d²/2(s2+0.3)), adding coverage).
+  Camera cam = front_camera(64);
+  cam.cx = cam.cy = 32.5;
+  const double z = 4.0, sigma = 0.03, o = 0.8, v = 0.1;
+  const Gaussians g = isotropic_gaussian(z, sigma, o);
+  const double s2 = std::pow(sigma * cam.fx / z, 2);  // 0.2304 px²
+  const RenderOutput mip = render(g, {cam}, mip_options(v));
+  for (int d : {0, 1}) {  // 2 px is beyond 3σ = 3·√(s2+v) ≈ 1.7 px
+    const double expect = o * s2 / (s2 + v) * std::exp(-0.5 * d * d / (s2 + v));
+    EXPECT_NEAR(mip.alpha[0][32][32 + d].item<double>(), expect, 1e-9) << d;
+    EXPECT_NEAR(mip.alpha[0][32 - d][32].item<double>(), expect, 1e-9) << d;
+  }
+  const RenderOutput dil = render(g, {cam}, {});
+  EXPECT_NEAR(dil.alpha[0][32][32].item<double>(), o, 1e-9);  // dilation keeps the peak opacity
+  EXPECT_NEAR(dil.alpha[0][32][33].item<double>(), o * std::exp(-0.5 / (s2 + 0.3)), 1e-9);
+}
+
+TEST(RenderMipFilter, NamesParseAndRoundTrip) {
+  EXPECT_EQ(parse_screen_filter("mip"), ScreenFilter::mip(0.1));
+  EXPECT_EQ(parse_screen_filter("dilation"), ScreenFilter::dilation(0.3));
+  EXPECT_EQ(parse_screen_filter("mip:0.25"), ScreenFilter::mip(0.25));
+  for (const auto& f : {ScreenFilter::mip(0.1), ScreenFilter::dilation(0.3), ScreenFilter::mip(1.0 / 3)})
+    EXPECT_EQ(parse_screen_filter(screen_filter_name(f)), f) << screen_filter_name(f);
+  EXPECT_EQ(screen_filter_name(ScreenFilter::mip(0.1)), "mip:0.1");
+  for (const char* bad : {"", "box", "mip:", "mip:0", "mip:-1", "mip:0.1x", "mip:nan", "dilation:1e9"})
+    EXPECT_THROW(parse_screen_filter(bad), UsageError) << bad;
+}
+
+TEST(RenderMipFilter, DefaultIsTheUnchangedDilation) {
+  const Gaussians g = random_scene(60, 5, 1);
+  const std::vector<Camera> cams{oblique_camera(32)};
+  RenderOptions explicit_dilation;
+  explicit_dilation.screen_filter = ScreenFilter::dilation(0.3);
+  EXPECT_EQ(RenderOptions{}.screen_filter, ScreenFilter::dilation(0.3));
+  const RenderOutput a = render(g, cams, {}), b = render(g, cams, explicit_dilation);
+  EXPECT_TRUE(torch::equal(a.rgb, b.rgb));
+  EXPECT_TRUE(torch::equal(a.alpha, b.alpha));
+  // Same variance, but the Mip filter compensates opacity: a different image.
+  const RenderOutput m = render(g, cams, mip_options(0.3));
+  EXPECT_GT((a.alpha - m.alpha).abs().max().item<double>(), 1e-3);
+  EXPECT_LE(m.alpha.sum().item<double>(), a.alpha.sum().item<double>());
+}
+
 TEST(RenderKnownValues, IsotropicGaussianPeakAndFootprint) {
   Camera cam = front_camera(64);  // f = 64
   cam.cx = cam.cy = 32.5;         // optical axis through pixel (32,32)'s centre: no perspective skew
   const double z = 4.0, sigma = 0.25, o = 0.8;
-  Gaussians g;
-  g.means = torch::tensor({0.0, 0.0, z}, torch::kFloat64).view({1, 3});
-  g.quats = torch::tensor({1.0, 0.0, 0.0, 0.0}, torch::kFloat64).view({1, 4});
-  g.scales = torch::full({1, 3}, sigma, torch::kFloat64);
-  g.opacities = torch::tensor({o}, torch::kFloat64);
-  g.colors = torch::tensor({0.9, 0.4, 0.1}, torch::kFloat64).view({1, 3});
+  const Gaussians g = isotropic_gaussian(z, sigma, o);
   RenderOptions opt;
   opt.background = {0.1f, 0.2f, 0.3f};
   const RenderOutput out = render(g, {cam}, opt);

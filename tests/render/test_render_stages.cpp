@@ -77,7 +77,9 @@ void expect_projection_matches_twin(const Gaussians& g, const Camera& cam, const
   expect_field("conic B", cpu(raster::kConB) / conic_scale, twin(pr.B) / conic_scale, ids, 0, rtol);
   expect_field("conic C", cpu(raster::kConC), twin(pr.C), ids, rtol, 0);
   expect_field("depth", cpu(raster::kDepth), twin(pr.z), ids, rtol, atol);
-  expect_field("opacity", cpu(raster::kOpacity), twin(pr.opacity), ids, 0, 0);
+  // Opacity is copied exactly, except that the Mip filter scales it by ρ (computed, so to rounding).
+  const double otol = o.screen_filter.is_mip() ? rtol : 0;
+  expect_field("opacity", cpu(raster::kOpacity), twin(pr.opacity), ids, otol, otol);
   const Tensor color = twin(pr.color);
   for (int c = 0; c < 3; ++c)
     expect_field("colour " + std::to_string(c), cpu(raster::kColR + c), color.select(1, c), ids, rtol, atol);
@@ -106,6 +108,19 @@ TEST(RenderStages, ProjectionMatchesTwinInDoublePrecision) {
   }
   expect_projection_matches_twin(edge_case_scene(torch::kFloat64), front_camera(48), {}, 1e-9);
   expect_projection_matches_twin(random_scene(60, 210, 1, true, torch::kFloat64), oblique_camera(40), {}, 1e-9);
+}
+
+TEST(RenderStages, ProjectionWithTheMipFilterMatchesTwin) {
+  RenderOptions mip;
+  mip.screen_filter = ScreenFilter::mip(0.1);
+  for (int d : {-1, 2}) {
+    Gaussians g = random_scene(120, 230 + d, d, false, torch::kFloat64);
+    expect_projection_matches_twin(g, oblique_camera(48), mip, 1e-9);
+    g.scales = g.scales * 0.2;  // sub-pixel footprints: ρ well below 1
+    expect_projection_matches_twin(g, front_camera(48), mip, 1e-9);
+  }
+  expect_projection_matches_twin(edge_case_scene(torch::kFloat64), front_camera(48), mip, 1e-9);
+  expect_projection_matches_twin(random_scene(150, 233, 2), oblique_camera(48), mip, 2e-4);
 }
 
 TEST(RenderStages, ProjectionMatchesTwinInFloat) {

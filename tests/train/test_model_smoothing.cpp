@@ -46,6 +46,16 @@ TEST(ModelSmoothing, TheModelWidensItsGaussiansByTheFootprintVarianceAtTheTraini
   EXPECT_LT((b.scales - (a.scales.square() + sigma2).sqrt()).abs().max().item<double>(), 1e-6);
   EXPECT_GT((b.scales - a.scales).abs().max().item<double>(), 1e-4) << "the filter changes something";
   EXPECT_TRUE(torch::equal(a.opacities, b.opacities));
+  // With Mip-Splatting's opacity compensation (what train --antialias sets): o' = o·Π s/s', same scales.
+  auto cfg = tiny_config(0.3);
+  cfg.smoothing_compensates_opacity = true;
+  torch::manual_seed(5);
+  train::FresnelModel compensated(cfg);
+  compensated->eval();
+  const auto c = compensated->forward(in).decoded.gaussians;
+  EXPECT_TRUE(torch::allclose(c.scales, b.scales));
+  EXPECT_LT((c.opacities - a.opacities * (a.scales / b.scales).prod(-1)).abs().max().item<double>(), 1e-6);
+  EXPECT_LT((c.opacities - a.opacities).max().item<double>(), 0.0 + 1e-7);
 }
 
 TEST(ModelSmoothing, ConfigFieldRoundTripsAndDefaultsToOff) {
@@ -56,5 +66,23 @@ TEST(ModelSmoothing, ConfigFieldRoundTripsAndDefaultsToOff) {
   EXPECT_DOUBLE_EQ(train::ModelConfig::from_json(old).smoothing_variance_px2, 0.0);
   auto bad = j;
   bad["smoothing_variance_px2"] = -1.0;
+  EXPECT_THROW(train::ModelConfig::from_json(bad), Error);
+}
+
+TEST(ModelSmoothing, ScreenFilterAndCompensationRoundTripAndOlderCheckpointsKeepTheDilation) {
+  auto cfg = tiny_config(0.2);
+  cfg.smoothing_compensates_opacity = true;
+  cfg.mip_filter_px2 = 0.1;
+  const auto back = train::ModelConfig::from_json(cfg.to_json());
+  EXPECT_TRUE(back.smoothing_compensates_opacity);
+  EXPECT_EQ(back.screen_filter(), ScreenFilter::mip(0.1));
+  auto old = cfg.to_json();  // written before the fields existed: trained with the dilation, no compensation
+  old.erase("mip_filter_px2");
+  old.erase("smoothing_compensates_opacity");
+  const auto o = train::ModelConfig::from_json(old);
+  EXPECT_EQ(o.screen_filter(), ScreenFilter::dilation());
+  EXPECT_FALSE(o.smoothing_compensates_opacity);
+  auto bad = cfg.to_json();
+  bad["mip_filter_px2"] = -0.1;
   EXPECT_THROW(train::ModelConfig::from_json(bad), Error);
 }

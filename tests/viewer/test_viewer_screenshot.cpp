@@ -12,6 +12,7 @@
 #include "core/camera.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/image_io.hpp"
+#include "core/object_frame.hpp"
 #include "render/render.hpp"
 #include "splat_data.hpp"
 #include "testutil/testutil.hpp"
@@ -37,38 +38,59 @@ Gaussians known_scene() {
 
 }  // namespace
 
-TEST(ViewerScreenshot, MatchesTheRasterizer) {
+// Screenshot of `scene` (with `screen_filter` recorded beside the file as infer does, when not empty) against
+// render() with `filter`; returns the PSNR.
+double viewer_vs_render(const Gaussians& scene, const std::string& screen_filter, const ScreenFilter& filter,
+                        double min_covered = 0.2) {
   const std::string xvfb = xvfb_prefix();
   test::TempDir dir;
   const std::string ply = dir.file("scene.ply"), png = dir.file("shot.png"), cams = dir.file("camera.json");
-  save_gaussians(ply, known_scene());
+  save_gaussians(ply, scene);
+  if (!screen_filter.empty()) save_frame_cameras(cameras_json_path_for(ply), Camera(), nullptr, screen_filter);
   const auto r =
       run_command(xvfb + FRESNEL_VIEWER_EXE + " " + ply + " --screenshot " + png + " --save-camera " + cams +
                   " --size 160x120 --yaw 35 --pitch 20 --distance 4.5 --target 0,0,0 --background 0.1,0.2,0.3");
-  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  if (r.exit_code != 0) return 0;
 
   const torch::Tensor shot = load_image(png);
-  ASSERT_EQ(shot.size(0), 120);
-  ASSERT_EQ(shot.size(1), 160);
+  EXPECT_EQ(shot.size(0), 120);
+  EXPECT_EQ(shot.size(1), 160);
   // Not empty: a good part of the image differs from the background.
   const auto bg = torch::tensor({0.1f, 0.2f, 0.3f});
   const double covered = ((shot - bg).abs().amax(-1) > 0.05).to(torch::kFloat32).mean().item<double>();
-  EXPECT_GT(covered, 0.2) << "screenshot is (almost) only background";
+  EXPECT_GT(covered, min_covered) << "screenshot is (almost) only background";
 
   const std::vector<Camera> cameras = load_cameras_json(cams);
-  ASSERT_EQ(cameras.size(), 1u);
+  EXPECT_EQ(cameras.size(), 1u);
   EXPECT_EQ(cameras[0].width, 160);
   EXPECT_EQ(cameras[0].height, 120);
   RenderOptions opts;
   opts.background = {0.1f, 0.2f, 0.3f};
+  opts.screen_filter = filter;
   // The viewer drew what it read from the PLY, so the reference renders the same file.
   const auto out = render(load_gaussians(ply), cameras, opts);
   const torch::Tensor ref = out.rgb[0].clamp(0, 1);
   // Compare after the same 8-bit quantisation the PNG went through.
   const torch::Tensor ref8 = (ref * 255).round() / 255;
-  const double p = psnr(shot, ref8);
+  return psnr(shot, ref8);
+}
+
+TEST(ViewerScreenshot, MatchesTheRasterizer) {
+  const double p = viewer_vs_render(known_scene(), "", ScreenFilter::dilation());
   EXPECT_GE(p, 30.0) << "viewer screenshot vs render(): PSNR " << p << " dB";
   std::printf("viewer vs rasterizer PSNR: %.2f dB\n", p);
+}
+
+TEST(ViewerScreenshot, UsesTheMipFilterItsCamerasJsonNames) {
+  // Small Gaussians (~1 px), where the Mip filter's opacity compensation changes the image.
+  Gaussians g = known_scene();
+  g.scales = g.scales * 0.15;
+  const double mip = viewer_vs_render(g, "mip:0.1", ScreenFilter::mip(0.1), 0.05);
+  const double against_dilation = viewer_vs_render(g, "mip:0.1", ScreenFilter::dilation(), 0.05);
+  std::printf("viewer (mip) vs rasterizer: mip %.2f dB, dilation %.2f dB\n", mip, against_dilation);
+  EXPECT_GE(mip, 30.0);
+  EXPECT_GT(mip, against_dilation + 3.0) << "the viewer must draw what the file's screen filter says";
 }
 
 TEST(ViewerScreenshot, FrontViewOfASingleGaussianIsCentred) {
