@@ -36,6 +36,9 @@ struct ModelConfig {
   // Anti-aliasing trained in (core/smoothing_filter.hpp): the decoder's Gaussians get this 3D smoothing variance, in
   // pixels² at image_size, in training and at inference alike. 0 (and checkpoints without the field): none.
   double smoothing_variance_px2 = 0;
+  // The built-in encoder's depth head with pixel-aligned decoding: "coarse" (a grid/4 map upsampled; checkpoints
+  // without the field) or "fine" (refined at the full grid from the fused features; sharp object edges).
+  std::string depth_head = "coarse";
 
   decode::DepthMode mode() const;
   int experiment() const { return decode::experiment_number(kind); }
@@ -74,6 +77,7 @@ struct ModelConfig {
     visit("feature_grid", c.feature_grid);
     visit("decoder_depth", c.decoder_depth);
     visit("smoothing_variance_px2", c.smoothing_variance_px2);
+    visit("depth_head", c.depth_head);
   }
 };
 void to_json(nlohmann::json& j, const ModelConfig& c);
