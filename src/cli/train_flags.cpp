@@ -204,6 +204,9 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
   cmd.add_option("--depth_grad_weight", c.loss.depth_grad_weight,
                  "Built-in depth head: multi-scale gradient-matching loss weight (MiDaS's; sharp depth edges)")
       ->capture_default_str();
+  cmd.add_flag("--depth_all_views", c.loss.depth_all_views,
+               "Built-in depth head: supervise it on every loaded view of a multi-view dataset (their images and depth "
+               "maps), not only the input view");
   cmd.add_option("--seed", c.loop.seed, "Random seed (same seed, same run)")->capture_default_str();
   cmd.add_option("--num_workers", c.num_workers, "Background data-loading threads")->capture_default_str();
   cmd.add_option("--device", c.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();

@@ -34,6 +34,7 @@ struct LossConfig {
   double tensegrity_weight = 0.01;
   double depth_head_weight = 1.0;  // built-in encoder: supervised depth head
   double depth_grad_weight = 0.0;  // built-in encoder: gradient matching of the depth head (sharp edges)
+  bool depth_all_views = false;    // built-in encoder: also supervise the depth head on the other views loaded
   double novel_view_weight = 1.0;  // multi-view supervision
   double mask_weight = 0.5;        // rendered alpha vs object mask (datasets with masks), every rendered view
 
@@ -62,6 +63,7 @@ struct LossConfig {
     visit("tensegrity_weight", c.tensegrity_weight);
     visit("depth_head_weight", c.depth_head_weight);
     visit("depth_grad_weight", c.depth_grad_weight);
+    visit("depth_all_views", c.depth_all_views);
     visit("novel_view_weight", c.novel_view_weight);
     visit("mask_weight", c.mask_weight);
   }
