@@ -180,6 +180,11 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
                  "(the dataset's depth, also used at evaluation; inference falls back to predicted)")
       ->check(CLI::IsMember({"predicted", "data"}))
       ->capture_default_str();
+  cmd.add_option("--depth_head", c.model.depth_head,
+                 "Built-in encoder with --pixel_aligned: coarse (depth on a quarter-resolution grid, upsampled) or "
+                 "fine (refined at full resolution from the fused features: sharp object edges)")
+      ->check(CLI::IsMember({"coarse", "fine"}))
+      ->capture_default_str();
   cmd.add_option("--antialias", c.model.smoothing_variance_px2,
                  "Train with Mip-Splatting's 3D smoothing filter in the model: every Gaussian gets this variance in "
                  "pixels² of --image_size at its depth, in training and at inference (no dots when shown larger), "
@@ -202,6 +207,12 @@ void add_train_flags(CLI::App& cmd, TrainFlags& f) {
   cmd.add_option("--depth_weight", c.loss.depth_weight, "Rendered-depth loss weight")->capture_default_str();
   cmd.add_option("--depth_head_weight", c.loss.depth_head_weight, "Built-in depth head loss weight")
       ->capture_default_str();
+  cmd.add_option("--depth_grad_weight", c.loss.depth_grad_weight,
+                 "Built-in depth head: multi-scale gradient-matching loss weight (MiDaS's; sharp depth edges)")
+      ->capture_default_str();
+  cmd.add_flag("--depth_all_views", c.loss.depth_all_views,
+               "Built-in depth head: supervise it on every loaded view of a multi-view dataset (their images and depth "
+               "maps), not only the input view");
   cmd.add_option("--seed", c.loop.seed, "Random seed (same seed, same run)")->capture_default_str();
   cmd.add_option("--num_workers", c.num_workers, "Background data-loading threads")->capture_default_str();
   cmd.add_option("--device", c.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();

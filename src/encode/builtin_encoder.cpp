@@ -29,8 +29,21 @@ BuiltinEncoderImpl::BuiltinEncoderImpl(BuiltinEncoderOptions o) : options_(o) {
                                                            Conv2d(Conv2dOptions(16, 16, 3).padding(1)), ReLU()));
     fuse = register_module("fuse", torch::nn::Sequential(Conv2d(Conv2dOptions(C + 16, C, 1)), ReLU()));
   }
+  if (o.fine_depth && !o.fine) throw Error("builtin encoder: fine_depth needs a fine grid (pixel-aligned decoding)");
   depth_head = register_module("depth_head", torch::nn::Sequential(Conv2d(Conv2dOptions(C, 32, 3).padding(1)), ReLU(),
                                                                    Conv2d(Conv2dOptions(32, 1, 3).padding(1))));
+  // Registered last so the other modules draw the same initial weights with and without it.
+  if (o.fine_depth) {
+    depth_refine = register_module(
+        "depth_refine", torch::nn::Sequential(Conv2d(Conv2dOptions(C, 32, 3).padding(1)), ReLU(),
+                                              Conv2d(Conv2dOptions(32, 32, 3).padding(1)), ReLU(),
+                                              Conv2d(Conv2dOptions(32, 1, 3).padding(1))));
+    // Zero residual at the start: an untrained model predicts the coarse depth.
+    torch::NoGradGuard no_grad;
+    auto last = depth_refine[4]->as<torch::nn::Conv2d>();
+    last->weight.zero_();
+    last->bias.zero_();
+  }
 }
 
 EncoderOutput BuiltinEncoderImpl::forward(const torch::Tensor& image) {
@@ -52,17 +65,26 @@ EncoderOutput BuiltinEncoderImpl::forward(const torch::Tensor& image) {
   };
   auto f = stem->forward(with_coords(4 * coarse));
   f = f + context->forward(f);
+  auto bilinear = [](const torch::Tensor& x, int64_t h, int64_t w) {
+    if (x.size(2) == h && x.size(3) == w) return x;
+    return F::interpolate(
+        x, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
+  };
   auto d = depth_head->forward(f);
   d = options_.metric_depth ? F::softplus(d + 2.0) : torch::sigmoid(d);
-  d = F::interpolate(
-      d, F::InterpolateFuncOptions().size(std::vector<int64_t>{H, W}).mode(torch::kBilinear).align_corners(false));
   if (options_.fine) {
     const int64_t g = options_.grid;
-    auto up = F::interpolate(
-        f, F::InterpolateFuncOptions().size(std::vector<int64_t>{g, g}).mode(torch::kBilinear).align_corners(false));
-    f = fuse->forward(torch::cat({up, local->forward(with_coords(g))}, 1));
+    f = fuse->forward(torch::cat({bilinear(f, g, g), local->forward(with_coords(g))}, 1));
+    if (options_.fine_depth) {
+      // The refinement r corrects the upsampled coarse depth: by the factor e^r (metric), or by r in logit space
+      // (normalised depth), so both stay in range and r = 0 is the coarse depth exactly.
+      auto r = depth_refine->forward(f);
+      d = bilinear(d, g, g);
+      d = options_.metric_depth ? d * torch::exp(r.clamp(-4.0, 4.0))
+                                : torch::sigmoid(torch::logit(d.clamp(1e-6, 1.0 - 1e-6)) + r);
+    }
   }
-  return {f, d};
+  return {f, bilinear(d, H, W)};
 }
 
 }  // namespace fresnel::encode

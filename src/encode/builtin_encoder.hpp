@@ -19,6 +19,10 @@ struct BuiltinEncoderOptions {
   // Depth head output: true → metric depth along camera z (softplus, > 0); false → normalised depth in [0,1]
   // with 1 = near (sigmoid), the original's Depth Anything convention.
   bool metric_depth = true;
+  // Fine grids only: refine the depth at the full grid from the fused features (a residual on the upsampled
+  // coarse depth). The coarse head alone predicts depth on a grid/4 grid, so object edges are smeared over 4
+  // pixels and the Gaussians there float between surface and background in novel views.
+  bool fine_depth = false;
 };
 
 struct EncoderOutput {
@@ -34,6 +38,7 @@ class BuiltinEncoderImpl : public torch::nn::Module {
 
   torch::nn::Sequential stem{nullptr}, context{nullptr}, depth_head{nullptr};
   torch::nn::Sequential local{nullptr}, fuse{nullptr};  // fine grids only
+  torch::nn::Sequential depth_refine{nullptr};        // fine grids with fine_depth only
 
  private:
   BuiltinEncoderOptions options_;

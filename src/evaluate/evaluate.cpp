@@ -66,17 +66,23 @@ std::string fmt(double v, int digits) {
 }
 
 struct DepthGroup {
-  Mean abs_rel, delta1;
+  Mean abs_rel, delta1, abs_rel_median_scaled;
   void add(const DepthErrors& e) {
     if (e.pixels == 0) return;
     abs_rel.add(e.abs_rel);
     delta1.add(e.delta1);
+    abs_rel_median_scaled.add(e.abs_rel_median_scaled);
   }
-  DepthMeans result() const { return {abs_rel.n, abs_rel.value(), delta1.value()}; }
+  DepthMeans result() const {
+    return {abs_rel.n, abs_rel.value(), delta1.value(), abs_rel_median_scaled.value()};
+  }
 };
 
 nlohmann::json depth_json(const DepthMeans& d) {
-  return {{"objects", d.objects}, {"abs_rel", number_or_null(d.abs_rel)}, {"delta1", number_or_null(d.delta1)}};
+  return {{"objects", d.objects},
+          {"abs_rel", number_or_null(d.abs_rel)},
+          {"delta1", number_or_null(d.delta1)},
+          {"abs_rel_median_scaled", number_or_null(d.abs_rel_median_scaled)}};
 }
 
 MetricMeans object_group(const ObjectScore& o, bool input) {
@@ -288,9 +294,13 @@ nlohmann::json EvalReport::to_json() const {
                    {"novel", means_json(object_group(o, false))},
                    {"views", views_j}});
     if (o.depth_head.pixels)
-      per.back()["depth_head"] = {{"abs_rel", o.depth_head.abs_rel}, {"delta1", o.depth_head.delta1}};
+      per.back()["depth_head"] = {{"abs_rel", o.depth_head.abs_rel},
+                                  {"delta1", o.depth_head.delta1},
+                                  {"abs_rel_median_scaled", o.depth_head.abs_rel_median_scaled}};
     if (o.depth_render.pixels)
-      per.back()["depth_render"] = {{"abs_rel", o.depth_render.abs_rel}, {"delta1", o.depth_render.delta1}};
+      per.back()["depth_render"] = {{"abs_rel", o.depth_render.abs_rel},
+                                    {"delta1", o.depth_render.delta1},
+                                    {"abs_rel_median_scaled", o.depth_render.abs_rel_median_scaled}};
   }
   nlohmann::json angles = nlohmann::json::array();
   for (int b = 0; b < kAngleBins; ++b) {
@@ -323,7 +333,8 @@ nlohmann::json EvalReport::to_json() const {
          "angle between a view's optical axis and the input camera's; bins [0,45), [45,90), [90,135), [135,180]"},
         {"depth",
          "input view, pixels with ground-truth depth > 0: AbsRel = mean |z-z*|/z*, delta1 = fraction with "
-         "max(z/z*, z*/z) < 1.25; depth_head: the model's depth head, depth_render: depth rendered from the "
+         "max(z/z*, z*/z) < 1.25, abs_rel_median_scaled = AbsRel after scaling the prediction by "
+         "median(z*)/median(z); depth_head: the model's depth head, depth_render: depth rendered from the "
          "Gaussians; means over objects"}}},
       {"seconds", seconds},
       {"per_object", per}};
@@ -351,13 +362,13 @@ std::string EvalReport::to_markdown() const {
     }
   }
   if (depth_head.objects || depth_render.objects) {
-    md << "\n| depth (input view) | objects | AbsRel ↓ | δ<1.25 ↑ |\n|---|---:|---:|---:|\n";
-    if (depth_head.objects)
-      md << "| depth head | " << depth_head.objects << " | " << fmt(depth_head.abs_rel, 4) << " | "
-         << fmt(depth_head.delta1, 4) << " |\n";
-    if (depth_render.objects)
-      md << "| rendered from the Gaussians | " << depth_render.objects << " | " << fmt(depth_render.abs_rel, 4) << " | "
-         << fmt(depth_render.delta1, 4) << " |\n";
+    md << "\n| depth (input view) | objects | AbsRel ↓ | δ<1.25 ↑ | AbsRel, median-scaled ↓ |\n|---|---:|---:|---:|---:|\n";
+    auto depth_row = [&](const char* name, const DepthMeans& d) {
+      md << "| " << name << " | " << d.objects << " | " << fmt(d.abs_rel, 4) << " | " << fmt(d.delta1, 4) << " | "
+         << fmt(d.abs_rel_median_scaled, 4) << " |\n";
+    };
+    if (depth_head.objects) depth_row("depth head", depth_head);
+    if (depth_render.objects) depth_row("rendered from the Gaussians", depth_render);
   }
   md << "\nPSNR is computed per image on [0,1] (capped at " << fmt(kPsnrCapDb, 0)
      << " dB) and averaged. SSIM uses an 11×11 Gaussian window (σ 1.5) with zero padding, like the 3DGS "

@@ -88,7 +88,7 @@ struct MetricMeans {
 
 struct DepthMeans {
   int64_t objects = 0;  // objects with a score, averaged with equal weight
-  double abs_rel = 0, delta1 = 0;
+  double abs_rel = 0, delta1 = 0, abs_rel_median_scaled = 0;
 };
 
 struct EvalReport {

@@ -18,7 +18,7 @@ DepthErrors depth_errors(const torch::Tensor& prediction, const torch::Tensor& t
   DepthErrors e;
   e.pixels = valid.sum().item<int64_t>();
   if (e.pixels == 0) {
-    e.abs_rel = e.delta1 = std::numeric_limits<double>::quiet_NaN();
+    e.abs_rel = e.delta1 = e.abs_rel_median_scaled = std::numeric_limits<double>::quiet_NaN();
     return e;
   }
   const auto g = gt.masked_select(valid);
@@ -28,6 +28,13 @@ DepthErrors depth_errors(const torch::Tensor& prediction, const torch::Tensor& t
   const auto ratio = torch::where(usable, torch::max(p / g, g / p), torch::full_like(g, 1e30));
   e.abs_rel = rel.mean().item<double>();
   e.delta1 = (ratio < 1.25).to(torch::kFloat64).mean().item<double>();
+  const auto good = p.masked_select(usable);
+  if (good.numel() == 0) {
+    e.abs_rel_median_scaled = 1.0;
+  } else {
+    const auto scaled = p * (g.median() / good.median());
+    e.abs_rel_median_scaled = torch::where(usable, (scaled - g).abs() / g, torch::ones_like(g)).mean().item<double>();
+  }
   return e;
 }
 

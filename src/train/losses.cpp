@@ -37,6 +37,24 @@ torch::Tensor standardized_depth_loss(const torch::Tensor& rendered, const torch
   return (z(rendered) - z(target)).abs().mean();
 }
 
+torch::Tensor depth_gradient_loss(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& valid,
+                                  int64_t scales) {
+  auto err = (pred - target) * valid;
+  auto v = valid;
+  auto total = torch::zeros({}, pred.options());
+  for (int64_t s = 0; s < scales && err.size(2) >= 2 && err.size(3) >= 2; ++s) {
+    auto vx = v.narrow(3, 1, v.size(3) - 1) * v.narrow(3, 0, v.size(3) - 1);
+    auto vy = v.narrow(2, 1, v.size(2) - 1) * v.narrow(2, 0, v.size(2) - 1);
+    auto gx = (err.narrow(3, 1, err.size(3) - 1) - err.narrow(3, 0, err.size(3) - 1)).abs() * vx;
+    auto gy = (err.narrow(2, 1, err.size(2) - 1) - err.narrow(2, 0, err.size(2) - 1)).abs() * vy;
+    total = total + (gx.sum() + gy.sum()) / (vx.sum() + vy.sum()).clamp_min(1.0);
+    // Next scale: every second pixel (MiDaS subsamples), valid only where the sampled pixel is.
+    err = err.slice(2, 0, err.size(2), 2).slice(3, 0, err.size(3), 2);
+    v = v.slice(2, 0, v.size(2), 2).slice(3, 0, v.size(3), 2);
+  }
+  return total / double(scales);
+}
+
 torch::Tensor phase_retrieval_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& depth01,
                                    const torch::Tensor& wavelength, double focal) {
   auto phi = (2.0 * M_PI / wavelength) * (depth01 - focal).abs();  // (B,1,R,R)
@@ -127,6 +145,8 @@ LossTerms compute_losses(const LossConfig& L, const LossInputs& in) {
     auto valid = in.depth_valid.defined() ? in.depth_valid : torch::ones_like(in.depth_target);
     terms["depth_head"] =
         L.depth_head_weight * ((in.predicted_depth - in.depth_target).abs() * valid).sum() / valid.sum().clamp_min(1.0);
+    if (L.depth_grad_weight > 0)
+      terms["depth_grad"] = L.depth_grad_weight * depth_gradient_loss(in.predicted_depth, in.depth_target, valid);
   }
   if (L.novel_view_weight > 0 && in.novel_rendered.defined()) {
     const auto &rv = in.novel_rendered, &tv = in.novel_target;

@@ -33,6 +33,8 @@ struct LossConfig {
   bool tensegrity = false;
   double tensegrity_weight = 0.01;
   double depth_head_weight = 1.0;  // built-in encoder: supervised depth head
+  double depth_grad_weight = 0.0;  // built-in encoder: gradient matching of the depth head (sharp edges)
+  bool depth_all_views = false;    // built-in encoder: also supervise the depth head on the other views loaded
   double novel_view_weight = 1.0;  // multi-view supervision
   double mask_weight = 0.5;        // rendered alpha vs object mask (datasets with masks), every rendered view
 
@@ -60,6 +62,8 @@ struct LossConfig {
     visit("tensegrity", c.tensegrity);
     visit("tensegrity_weight", c.tensegrity_weight);
     visit("depth_head_weight", c.depth_head_weight);
+    visit("depth_grad_weight", c.depth_grad_weight);
+    visit("depth_all_views", c.depth_all_views);
     visit("novel_view_weight", c.novel_view_weight);
     visit("mask_weight", c.mask_weight);
   }
@@ -105,6 +109,11 @@ torch::Tensor fresnel_boundary_mask(const torch::Tensor& depth01, int64_t num_zo
 torch::Tensor boundary_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& mask);
 // L1 between depth maps standardised with batch-global mean/std (std ≥ 1e-4), as the original.
 torch::Tensor standardized_depth_loss(const torch::Tensor& rendered, const torch::Tensor& target);
+// Multi-scale gradient matching (MiDaS's L_grad, on metric depth): at scales 1, 1/2, …, the mean absolute x and y
+// differences of the error (pred − target) over pixel pairs that are both valid. Zero for a prediction that is the
+// target plus a constant; it penalises smeared or misplaced edges that a per-pixel L1 barely sees. (B,1,H,W).
+torch::Tensor depth_gradient_loss(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& valid,
+                                  int64_t scales = 3);
 // Phase retrieval: φ = (2π/λ)|d − focal| from the target depth; U = √I·e^{iφ} per channel for render and target;
 // MSE of |FFT2| (unnormalised FFT, as the original).
 torch::Tensor phase_retrieval_loss(const torch::Tensor& r, const torch::Tensor& t, const torch::Tensor& depth01,

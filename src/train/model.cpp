@@ -26,6 +26,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     throw Error("model config: mip_filter_px2 must be in [0, 100]");
   if (c.decoder_depth != "predicted" && c.decoder_depth != "data")
     throw Error("model config: decoder_depth must be 'predicted' or 'data'");
+  if (c.depth_head != "coarse" && c.depth_head != "fine")
+    throw Error("model config: depth_head must be 'coarse' or 'fine', got '" + c.depth_head + "'");
   c.kind = decode::decoder_kind_from_experiment(static_cast<int>(c.kind), "model config: field 'experiment'");
   if (c.decoder.pixel_aligned && c.kind != decode::DecoderKind::DirectPatch)
     throw Error("model config: pixel_aligned applies to experiment 2 only");
@@ -55,6 +57,7 @@ FresnelModelImpl::FresnelModelImpl(ModelConfig c) : config_(std::move(c)) {
     eo.metric_depth = config_.mode() == decode::DepthMode::Metric;
     eo.grid = config_.feature_grid;
     eo.fine = config_.decoder.pixel_aligned;
+    eo.fine_depth = eo.fine && config_.depth_head == "fine";
     encoder = register_module("encoder", encode::BuiltinEncoder(eo));
   }
   decoder_ = register_module("decoder", decode::make_decoder(config_.kind, config_.decoder_options()));

@@ -43,6 +43,9 @@ struct ModelConfig {
   // The rasterizer's screen filter in training, evaluation and rendering: 0 (and older checkpoints): the 0.3 px²
   // dilation; > 0: Mip-Splatting's 2D Mip filter of this variance in pixels² (train --antialias: 0.1).
   double mip_filter_px2 = 0;
+  // The built-in encoder's depth head with pixel-aligned decoding: "coarse" (a grid/4 map upsampled; checkpoints
+  // without the field) or "fine" (refined at the full grid from the fused features; sharp object edges).
+  std::string depth_head = "coarse";
 
   decode::DepthMode mode() const;
   int experiment() const { return decode::experiment_number(kind); }
@@ -84,6 +87,7 @@ struct ModelConfig {
     visit("smoothing_variance_px2", c.smoothing_variance_px2);
     visit("smoothing_compensates_opacity", c.smoothing_compensates_opacity);
     visit("mip_filter_px2", c.mip_filter_px2);
+    visit("depth_head", c.depth_head);
   }
 };
 void to_json(nlohmann::json& j, const ModelConfig& c);

@@ -245,6 +245,17 @@ LossInputs Trainer::loss_inputs(const Batch& batch, const ModelInputs& in, const
     auto valid = metric ? (in.depth > 0).to(in.depth.scalar_type()) : torch::ones_like(in.depth);
     if (batch.mask.defined() && metric) valid = valid * (batch.mask.to(device_) > 0.5).to(in.depth.scalar_type());
     li.depth_valid = valid;
+    // Depth is the image-only model's weak point and the other views come with depth maps: the encoder also
+    // sees them (an encoder pass each, no rendering), so its depth head learns from 1 + V views per object.
+    if (L.depth_all_views && metric && model_->encoder && batch.view_depths.defined()) {
+      auto images = batch.view_images.to(device_).flatten(0, 1);
+      auto depth = batch.view_depths.to(device_).flatten(0, 1);
+      auto view_valid = ((depth > 0) & (batch.view_masks.to(device_).flatten(0, 1) > 0.5)).to(depth.scalar_type());
+      auto predicted = model_->encoder->forward(images).depth;
+      li.predicted_depth = torch::cat({li.predicted_depth, predicted});
+      li.depth_target = torch::cat({li.depth_target, resize_to(depth, li.depth_target.size(-1), true)});
+      li.depth_valid = torch::cat({li.depth_valid, resize_to(view_valid, li.depth_valid.size(-1), true)});
+    }
   }
   if (sup.novel) {
     li.novel_rendered = renders.rgb.narrow(1, 1, renders.rgb.size(1) - 1).flatten(0, 1);

@@ -212,7 +212,8 @@ Batch collate(const std::vector<Sample>& s) {
   b.intrinsics = stack_field(s, &Sample::intrinsics, "intrinsics");
   const size_t V = s[0].views.size();
   if (V > 0) {
-    std::vector<torch::Tensor> imgs, masks;
+    std::vector<torch::Tensor> imgs, masks, depths;
+    bool all_depths = true;
     for (const auto& x : s) {
       if (x.views.size() != V) throw Error("batch: samples have different numbers of views (" + x.name + ")");
       std::vector<torch::Tensor> vi, vm;
@@ -221,6 +222,8 @@ Batch collate(const std::vector<Sample>& s) {
         vi.push_back(v.rgb);
         vm.push_back(v.mask.defined() ? v.mask : torch::ones({1, v.rgb.size(1), v.rgb.size(2)}));
         cams.push_back(v.camera);
+        all_depths = all_depths && v.depth.defined();
+        if (all_depths) depths.push_back(v.depth);
       }
       imgs.push_back(torch::stack(vi));
       masks.push_back(torch::stack(vm));
@@ -228,6 +231,8 @@ Batch collate(const std::vector<Sample>& s) {
     }
     b.view_images = torch::stack(imgs);
     b.view_masks = torch::stack(masks);
+    if (all_depths) b.view_depths = torch::stack(depths).view({int64_t(s.size()), int64_t(V), 1, imgs[0].size(2),
+                                                                 imgs[0].size(3)});
   }
   return b;
 }

@@ -47,6 +47,7 @@ struct Batch {
   torch::Tensor intrinsics;   // (B,4)
   // Other views: (B,V,3,S,S) images / masks and cameras[b][v]; V = 0 when none.
   torch::Tensor view_images, view_masks;
+  torch::Tensor view_depths;  // (B,V,1,S,S) metric z of the other views, or undefined when some view has none
   std::vector<std::vector<Camera>> view_cameras;
   int64_t num_views() const { return view_images.defined() ? view_images.size(1) : 0; }
 };

@@ -17,6 +17,12 @@ TEST(DepthMetrics, KnownValues) {
   EXPECT_EQ(e.pixels, 3);
   EXPECT_NEAR(e.abs_rel, (0.1 + 0 + 0.5) / 3, 1e-6);
   EXPECT_NEAR(e.delta1, 2.0 / 3.0, 1e-12);
+  // Median scaling: median(gt) = 2, median(pred) = 2 → unchanged.
+  EXPECT_NEAR(e.abs_rel_median_scaled, e.abs_rel, 1e-6);
+  // A prediction off by one global factor has no error left after median scaling.
+  const DepthErrors scaled = depth_errors(gt * 1.3, gt);
+  EXPECT_NEAR(scaled.abs_rel, 0.3, 1e-6);
+  EXPECT_NEAR(scaled.abs_rel_median_scaled, 0.0, 1e-6);
   // Exact prediction: no error, every pixel within 1.25.
   const DepthErrors same = depth_errors(gt, gt);
   EXPECT_DOUBLE_EQ(same.abs_rel, 0.0);

@@ -26,7 +26,7 @@ struct has_fields<T, std::void_t<decltype(T::fields(std::declval<T&>(), IgnoreFi
 
 // Valid non-default values for fields whose values are checked.
 const std::map<std::string, std::string> kStringAlternatives = {
-    {"encoder", "builtin"}, {"depth_mode", "metric"}, {"decoder_depth", "data"}, {"device", "cpu"}};
+    {"encoder", "builtin"}, {"depth_mode", "metric"}, {"decoder_depth", "data"}, {"device", "cpu"}, {"depth_head", "fine"}};
 
 struct Mutator {
   std::set<std::string> skip;

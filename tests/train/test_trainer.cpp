@@ -220,6 +220,9 @@ TEST(TrainingData, MultiViewSourceLoadsViewsRelativeToTheInputCamera) {
   // Batches stack the views.
   auto b = collate({s, again});
   EXPECT_EQ(b.view_images.sizes(), (std::vector<int64_t>{2, 2, 3, 16, 16}));
+  ASSERT_TRUE(b.view_depths.defined());  // the views' depth maps, for --depth_all_views
+  EXPECT_EQ(b.view_depths.sizes(), (std::vector<int64_t>{2, 2, 1, 16, 16}));
+  EXPECT_TRUE(torch::equal(b.view_depths[0][1], s.views[1].depth));
   // Asking for more views than the dataset has is a usage error.
   o.novel_views = 5;
   EXPECT_THROW(open_source(o), UsageError);
@@ -391,4 +394,51 @@ TEST(Trainer, LpipsTermUsesTheGivenWeightsAndNeedsThem) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("absent.safetensors"), std::string::npos) << e.what();
   }
+}
+
+TEST(Trainer, DepthAllViewsSupervisesTheDepthHeadOnEveryLoadedView) {
+  // --depth_all_views: the depth-head term becomes the masked L1 over the input view and the other views together
+  // (each view through the encoder); without it only the input view counts.
+  test::TempDir dir;
+  synth::SynthOptions so;
+  so.out_dir = dir.path();
+  so.objects = 2;
+  so.views = 3;
+  so.image_size = 16;
+  so.supersample = 1;
+  so.split = {1.0, 0.0, 0.0};
+  synth::generate_dataset(so);
+  auto config = tiny_config((fs::path(dir.path()) / "ck").string(), 1);
+  config.data_dir = dir.path();
+  config.image_size = config.model.image_size = config.hfts.image_size = 16;
+  config.novel_views = 2;
+  config.augment = false;
+  SourceOptions o;
+  o.data_dir = dir.path();
+  o.image_size = 16;
+  o.load_features = false;
+  o.novel_views = 2;
+  o.augment = false;
+  auto batch = collate({open_source(o)->load(0, 1), open_source(o)->load(1, 1)});
+  HftsStep step{16, 1, 0, true};
+  auto depth_term = [&](bool all_views) {
+    auto c = config;
+    c.loss.depth_all_views = all_views;
+    torch::manual_seed(9);
+    Trainer trainer(c, open_source(o));
+    torch::NoGradGuard ng;
+    return std::make_pair(trainer.batch_losses(batch, step).terms.at("depth_head").item<double>(), trainer.model());
+  };
+  auto [input_only, model] = depth_term(false);
+  auto [all, same_model] = depth_term(true);
+  // The expected value from the (same, seeded) encoder on every view.
+  torch::NoGradGuard ng;
+  auto images = torch::cat({batch.images, batch.view_images.flatten(0, 1)});
+  auto target = torch::cat({batch.depth, batch.view_depths.flatten(0, 1)});
+  auto masks = torch::cat({batch.mask, batch.view_masks.flatten(0, 1)});
+  auto valid = ((target > 0) & (masks > 0.5)).to(torch::kFloat32);
+  auto predicted = same_model->encoder->forward(images).depth;
+  const double expected = ((predicted - target).abs() * valid).sum().item<double>() / valid.sum().item<double>();
+  EXPECT_NEAR(all, expected, 1e-4 * expected);
+  EXPECT_GT(std::abs(all - input_only), 1e-6);
 }
