@@ -33,12 +33,16 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--split", *split, "Train,val,test fractions, e.g. 0.8,0.1,0.1")->capture_default_str();
   cmd->add_option("--aa", opts->supersample, "Anti-aliasing: NxN rays per pixel")->capture_default_str();
   auto v2 = std::make_shared<bool>(false);
-  cmd->add_flag("--v2", *v2,
-                "Write a Fresnel v2 (TRELLIS distillation) dataset instead: image.png, features.pt, coords.pt, "
-                "slat.pt, gaussians.ply, metadata.json per object (docs/v2.md); uses --out, --objects, --seed, --aa");
+  cmd->add_flag(
+      "--v2", *v2,
+      "Write a Fresnel v2 (TRELLIS distillation) dataset instead: image.png, features.pt, coords.pt, "
+      "slat.pt, gaussians.ply, cameras.json (input camera), metadata.json per object (docs/v2.md); uses --out, "
+      "--objects, --seed, --aa; --views, --azimuth_range and --elevation_range only choose the objects: "
+      "the same flags without --v2 write the held-out views of the same objects for `fresnel eval`");
   set_guarded_callback(cmd, [opts, split, v2] {
     if (*v2) {
-      synth::generate_v2_dataset({opts->out_dir, opts->objects, opts->seed, opts->supersample});
+      synth::generate_v2_dataset({opts->out_dir, opts->objects, opts->seed, opts->supersample, opts->views,
+                                  opts->azimuth_range_deg, opts->elevation_range_deg});
       std::cout << "wrote " << opts->objects << " v2 objects to " << opts->out_dir << "\n";
       return;
     }
