@@ -18,6 +18,7 @@
 #include "core/gaussian_io.hpp"
 #include "core/log.hpp"
 #include "core/object_frame.hpp"
+#include "core/torch_pt.hpp"
 #include "data/synth_v2.hpp"
 #include "train/loop.hpp"
 #include "v2/generate.hpp"
@@ -218,7 +219,15 @@ void add_infer(CLI::App* v2cmd) {
       auto s = v2::load_trellis_sample(samples[i], dataset, gen);
       torch::Tensor pred;
       if (f->coords == "predicted") {
-        pred = v2::predict_occupied_grid(model, s.features.unsqueeze(0), f->threshold, f->max_voxels).gaussians;
+        const auto grid = v2::predict_occupied_grid(model, s.features.unsqueeze(0), f->threshold, f->max_voxels);
+        pred = grid.gaussians;
+        const auto truth = load_pt_tensor(samples[i] + "/coords.pt").narrow(1, 1, 3);
+        const auto a = v2::grid_occupancy_agreement(grid.voxels, truth, model->options().max_resolution);
+        std::printf(
+            "%s: predicted occupancy vs coords.pt over the grid: accuracy %.4f recall %.4f precision %.4f "
+            "(%lld predicted, %lld true voxels)\n",
+            s.name.c_str(), a.accuracy(), a.recall(), a.precision(), (long long)(a.true_pos + a.false_pos),
+            (long long)(a.true_pos + a.false_neg));
       } else {
         auto b = v2::collate({s});
         auto out = model->forward(b.features, b.coords, b.coord_mask);

@@ -83,4 +83,35 @@ Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, co
   return g;
 }
 
+double OccupancyAgreement::accuracy() const {
+  const int64_t all = true_pos + false_pos + false_neg + true_neg;
+  return all ? double(true_pos + true_neg) / double(all) : 0.0;
+}
+double OccupancyAgreement::recall() const {
+  return true_pos + false_neg ? double(true_pos) / double(true_pos + false_neg) : 0.0;
+}
+double OccupancyAgreement::precision() const {
+  return true_pos + false_pos ? double(true_pos) / double(true_pos + false_pos) : 0.0;
+}
+
+OccupancyAgreement grid_occupancy_agreement(const torch::Tensor& predicted_xyz, const torch::Tensor& true_xyz,
+                                            int64_t R) {
+  const auto cells = [R](const torch::Tensor& xyz, const char* what) {
+    if (xyz.dim() != 2 || xyz.size(1) != 3) throw Error(std::string("occupancy: ") + what + " voxels must be (n,3)");
+    const auto v = xyz.to(torch::kLong);
+    if (v.numel() && (v.min().item<int64_t>() < 0 || v.max().item<int64_t>() >= R))
+      throw Error(std::string("occupancy: ") + what + " voxels outside the " + std::to_string(R) + "³ grid");
+    auto grid = torch::zeros({R * R * R}, torch::kBool);
+    grid.index_put_({(v.select(1, 0) * R + v.select(1, 1)) * R + v.select(1, 2)}, true);
+    return grid;
+  };
+  const auto p = cells(predicted_xyz, "predicted"), t = cells(true_xyz, "true");
+  OccupancyAgreement a;
+  a.true_pos = (p & t).sum().item<int64_t>();
+  a.false_pos = (p & ~t).sum().item<int64_t>();
+  a.false_neg = (~p & t).sum().item<int64_t>();
+  a.true_neg = R * R * R - a.true_pos - a.false_pos - a.false_neg;
+  return a;
+}
+
 }  // namespace fresnel::v2

@@ -37,4 +37,15 @@ Gaussians to_gaussians(const torch::Tensor& rows);
 // Gaussians in TRELLIS's frame → the input camera's frame (camera at the origin, OpenCV axes). Plain RGB only.
 Gaussians trellis_to_camera_frame(const Gaussians& trellis, const TrellisFrame& frame, const Camera& input_camera);
 
+// Predicted occupancy over the whole R³ grid against the true occupied voxels (coords.pt), per voxel of the grid:
+// what `v2 infer --coords predicted` reports for a dataset sample. Voxels are (n,3) integer x,y,z in [0,R).
+struct OccupancyAgreement {
+  int64_t true_pos = 0, false_pos = 0, false_neg = 0, true_neg = 0;
+  double accuracy() const;   // (tp + tn) / R³
+  double recall() const;     // tp / (tp + fn)
+  double precision() const;  // tp / (tp + fp)
+};
+OccupancyAgreement grid_occupancy_agreement(const torch::Tensor& predicted_xyz, const torch::Tensor& true_xyz,
+                                            int64_t resolution);
+
 }  // namespace fresnel::v2

@@ -174,3 +174,19 @@ TEST(TrellisFrame, ClearErrorsForSamplesWithoutAFrame) {
     }
   }
 }
+
+TEST(TrellisFrame, OccupancyAgreementCountsEveryGridVoxel) {
+  // 4³ grid: predicted {a, b, c}, true {b, c, d, e} → tp 2, fp 1, fn 2, tn 64 − 5.
+  const auto pred = torch::tensor({{0, 0, 0}, {1, 2, 3}, {3, 3, 3}}, torch::kLong);
+  const auto truth = torch::tensor({{3, 3, 3}, {1, 2, 3}, {0, 1, 0}, {2, 0, 1}}, torch::kInt32);
+  const auto a = v2::grid_occupancy_agreement(pred, truth, 4);
+  EXPECT_EQ(a.true_pos, 2);
+  EXPECT_EQ(a.false_pos, 1);
+  EXPECT_EQ(a.false_neg, 2);
+  EXPECT_EQ(a.true_neg, 59);
+  EXPECT_DOUBLE_EQ(a.accuracy(), 61.0 / 64);
+  EXPECT_DOUBLE_EQ(a.recall(), 0.5);
+  EXPECT_DOUBLE_EQ(a.precision(), 2.0 / 3);
+  EXPECT_THROW(v2::grid_occupancy_agreement(pred, torch::tensor({{4, 0, 0}}), 4), Error);
+  EXPECT_THROW(v2::grid_occupancy_agreement(pred.narrow(1, 0, 2), truth, 4), Error);
+}
