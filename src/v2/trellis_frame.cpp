@@ -20,8 +20,8 @@ SampleFrame load_sample_frame(const std::string& sample_dir) {
   if (!fs::exists(meta_path)) throw file_error(meta_path, "not found (the sample's frame is needed)");
   if (!fs::exists(cams_path))
     throw file_error(cams_path,
-                     "not found: the sample has no input camera (written by synth --v2 since it renders "
-                     "held-out views; regenerate the dataset)");
+                     "not found: the sample has no input camera (synth --v2 writes one since v2 infer --frame "
+                     "camera exists; regenerate the dataset)");
   nlohmann::json meta;
   try {
     meta = nlohmann::json::parse(read_text_file(meta_path));
