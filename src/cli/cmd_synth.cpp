@@ -38,14 +38,23 @@ void register_synth(CLI::App& app) {
   auto v2 = std::make_shared<bool>(false);
   cmd->add_flag("--v2", *v2,
                 "Write a Fresnel v2 (TRELLIS distillation) dataset instead: image.png, features.pt, coords.pt, "
-                "slat.pt, gaussians.ply, metadata.json per object (docs/v2.md); uses --out, --objects, --seed, --aa, "
-                "--dinov2_weights, --dinov2_size");
+                "slat.pt, gaussians.ply, cameras.json (input camera), metadata.json per object (docs/v2.md); uses "
+                "--out, --objects, --seed, --aa, --dinov2_weights, --dinov2_size; --views, --azimuth_range and "
+                "--elevation_range only choose the objects: the same flags without --v2 write the held-out views of "
+                "the same objects for `fresnel eval`");
   auto dino = std::make_shared<V2FeatureFlags>();
   add_v2_feature_flags(cmd, *dino);
   set_guarded_callback(cmd, [opts, split, v2, dino] {
     if (!*v2 && !dino->dinov2_weights.empty()) throw UsageError("--dinov2_weights needs --v2");
     if (*v2) {
-      synth::V2Options v2opts{opts->out_dir, opts->objects, opts->seed, opts->supersample, {}, {}};
+      synth::V2Options v2opts;
+      v2opts.out_dir = opts->out_dir;
+      v2opts.objects = opts->objects;
+      v2opts.seed = opts->seed;
+      v2opts.supersample = opts->supersample;
+      v2opts.views = opts->views;
+      v2opts.azimuth_range_deg = opts->azimuth_range_deg;
+      v2opts.elevation_range_deg = opts->elevation_range_deg;
       if (!dino->dinov2_weights.empty()) {
         auto model = encode::load_dinov2(dino->dinov2_weights, dino->dinov2_size);
         v2opts.features = [m = model.ptr()](const torch::Tensor& rgb) {

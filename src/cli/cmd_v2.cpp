@@ -2,9 +2,10 @@
 //   info   parameter count of the decoder for the given sizes
 //   check  the dataset's valid samples and why the others are not (the original's "validate dataset" snippet)
 //   train  DirectSLatDecoder / MLPSLatDecoder on a dataset (the original's train_direct_decoder.py flags)
-//   infer  dataset samples → predicted and target Gaussians ({name}_pred.ply, {name}_target.ply), or an image →
-//          its features (the synth --v2 patch embedding, or DINOv2 with --dinov2_weights) → occupancy over the full
-//          64³ grid → Gaussians ({image stem}_pred.ply)
+//   infer  dataset samples → predicted and target Gaussians ({name}_pred.ply, {name}_target.ply; with --frame
+//          camera pred/{name}.ply and target/{name}.ply in the input camera's frame for `fresnel eval`), or an
+//          image → its features (the synth --v2 patch embedding, or DINOv2 with --dinov2_weights) → occupancy over
+//          the full 64³ grid → Gaussians ({image stem}_pred.ply)
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -17,6 +18,8 @@
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
 #include "core/log.hpp"
+#include "core/object_frame.hpp"
+#include "core/torch_pt.hpp"
 #include "data/synth_v2.hpp"
 #include "encode/weights.hpp"
 #include "train/loop.hpp"
@@ -24,6 +27,7 @@
 #include "v2/slat_decoder.hpp"
 #include "v2/trainer.hpp"
 #include "v2/trellis_dataset.hpp"
+#include "v2/trellis_frame.hpp"
 
 namespace fresnel::cli {
 
@@ -39,18 +43,7 @@ void add_model_flags(CLI::App* cmd, v2::SlatDecoderOptions& o) {
   cmd->add_option("--num_gaussians", o.num_gaussians, "Gaussians per voxel")->capture_default_str();
 }
 
-// v2 Gaussian rows (N,14) in the dataset frame (positions ×2) → Gaussians in TRELLIS's frame (positions /2), as the
-// original's direct_decoder_inference.py writes them.
-Gaussians to_gaussians(const torch::Tensor& rows) {
-  Gaussians g;
-  g.means = rows.narrow(1, 0, 3) / 2.0;
-  g.scales = rows.narrow(1, 3, 3).clamp_min(1e-8);
-  auto q = rows.narrow(1, 6, 4);
-  g.quats = q / q.norm(2, 1, true).clamp_min(1e-8);
-  g.colors = rows.narrow(1, 10, 3).clamp(0.0, 1.0);
-  g.opacities = rows.select(1, 13).clamp(0.0, 1.0);
-  return g;
-}
+using v2::to_gaussians;  // rows → Gaussians in TRELLIS's frame, as direct_decoder_inference.py writes them
 
 void add_info(CLI::App* v2cmd) {
   auto* cmd = v2cmd->add_subcommand("info", "Print the v2 decoder's parameter count for the given sizes");
@@ -187,7 +180,7 @@ void add_infer(CLI::App* v2cmd) {
   auto* cmd = v2cmd->add_subcommand(
       "infer", "Predict Gaussians with a v2 checkpoint for dataset samples (--data_dir) or an image (--image)");
   struct Flags {
-    std::string checkpoint, data_dir, image, output_dir = "output/inference";
+    std::string checkpoint, data_dir, image, output_dir = "output/inference", frame = "trellis", coords = "dataset";
     int64_t sample_idx = 0, num_samples = 1, max_coords = 4000, max_voxels = 100000;
     double threshold = 0.5;
   };
@@ -207,13 +200,30 @@ void add_infer(CLI::App* v2cmd) {
   cmd->add_option("--sample_idx", f->sample_idx, "First sample (in the dataset's sorted order)")->capture_default_str();
   cmd->add_option("--num_samples", f->num_samples, "How many samples")->capture_default_str();
   cmd->add_option("--max_coords", f->max_coords, "Voxels per sample")->capture_default_str();
-  cmd->add_option("--threshold", f->threshold, "--image: occupancy probability above which a voxel is kept")
+  cmd->add_option("--frame", f->frame,
+                  "--data_dir: trellis ({name}_pred.ply, {name}_target.ply in TRELLIS's frame, as the original) or "
+                  "camera (pred/{name}.ply, target/{name}.ply and {name}.cameras.json in the sample's input camera "
+                  "frame: `fresnel eval --gaussians OUT/pred` on the `fresnel synth` set of the same objects)")
+      ->check(CLI::IsMember({"trellis", "camera"}))
       ->capture_default_str();
-  cmd->add_option("--max_voxels", f->max_voxels, "--image: stop with an error when more voxels are predicted occupied")
+  cmd->add_option("--coords", f->coords,
+                  "--data_dir: voxels from the sample's coords.pt (dataset, as TRELLIS stage 1 gives them) or from "
+                  "the predicted occupancy over the full 64³ grid (predicted, like --image)")
+      ->check(CLI::IsMember({"dataset", "predicted"}))
+      ->capture_default_str();
+  cmd->add_option("--threshold", f->threshold,
+                  "--image, --coords predicted: occupancy probability above which a voxel is kept")
+      ->capture_default_str();
+  cmd->add_option("--max_voxels", f->max_voxels,
+                  "--image, --coords predicted: stop with an error when more voxels are predicted occupied")
       ->capture_default_str();
   auto dino = std::make_shared<V2FeatureFlags>();
   add_v2_feature_flags(cmd, *dino);
   set_guarded_callback(cmd, [f, dino] {
+    if (!f->image.empty() && (f->frame == "camera" || f->coords == "predicted"))
+      throw UsageError(
+          "--frame camera and --coords predicted are for --data_dir samples (an image has no dataset "
+          "camera, and its voxels always come from the predicted occupancy)");
     if (!f->image.empty())
       return infer_image(f->checkpoint, f->image, f->output_dir, f->threshold, f->max_voxels, *dino);
     if (!dino->dinov2_weights.empty()) throw UsageError("--dinov2_weights is for --image (datasets hold features.pt)");
@@ -228,17 +238,55 @@ void add_infer(CLI::App* v2cmd) {
     dataset.max_coords = f->max_coords;
     torch::NoGradGuard no_grad;
     const int64_t end = std::min<int64_t>(samples.size(), f->sample_idx + std::max<int64_t>(1, f->num_samples));
+    const bool camera = f->frame == "camera";
+    if (camera) {
+      std::filesystem::create_directories(f->output_dir + "/pred");
+      std::filesystem::create_directories(f->output_dir + "/target");
+    }
     for (int64_t i = f->sample_idx; i < end; ++i) {
       auto gen = at::make_generator<at::CPUGeneratorImpl>(42);
       auto s = v2::load_trellis_sample(samples[i], dataset, gen);
-      auto b = v2::collate({s});
-      auto out = model->forward(b.features, b.coords, b.coord_mask);
-      auto pred = model->occupied_gaussians(out, b.coord_mask, 0);
-      const std::string stem = f->output_dir + "/" + s.name;
-      save_gaussians(stem + "_pred.ply", to_gaussians(pred));
-      save_gaussians(stem + "_target.ply", to_gaussians(s.gaussians.narrow(0, 0, s.n_gaussians)));
+      torch::Tensor pred;
+      if (f->coords == "predicted") {
+        const auto grid = v2::predict_occupied_grid(model, s.features.unsqueeze(0), f->threshold, f->max_voxels);
+        pred = grid.gaussians;
+        auto truth = load_pt_tensor(samples[i] + "/coords.pt").narrow(1, 1, 3);
+        // The model's voxels are on gaussians.ply's grid; TRELLIS's coords.pt is on its Z-up grid.
+        if (v2::sample_coords_frame(samples[i]) == v2::CoordsFrame::TrellisZUp)
+          truth = v2::trellis_grid_to_ply_grid(truth);
+        const auto a = v2::grid_occupancy_agreement(grid.voxels, truth, model->options().max_resolution);
+        std::printf(
+            "%s: predicted occupancy vs coords.pt over the grid: accuracy %.4f recall %.4f precision %.4f "
+            "(%lld predicted, %lld true voxels)\n",
+            s.name.c_str(), a.accuracy(), a.recall(), a.precision(), (long long)(a.true_pos + a.false_pos),
+            (long long)(a.true_pos + a.false_neg));
+      } else {
+        auto b = v2::collate({s});
+        auto out = model->forward(b.features, b.coords, b.coord_mask);
+        pred = model->occupied_gaussians(out, b.coord_mask, 0);
+      }
+      // The target is scored in images with --frame camera: all of its Gaussians, not the training subset.
+      auto pred_g = to_gaussians(pred),
+           target_g = to_gaussians(camera ? v2::trellis_gaussian_targets(samples[i] + "/gaussians.ply")
+                                          : s.gaussians.narrow(0, 0, s.n_gaussians));
+      std::string pred_path = f->output_dir + "/" + s.name + "_pred.ply",
+                  target_path = f->output_dir + "/" + s.name + "_target.ply";
+      if (camera) {
+        // Into the input camera's frame (camera at the origin), where `fresnel eval` renders the dataset's views.
+        const auto sf = v2::load_sample_frame(samples[i]);
+        pred_g = v2::trellis_to_camera_frame(pred_g, sf.frame, sf.input_camera);
+        target_g = v2::trellis_to_camera_frame(target_g, sf.frame, sf.input_camera);
+        pred_path = f->output_dir + "/pred/" + s.name + ".ply";
+        target_path = f->output_dir + "/target/" + s.name + ".ply";
+        Camera at_origin = sf.input_camera;
+        at_origin.world_to_camera = mat4_identity();
+        save_frame_cameras(cameras_json_path_for(pred_path), at_origin, nullptr);
+        save_frame_cameras(cameras_json_path_for(target_path), at_origin, nullptr);
+      }
+      save_gaussians(pred_path, pred_g);
+      save_gaussians(target_path, target_g);
       std::cout << s.name << ": " << pred.size(0) << " predicted Gaussians (" << s.n_gaussians << " in the target) -> "
-                << stem << "_pred.ply\n";
+                << pred_path << "\n";
     }
   });
 }

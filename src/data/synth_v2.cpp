@@ -98,15 +98,16 @@ torch::Tensor v2_image_features(const std::string& image_path) { return v2_patch
 
 namespace {
 
-void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersample, const V2FeatureFn& features,
-                  const std::string& features_description) {
-  const ObjectSpec spec = random_object(seed, index, 0);
+void write_object(const fs::path& dir, const V2Options& o, int64_t index) {
+  const uint64_t seed = o.seed;
+  const ObjectSpec spec = random_object(seed, index, o.views, {o.azimuth_range_deg, o.elevation_range_deg});
   const Scene& scene = spec.scene;
   // image.png and its features (the fixed patch embedding, or what V2Options::features computes).
   const Camera cam = synth_camera(spec.input_azimuth, spec.input_elevation, kV2ImageSize);
-  auto rgb = raycast(scene, cam, supersample).rgb.clamp(0.0, 1.0);  // (518,518,3)
+  auto rgb = raycast(scene, cam, o.supersample).rgb.clamp(0.0, 1.0);  // (518,518,3)
   save_image((dir / "image.png").string(), rgb);
-  save_pt((dir / "features.pt").string(), PtValue(features ? features(rgb) : v2_patch_features(rgb)));
+  save_cameras_json((dir / "cameras.json").string(), {cam});
+  save_pt((dir / "features.pt").string(), PtValue(o.features ? o.features(rgb) : v2_patch_features(rgb)));
 
   // Surface voxels: i, j, k index the 64³ grid of gaussians.ply's frame (voxel v covers [v/64 − ½, (v+1)/64 − ½)).
   const int G = kV2Grid;
@@ -203,9 +204,14 @@ void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersa
 
   nlohmann::json meta = object_to_json(spec, seed, index);
   meta["generator"] = "fresnel synth --v2";
-  meta["features"] = features_description;
+  meta["features"] = o.features ? o.features_description
+                                 : "37x37 grid of 14x14 RGB patches of image.png, 2*rgb-1, (1,1369,588)";
   meta["frame"] = "TRELLIS Y-up object frame: scene (x,y,z) -> s*(x,-y,-z), s = " + std::to_string(kScale);
   meta["coords_frame"] = "trellis_z_up";  // coords.pt on TRELLIS's Z-up grid, gaussians.ply rotated as save_ply does
+  meta["trellis_frame"] = {{"scale", kScale}, {"axes", {1, -1, -1}}};
+  meta["same_objects_as"] = "fresnel synth --seed " + std::to_string(seed) + " --views " + std::to_string(o.views) +
+                            " --azimuth_range " + nlohmann::json(o.azimuth_range_deg).dump() + " --elevation_range " +
+                            nlohmann::json(o.elevation_range_deg).dump();
   meta["num_voxels"] = N;
   meta["num_gaussians"] = n_gauss;
   write_text_file((dir / "metadata.json").string(), meta.dump(2));  // written last: marks the folder complete
@@ -215,6 +221,7 @@ void write_object(const fs::path& dir, uint64_t seed, int64_t index, int supersa
 
 void generate_v2_dataset(const V2Options& o) {
   if (o.objects < 1) throw UsageError("--objects must be >= 1");
+  if (o.views < 0) throw UsageError("--views must be >= 0");
   ensure_directory(o.out_dir);
   Progress bar("synth --v2", o.objects, "object");
   for (int64_t i = 0; i < o.objects; ++i) {
@@ -223,9 +230,7 @@ void generate_v2_dataset(const V2Options& o) {
     const fs::path dir = fs::path(o.out_dir) / name;
     if (!fs::exists(dir / "metadata.json")) {
       ensure_directory(dir.string());
-      write_object(
-          dir, o.seed, i, o.supersample, o.features,
-          o.features ? o.features_description : "37x37 grid of 14x14 RGB patches of image.png, 2*rgb-1, (1,1369,588)");
+      write_object(dir, o, i);
     }
     bar.advance();
   }

@@ -13,7 +13,13 @@
 //   gaussians.ply TRELLIS's 17 properties (x y z nx ny nz f_dc_0..2 opacity scale_0..2 rot_0..3; log scale, logit
 //                 opacity, SH DC, w-first quaternions): one flat Gaussian per first hit of axis-aligned rays through
 //                 a 128² grid from the 6 axis directions, scale one voxel in the surface plane and a tenth across.
-//   metadata.json the object's spec and the frames
+//   cameras.json  the input camera of image.png (518², scene frame; core/camera.hpp's cameras.json), so that
+//                 predictions can be moved into the input camera's frame that `fresnel eval` scores
+//   metadata.json the object's spec (the object_to_json of `fresnel synth`) and the frames; "trellis_frame" holds
+//                 the map below as numbers: {"scale": s, "axes": [1, −1, −1]}
+// Objects: object i of `synth --v2 --seed S --views V --azimuth_range A --elevation_range E` is object i of
+// `fresnel synth` with the same flags (same shape, texture, light and input view), so a multi-view set written by
+// `fresnel synth` holds the held-out views and cameras of the same objects for `fresnel eval` (docs/v2.md).
 // Frames: TRELLIS's layout exactly. gaussians.ply is in the Y-up frame TRELLIS's save_ply writes, positions in
 // [−0.5, 0.5]³; our scene frame (y down) maps to it by a 180° rotation about x: (x, y, z) ↦ s·(x, −y, −z) with
 // s = 0.5 / kSynthObjectRadius · 0.95. coords.pt (and slat.pt's coords) are on TRELLIS's Z-up grid: voxel (x, y, z)
@@ -39,6 +45,11 @@ struct V2Options {
   int supersample = 2;
   V2FeatureFn features;              // unset: v2_patch_features
   std::string features_description;  // metadata.json "features" when `features` is set
+  // Only choose the objects (the random stream of `fresnel synth` draws the views before the light): the same
+  // values as a `fresnel synth` run give its objects. Defaults are synth's.
+  int views = 8;
+  double azimuth_range_deg = 60;
+  double elevation_range_deg = 20;
 };
 
 constexpr int kV2ImageSize = 518;

@@ -1,0 +1,117 @@
+#include "v2/trellis_frame.hpp"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_write.hpp"
+#include "core/error.hpp"
+#include "decode/decoder_common.hpp"
+
+namespace fresnel::v2 {
+namespace fs = std::filesystem;
+
+SampleFrame load_sample_frame(const std::string& sample_dir) {
+  SampleFrame out;
+  const std::string meta_path = (fs::path(sample_dir) / "metadata.json").string();
+  const std::string cams_path = (fs::path(sample_dir) / "cameras.json").string();
+  if (!fs::exists(meta_path)) throw file_error(meta_path, "not found (the sample's frame is needed)");
+  if (!fs::exists(cams_path))
+    throw file_error(cams_path,
+                     "not found: the sample has no input camera (synth --v2 writes one since v2 infer --frame "
+                     "camera exists; regenerate the dataset)");
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(read_text_file(meta_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw file_error(meta_path, std::string("invalid JSON: ") + e.what());
+  }
+  const auto it = meta.find("trellis_frame");
+  if (it == meta.end() || !it->is_object() || !it->contains("scale") || !(*it)["scale"].is_number() ||
+      !it->contains("axes") || !(*it)["axes"].is_array() || (*it)["axes"].size() != 3)
+    throw file_error(meta_path, "needs \"trellis_frame\": {\"scale\": s, \"axes\": [±1, ±1, ±1]}");
+  out.frame.scale = (*it)["scale"].get<double>();
+  if (!(out.frame.scale > 0) || !std::isfinite(out.frame.scale))
+    throw file_error(meta_path, "trellis_frame.scale must be a positive number");
+  double product = 1;
+  for (int a = 0; a < 3; ++a) {
+    const auto& v = (*it)["axes"][a];
+    if (!v.is_number() || std::abs(std::abs(v.get<double>()) - 1) > 1e-9)
+      throw file_error(meta_path, "trellis_frame.axes must hold three values ±1");
+    out.frame.axes[a] = v.get<double>();
+    product *= out.frame.axes[a];
+  }
+  if (product < 0) throw file_error(meta_path, "trellis_frame.axes is a mirror (product −1); only rotations map");
+  const auto cams = load_cameras_json(cams_path);
+  if (cams.empty()) throw file_error(cams_path, "no camera");
+  out.input_camera = cams[0];
+  return out;
+}
+
+Gaussians to_gaussians(const torch::Tensor& rows) {
+  Gaussians g;
+  g.means = rows.narrow(1, 0, 3) / 2.0;
+  g.scales = rows.narrow(1, 3, 3).clamp_min(1e-8);
+  auto q = rows.narrow(1, 6, 4);
+  g.quats = q / q.norm(2, 1, true).clamp_min(1e-8);
+  g.colors = rows.narrow(1, 10, 3).clamp(0.0, 1.0);
+  g.opacities = rows.select(1, 13).clamp(0.0, 1.0);
+  return g;
+}
+
+Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, const Camera& cam) {
+  if (in.batched() || in.has_sh())
+    throw Error("trellis_to_camera_frame: expects unbatched Gaussians with plain RGB colours");
+  const auto opts = in.means.options().dtype(torch::kFloat64);
+  const Mat4& w = cam.world_to_camera;
+  // A = R·diag(axes): the rotation from TRELLIS's axes to the camera's; t the camera's translation.
+  auto A = torch::empty({3, 3}, opts);
+  auto t = torch::empty({3}, opts);
+  auto a = A.accessor<double, 2>();
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) a[r][c] = w[r * 4 + c] * f.axes[c];
+    t[r] = w[r * 4 + 3];
+  }
+  Gaussians g = in;
+  const auto dtype = in.means.scalar_type();
+  g.means = (torch::matmul(in.means.to(torch::kFloat64), A.t()) / f.scale + t).to(dtype);
+  g.scales = in.scales / f.scale;
+  const auto qa = decode::matrix_to_quaternion(A.unsqueeze(0)).to(in.quats.scalar_type());
+  g.quats = decode::quaternion_multiply(qa.expand({in.quats.size(0), 4}), in.quats);
+  return g;
+}
+
+double OccupancyAgreement::accuracy() const {
+  const int64_t all = true_pos + false_pos + false_neg + true_neg;
+  return all ? double(true_pos + true_neg) / double(all) : 0.0;
+}
+double OccupancyAgreement::recall() const {
+  return true_pos + false_neg ? double(true_pos) / double(true_pos + false_neg) : 0.0;
+}
+double OccupancyAgreement::precision() const {
+  return true_pos + false_pos ? double(true_pos) / double(true_pos + false_pos) : 0.0;
+}
+
+OccupancyAgreement grid_occupancy_agreement(const torch::Tensor& predicted_xyz, const torch::Tensor& true_xyz,
+                                            int64_t R) {
+  const auto cells = [R](const torch::Tensor& xyz, const char* what) {
+    if (xyz.dim() != 2 || xyz.size(1) != 3) throw Error(std::string("occupancy: ") + what + " voxels must be (n,3)");
+    const auto v = xyz.to(torch::kLong);
+    if (v.numel() && (v.min().item<int64_t>() < 0 || v.max().item<int64_t>() >= R))
+      throw Error(std::string("occupancy: ") + what + " voxels outside the " + std::to_string(R) + "³ grid");
+    auto grid = torch::zeros({R * R * R}, torch::kBool);
+    grid.index_put_({(v.select(1, 0) * R + v.select(1, 1)) * R + v.select(1, 2)}, true);
+    return grid;
+  };
+  const auto p = cells(predicted_xyz, "predicted"), t = cells(true_xyz, "true");
+  OccupancyAgreement a;
+  a.true_pos = (p & t).sum().item<int64_t>();
+  a.false_pos = (p & ~t).sum().item<int64_t>();
+  a.false_neg = (~p & t).sum().item<int64_t>();
+  a.true_neg = R * R * R - a.true_pos - a.false_pos - a.false_neg;
+  return a;
+}
+
+}  // namespace fresnel::v2

@@ -1,0 +1,51 @@
+// TRELLIS's object frame ↔ the input camera frame that `fresnel eval` scores (docs/v2.md, "Scoring v2").
+// A sample records how its frame relates to its scene: metadata.json "trellis_frame" {"scale": s, "axes": [a,b,c]}
+// means p_trellis = s·diag(a,b,c)·p_scene (synth --v2: s = 0.5/0.9·0.95 ≈ 0.5278, axes (1,−1,−1), a 180° turn about
+// x), and cameras.json holds the input camera in the scene frame (world → camera). Then
+//   p_camera = R·diag(a,b,c)·p_trellis / s + t,
+// a rotation (det diag = +1 is required: a mirror cannot be carried by quaternions), a scale and a shift; scales
+// divide by s, quaternions are pre-multiplied by the rotation's, colours and opacities are unchanged.
+#pragma once
+#include <torch/types.h>
+
+#include <array>
+#include <string>
+
+#include "core/camera.hpp"
+#include "core/gaussians.hpp"
+
+namespace fresnel::v2 {
+
+struct TrellisFrame {
+  double scale = 1.0;                   // s
+  std::array<double, 3> axes{1, 1, 1};  // each ±1, product +1
+};
+
+// The frame and input camera of one sample folder (metadata.json "trellis_frame", cameras.json's first camera).
+// Throws fresnel::Error naming the file when either is missing or malformed (datasets written before cameras.json
+// existed: regenerate with synth --v2).
+struct SampleFrame {
+  TrellisFrame frame;
+  Camera input_camera;  // scene frame → input camera
+};
+SampleFrame load_sample_frame(const std::string& sample_dir);
+
+// v2 Gaussian rows (N,14) [position×2, scale, quaternion wxyz, rgb, opacity] in the dataset frame → Gaussians in
+// TRELLIS's frame (positions /2), as the original's direct_decoder_inference.py writes them.
+Gaussians to_gaussians(const torch::Tensor& rows);
+
+// Gaussians in TRELLIS's frame → the input camera's frame (camera at the origin, OpenCV axes). Plain RGB only.
+Gaussians trellis_to_camera_frame(const Gaussians& trellis, const TrellisFrame& frame, const Camera& input_camera);
+
+// Predicted occupancy over the whole R³ grid against the true occupied voxels (coords.pt), per voxel of the grid:
+// what `v2 infer --coords predicted` reports for a dataset sample. Voxels are (n,3) integer x,y,z in [0,R).
+struct OccupancyAgreement {
+  int64_t true_pos = 0, false_pos = 0, false_neg = 0, true_neg = 0;
+  double accuracy() const;   // (tp + tn) / R³
+  double recall() const;     // tp / (tp + fn)
+  double precision() const;  // tp / (tp + fp)
+};
+OccupancyAgreement grid_occupancy_agreement(const torch::Tensor& predicted_xyz, const torch::Tensor& true_xyz,
+                                            int64_t resolution);
+
+}  // namespace fresnel::v2
