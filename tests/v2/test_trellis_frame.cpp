@@ -35,7 +35,7 @@ EvalReport scores(const std::string& mv, const std::string& gdir) {
   o.split = "test";
   o.show_progress = false;
   o.contact_sheet_objects = 0;
-  return evaluate_dataset(MultiViewDataset(mv), without_depth(gaussian_files_predictor(gdir)), o);
+  return evaluate_dataset(MultiViewDataset(mv), gaussian_files_predictor(gdir), o);
 }
 
 // Writes TRELLIS-frame Gaussians moved into the sample's input camera frame as gdir/<id>.ply, as
