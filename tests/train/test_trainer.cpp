@@ -74,6 +74,18 @@ TrainConfig tiny_config(const std::string& out, int64_t epochs) {
   return c;
 }
 
+// A `fresnel synth` set of `objects` objects with 3 other views each, all in the train split.
+void write_train_only_synth(const std::string& dir, int64_t objects, int size) {
+  synth::SynthOptions so;
+  so.out_dir = dir;
+  so.objects = objects;
+  so.views = 3;
+  so.image_size = size;
+  so.supersample = 1;
+  so.split = {1.0, 0.0, 0.0};
+  synth::generate_dataset(so);
+}
+
 }  // namespace
 
 TEST(Trainer, OverfitsOneImage) {
@@ -191,14 +203,7 @@ TEST(Trainer, NanBatchIsSkippedAndCounted) {
 
 TEST(TrainingData, MultiViewSourceLoadsViewsRelativeToTheInputCamera) {
   test::TempDir dir;
-  synth::SynthOptions so;
-  so.out_dir = dir.path();
-  so.objects = 3;
-  so.views = 3;
-  so.image_size = 24;
-  so.supersample = 1;
-  so.split = {1.0, 0.0, 0.0};
-  synth::generate_dataset(so);
+  write_train_only_synth(dir.path(), 3, 24);
   SourceOptions o;
   o.data_dir = dir.path();
   o.image_size = 16;
@@ -400,14 +405,7 @@ TEST(Trainer, DepthAllViewsSupervisesTheDepthHeadOnEveryLoadedView) {
   // --depth_all_views: the depth-head term becomes the masked L1 over the input view and the other views together
   // (each view through the encoder); without it only the input view counts.
   test::TempDir dir;
-  synth::SynthOptions so;
-  so.out_dir = dir.path();
-  so.objects = 2;
-  so.views = 3;
-  so.image_size = 16;
-  so.supersample = 1;
-  so.split = {1.0, 0.0, 0.0};
-  synth::generate_dataset(so);
+  write_train_only_synth(dir.path(), 2, 16);
   auto config = tiny_config((fs::path(dir.path()) / "ck").string(), 1);
   config.data_dir = dir.path();
   config.image_size = config.model.image_size = config.hfts.image_size = 16;
