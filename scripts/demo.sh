@@ -15,7 +15,7 @@ VIEWER=$(dirname "$FRESNEL")/viewer/fresnel-viewer
 
 case "$SCALE" in
   tiny)    OBJECTS=8;   VIEWS=3; SIZE=64; EPOCHS=2; BATCH=2; HIDDEN=32,32; FEAT=16; TURN=4 ;;
-  default) OBJECTS=320; VIEWS=4; SIZE=64; EPOCHS=10; BATCH=4; HIDDEN=64,64; FEAT=32; TURN=8 ;;
+  default) OBJECTS=320; VIEWS=4; SIZE=64; EPOCHS=30; BATCH=4; HIDDEN=64,64; FEAT=32; TURN=8 ;;
   *) echo "demo.sh: scale must be tiny or default, got '$SCALE'" >&2; exit 2 ;;
 esac
 

@@ -11,7 +11,7 @@
 set -euo pipefail
 OUT=${1:?usage: quality.sh OUT_DIR [OBJECTS] [EPOCHS]}
 OBJECTS=${2:-320}
-EPOCHS=${3:-10}
+EPOCHS=${3:-30}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 F="${FRESNEL:-$ROOT/build/fresnel} --threads ${THREADS:-1}"
 SEED=${SEED:-7}
