@@ -134,7 +134,9 @@ TEST(Download, SurvivesRateLimitServerErrorsExpiredUrlsCutAndDroppedBodies) {
   // Expired URLs and the HTML page were fixed by fresh /rows pages; the cut body was resumed.
   EXPECT_GE(v.requests("/rows"), 3u);
   EXPECT_EQ(v.image_requests(1), 2);
-  EXPECT_EQ(v.image_requests(3), 2);
+  // Rows 3 and 4 start with expired URLs. Whichever is asked for first gets the 403 and is fetched again from a
+  // fresh page; the other may already get the fresh URL (3 workers), so only the sum is certain.
+  EXPECT_GE(v.image_requests(3) + v.image_requests(4), 3);
   EXPECT_EQ(v.image_requests(5), 2);
   const bool range_used = [&] {
     for (const auto& r : v.server().requests())
