@@ -10,16 +10,10 @@
 #include "core/gaussian_arrays.hpp"
 #include "core/log.hpp"
 #include "core/ply_format.hpp"
+#include "quiet_fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool quiet = [] {
-    // Warnings about unknown properties would flood the fuzzer's output; crash reports bypass std::cerr.
-    fresnel::set_log_level(fresnel::LogLevel::Quiet);
-    std::cerr.rdbuf(nullptr);
-    return true;
-  }();
-  (void)quiet;
-  std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+  std::istringstream in = quiet_fuzz_input(data, size);
   try {
     const fresnel::GaussianArrays g = fresnel::read_gaussian_ply(in, "fuzz.ply");
     g.check_sizes("fuzz.ply");

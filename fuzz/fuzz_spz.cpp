@@ -12,15 +12,10 @@
 #include "core/gaussian_arrays.hpp"
 #include "core/log.hpp"
 #include "core/spz_format.hpp"
+#include "quiet_fuzz_input.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const bool quiet = [] {
-    fresnel::set_log_level(fresnel::LogLevel::Quiet);
-    std::cerr.rdbuf(nullptr);
-    return true;
-  }();
-  (void)quiet;
-  std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+  std::istringstream in = quiet_fuzz_input(data, size);
   try {
     const fresnel::GaussianArrays g = fresnel::read_spz(in, "fuzz.spz");
     g.check_sizes("fuzz.spz");

@@ -1,5 +1,5 @@
 // `fresnel cvs generate` (= the original's inference/cvs_multiview.py): novel views of one image from a CVS
-// checkpoint's EMA weights, with their cameras, and `--optimize_3dgs` (a TODO in the original): 3D Gaussians
+// checkpoint's EMA weights, with their cameras, and `--optimize_3dgs` (left unimplemented in the original): 3D Gaussians
 // fitted to the input view and the generated views with our differentiable rasterizer.
 //
 // Cameras live in the INPUT camera's frame (OpenCV, input camera = identity, docs/conventions.md). The object
