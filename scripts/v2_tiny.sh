@@ -13,7 +13,7 @@ mkdir -p "$OUT"
 F() { "$FRESNEL" --threads 1 "$@"; }
 
 F synth --v2 --out "$OUT/data" --objects 6 --seed 3 --aa 1 --views 2 | tee "$OUT/synth.txt"
-grep -q "features: the fixed patch embedding (1, 1369, 588)" "$OUT/synth.txt"
+grep -q "features: the fixed patch embedding (1, 1369, 620)" "$OUT/synth.txt"
 F v2 check "$OUT/data" | tee "$OUT/check.txt"
 grep -q "Valid samples: 6 of 6" "$OUT/check.txt"
 
@@ -38,7 +38,7 @@ cmp "$OUT/infer/obj_00001_pred.ply" "$OUT/infer_resumed/obj_00001_pred.ply"  # r
 # with exactly the Gaussians of the predicted-occupied voxels; a missing image is one error naming it.
 F v2 infer --checkpoint "$OUT/run/direct_decoder_transformer_epoch2.pt" --image "$OUT/data/obj_00002/image.png" \
   --output_dir "$OUT/infer_image" --max_voxels 262144 | tee "$OUT/infer_image.txt"
-grep -q "^features: the fixed patch embedding of synth --v2 (1, 1369, 588)" "$OUT/infer_image.txt"
+grep -q "^features: the fixed patch embedding of synth --v2 (1, 1369, 620)" "$OUT/infer_image.txt"
 N=$(sed -n 's/.* occupied voxels, \([0-9]*\) predicted Gaussians .*/\1/p' "$OUT/infer_image.txt")
 test -n "$N"
 F info "$OUT/infer_image/image_pred.ply" | grep -Eq "^count: +$N\$"

@@ -65,7 +65,7 @@ void register_synth(CLI::App& app) {
             dino->dinov2_weights;
         std::cout << "synth --v2 features: " << v2opts.features_description << "\n";
       } else {
-        std::cout << "synth --v2 features: the fixed patch embedding (1, 1369, 588); no --dinov2_weights\n";
+        std::cout << "synth --v2 features: the fixed patch embedding (1, 1369, 620); no --dinov2_weights\n";
       }
       synth::generate_v2_dataset(v2opts);
       std::cout << "wrote " << opts->objects << " v2 objects to " << opts->out_dir << "\n";

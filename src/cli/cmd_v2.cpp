@@ -137,7 +137,7 @@ void add_train(CLI::App* v2cmd) {
   });
 }
 
-// The features `v2 infer --image` gives a checkpoint: its feature width decides. 588 is the fixed patch embedding
+// The features `v2 infer --image` gives a checkpoint: its feature width decides. 620 is the fixed patch embedding
 // (synth --v2 without weights); any other width needs --dinov2_weights of a DINOv2 of that width.
 torch::Tensor image_features_for(const std::string& checkpoint, int64_t width, const std::string& image,
                                  const V2FeatureFlags& dino) {

@@ -16,7 +16,7 @@ inline void add_v2_feature_flags(CLI::App* cmd, V2FeatureFlags& f) {
                   "DINOv2 safetensors (transformers or facebookresearch names; a with-registers file such as "
                   "facebook/dinov2-with-registers-large gives TRELLIS's (1,1374,1024) layout): features are TRELLIS's "
                   "conditioning (ImageNet mean/std, all pre-norm tokens, LayerNorm without affine). Without it: the "
-                  "fixed 37x37 RGB patch embedding (1,1369,588)")
+                  "fixed 37x37 RGB patch embedding (1,1369,620)")
       ->check(CLI::ExistingFile);
   cmd->add_option(
          "--dinov2_size", f.dinov2_size,

@@ -61,11 +61,22 @@ bool inside(const Scene& s, const Vec3& w) {
   return false;
 }
 
-// TRELLIS frame ↔ scene frame.
-Vec3 to_scene(double x, double y, double z) { return {x / kScale, -y / kScale, -z / kScale}; }
-std::array<float, 3> to_trellis(const Vec3& w) {
-  return {float(w[0] * kScale), float(-w[1] * kScale), float(-w[2] * kScale)};
-}
+// TRELLIS frame ↔ scene frame: p_trellis = s·diag(1,−1,−1)·Y(θ)·p_scene (v2/trellis_frame.hpp), θ the input view's
+// azimuth, so the input camera looks at every object from TRELLIS's +z: a procedural object has no front of its
+// own, and a model can only learn where a voxel shows in the image when the view's turn is fixed.
+struct ObjectFrame {
+  double cos_yaw = 1, sin_yaw = 0;
+  explicit ObjectFrame(double yaw) : cos_yaw(std::cos(yaw)), sin_yaw(std::sin(yaw)) {}
+  // Directions (no scale): Yᵀ·diag(1,−1,−1)·d.
+  Vec3 direction_to_scene(double x, double y, double z) const {
+    return {cos_yaw * x + sin_yaw * z, -y, sin_yaw * x - cos_yaw * z};
+  }
+  Vec3 to_scene(double x, double y, double z) const { return direction_to_scene(x / kScale, y / kScale, z / kScale); }
+  std::array<float, 3> to_trellis(const Vec3& w) const {
+    return {float((cos_yaw * w[0] + sin_yaw * w[2]) * kScale), float(-w[1] * kScale),
+            float(-(-sin_yaw * w[0] + cos_yaw * w[2]) * kScale)};
+  }
+};
 
 // w-first quaternion rotating local z onto the unit vector n.
 std::array<float, 4> quat_z_to(const std::array<float, 3>& n) {
@@ -83,8 +94,15 @@ torch::Tensor v2_patch_features(const torch::Tensor& rgb) {
   if (rgb.dim() != 3 || rgb.size(0) != kV2ImageSize || rgb.size(1) != kV2ImageSize || rgb.size(2) != 3)
     throw Error("v2 patch features: expected a (518,518,3) image, got " + c10::str(rgb.sizes()));
   auto quantised = (rgb.to(torch::kFloat32).clamp(0.0, 1.0) * 255).round() / 255;  // what image.png holds
-  auto patches = quantised.view({37, 14, 37, 14, 3}).permute({0, 2, 1, 3, 4}).reshape({1, 37 * 37, kV2PatchFeatureDim});
-  return (patches * 2 - 1).contiguous();
+  constexpr int P = kV2ImageSize / 14, pixels = 14 * 14 * 3;
+  auto patches = quantised.view({P, 14, P, 14, 3}).permute({0, 2, 1, 3, 4}).reshape({1, P * P, pixels});
+  // Patch centres (row v, column u) in (0,1), then sin/cos of π·2^k times each.
+  auto centre = (torch::arange(P, torch::kFloat32) + 0.5) / P;
+  auto v = centre.view({P, 1}).expand({P, P}).reshape({P * P, 1});
+  auto u = centre.view({1, P}).expand({P, P}).reshape({P * P, 1});
+  auto freq = torch::pow(2.0, torch::arange(kV2PatchFrequencies, torch::kFloat32)).view({1, -1}) * M_PI;
+  auto position = torch::cat({torch::sin(u * freq), torch::cos(u * freq), torch::sin(v * freq), torch::cos(v * freq)}, 1);
+  return torch::cat({patches * 2 - 1, position.unsqueeze(0)}, 2).contiguous();
 }
 
 torch::Tensor v2_load_image(const std::string& image_path) {
@@ -102,6 +120,7 @@ void write_object(const fs::path& dir, const V2Options& o, int64_t index) {
   const uint64_t seed = o.seed;
   const ObjectSpec spec = random_object(seed, index, o.views, {o.azimuth_range_deg, o.elevation_range_deg});
   const Scene& scene = spec.scene;
+  const ObjectFrame frame(spec.input_azimuth);
   // image.png and its features (the fixed patch embedding, or what V2Options::features computes).
   const Camera cam = synth_camera(spec.input_azimuth, spec.input_elevation, kV2ImageSize);
   auto rgb = raycast(scene, cam, o.supersample).rgb.clamp(0.0, 1.0);  // (518,518,3)
@@ -115,7 +134,7 @@ void write_object(const fs::path& dir, const V2Options& o, int64_t index) {
   auto centre = [&](int v) { return (v + 0.5) / G - 0.5; };
   for (int i = 0; i < G; ++i)
     for (int j = 0; j < G; ++j)
-      for (int k = 0; k < G; ++k) in[(i * G + j) * G + k] = inside(scene, to_scene(centre(i), centre(j), centre(k)));
+      for (int k = 0; k < G; ++k) in[(i * G + j) * G + k] = inside(scene, frame.to_scene(centre(i), centre(j), centre(k)));
   auto at = [&](int i, int j, int k) {
     return i >= 0 && j >= 0 && k >= 0 && i < G && j < G && k < G && in[(i * G + j) * G + k];
   };
@@ -153,14 +172,14 @@ void write_object(const fs::path& dir, const V2Options& o, int64_t index) {
           o[(axis + 1) % 3] = u;
           o[(axis + 2) % 3] = v;
           d[axis] = sign;
-          const Vec3 origin = to_scene(o[0], o[1], o[2]);
-          const Vec3 dir_scene = {d[0], -d[1], -d[2]};  // the frame map without its scale
+          const Vec3 origin = frame.to_scene(o[0], o[1], o[2]);
+          const Vec3 dir_scene = frame.direction_to_scene(d[0], d[1], d[2]);
           Hit hit;
           if (!intersect(scene, origin, dir_scene, hit)) continue;
           const Vec3 p{origin[0] + hit.t * dir_scene[0], origin[1] + hit.t * dir_scene[1],
                        origin[2] + hit.t * dir_scene[2]};
-          const auto pt = to_trellis(p);
-          const auto nt = to_trellis(hit.normal);
+          const auto pt = frame.to_trellis(p);
+          const auto nt = frame.to_trellis(hit.normal);
           const double nn = std::sqrt(nt[0] * nt[0] + nt[1] * nt[1] + nt[2] * nt[2]);
           const std::array<float, 3> n{float(nt[0] / nn), float(nt[1] / nn), float(nt[2] / nn)};
           const Vec3 c = shade(scene, hit);
@@ -205,10 +224,11 @@ void write_object(const fs::path& dir, const V2Options& o, int64_t index) {
   nlohmann::json meta = object_to_json(spec, seed, index);
   meta["generator"] = "fresnel synth --v2";
   meta["features"] = o.features ? o.features_description
-                                 : "37x37 grid of 14x14 RGB patches of image.png, 2*rgb-1, (1,1369,588)";
-  meta["frame"] = "TRELLIS Y-up object frame: scene (x,y,z) -> s*(x,-y,-z), s = " + std::to_string(kScale);
+                                 : "37x37 grid of 14x14 RGB patches of image.png, 2*rgb-1, and the patch position code (sin/cos of pi*2^k*u, v; k < 8), (1,1369,620)";
+  meta["frame"] = "TRELLIS Y-up object frame: scene p -> s*diag(1,-1,-1)*Y(yaw)*p, s = " + std::to_string(kScale) +
+                 ", yaw = the input azimuth (the input camera looks from +z)";
   meta["coords_frame"] = "trellis_z_up";  // coords.pt on TRELLIS's Z-up grid, gaussians.ply rotated as save_ply does
-  meta["trellis_frame"] = {{"scale", kScale}, {"axes", {1, -1, -1}}};
+  meta["trellis_frame"] = {{"scale", kScale}, {"axes", {1, -1, -1}}, {"yaw_deg", spec.input_azimuth * 180 / M_PI}};
   meta["same_objects_as"] = "fresnel synth --seed " + std::to_string(seed) + " --views " + std::to_string(o.views) +
                             " --azimuth_range " + nlohmann::json(o.azimuth_range_deg).dump() + " --elevation_range " +
                             nlohmann::json(o.elevation_range_deg).dump();

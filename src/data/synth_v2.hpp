@@ -2,8 +2,9 @@
 // objects of synth_scene.hpp, so every part of Fresnel v2 trains and is measured without TRELLIS or pretrained
 // weights. Per object folder:
 //   image.png     the input view, 518×518, ray cast (black background)
-//   features.pt   (1, 1369, 588) float32: the fixed "patch embedding" of image.png — its 37×37 grid of 14×14 RGB
-//                 patches, each flattened (row, column, channel) and mapped to [−1, 1] (2·rgb − 1). Token t is patch
+//   features.pt   (1, 1369, 620) float32: the fixed "patch embedding" of image.png — its 37×37 grid of 14×14 RGB
+//                 patches, each flattened (row, column, channel) and mapped to [−1, 1] (2·rgb − 1), then 32 values
+//                 of the patch's position (v2_patch_features). Token t is patch
 //                 row t/37, column t%37 (DINOv2's order without its 5 leading tokens). With DINOv2 weights
 //                 (V2Options::features): TRELLIS's own features.pt of image.png, (1, 1 + registers + 1369, D).
 //   coords.pt     (N, 4) int32 [0, x, y, z]: the ground-truth surface voxels (a voxel whose centre is inside the
@@ -55,10 +56,14 @@ struct V2Options {
 constexpr int kV2ImageSize = 518;
 constexpr int kV2Grid = 64;
 
-constexpr int kV2PatchFeatureDim = 14 * 14 * 3;
+constexpr int kV2PatchFrequencies = 8;  // per image axis, sin and cos each
+constexpr int kV2PatchFeatureDim = 14 * 14 * 3 + 4 * kV2PatchFrequencies;
 
-// The fixed conditioning embedding written as features.pt: (518,518,3) RGB in [0,1] → (1, 1369, 588), each value
-// quantised to 8 bits (what image.png holds) and mapped to 2·rgb − 1.
+// The fixed conditioning embedding written as features.pt: (518,518,3) RGB in [0,1] → (1, 1369, 620). Each token is
+// its 14×14 patch, quantised to 8 bits (what image.png holds) and mapped to 2·rgb − 1, followed by where the patch
+// is: sin and cos of π·2^k·u and π·2^k·v (k = 0..7; u, v ∈ (0,1) the patch centre's column and row). Without the
+// position a query cannot tell which patch shows its voxel (DINOv2's tokens carry theirs from its position
+// embedding), and the decoder learns only the object's mean colour.
 torch::Tensor v2_patch_features(const torch::Tensor& rgb);
 // An image file as `v2 infer --image` feeds it to either embedding: RGB (518,518,3) in [0,1], resized (area
 // filter) when it is not 518². Throws fresnel::Error naming the file when it is missing or undecodable.

@@ -31,7 +31,7 @@ SampleFrame load_sample_frame(const std::string& sample_dir) {
   const auto it = meta.find("trellis_frame");
   if (it == meta.end() || !it->is_object() || !it->contains("scale") || !(*it)["scale"].is_number() ||
       !it->contains("axes") || !(*it)["axes"].is_array() || (*it)["axes"].size() != 3)
-    throw file_error(meta_path, "needs \"trellis_frame\": {\"scale\": s, \"axes\": [±1, ±1, ±1]}");
+    throw file_error(meta_path, "needs \"trellis_frame\": {\"scale\": s, \"axes\": [±1, ±1, ±1], \"yaw_deg\": θ}");
   out.frame.scale = (*it)["scale"].get<double>();
   if (!(out.frame.scale > 0) || !std::isfinite(out.frame.scale))
     throw file_error(meta_path, "trellis_frame.scale must be a positive number");
@@ -44,6 +44,12 @@ SampleFrame load_sample_frame(const std::string& sample_dir) {
     product *= out.frame.axes[a];
   }
   if (product < 0) throw file_error(meta_path, "trellis_frame.axes is a mirror (product −1); only rotations map");
+  if (it->contains("yaw_deg")) {
+    const auto& yaw = (*it)["yaw_deg"];
+    if (!yaw.is_number() || !std::isfinite(yaw.get<double>()))
+      throw file_error(meta_path, "trellis_frame.yaw_deg must be a number (degrees)");
+    out.frame.yaw_deg = yaw.get<double>();
+  }
   const auto cams = load_cameras_json(cams_path);
   if (cams.empty()) throw file_error(cams_path, "no camera");
   out.input_camera = cams[0];
@@ -66,12 +72,18 @@ Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, co
     throw Error("trellis_to_camera_frame: expects unbatched Gaussians with plain RGB colours");
   const auto opts = in.means.options().dtype(torch::kFloat64);
   const Mat4& w = cam.world_to_camera;
-  // A = R·diag(axes): the rotation from TRELLIS's axes to the camera's; t the camera's translation.
+  // A = R·Y(θ)ᵀ·diag(axes): the rotation from TRELLIS's axes to the camera's; t the camera's translation.
+  const double th = f.yaw_deg * M_PI / 180, c = std::cos(th), s = std::sin(th);
+  const double yaw_t[3][3] = {{c, 0, -s}, {0, 1, 0}, {s, 0, c}};  // Y(θ)ᵀ
   auto A = torch::empty({3, 3}, opts);
   auto t = torch::empty({3}, opts);
   auto a = A.accessor<double, 2>();
   for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) a[r][c] = w[r * 4 + c] * f.axes[c];
+    for (int k = 0; k < 3; ++k) {
+      double v = 0;
+      for (int m = 0; m < 3; ++m) v += w[r * 4 + m] * yaw_t[m][k];
+      a[r][k] = v * f.axes[k];
+    }
     t[r] = w[r * 4 + 3];
   }
   Gaussians g = in;

@@ -1,8 +1,11 @@
 // TRELLIS's object frame ↔ the input camera frame that `fresnel eval` scores (docs/v2.md, "Scoring v2").
-// A sample records how its frame relates to its scene: metadata.json "trellis_frame" {"scale": s, "axes": [a,b,c]}
-// means p_trellis = s·diag(a,b,c)·p_scene (synth --v2: s = 0.5/0.9·0.95 ≈ 0.5278, axes (1,−1,−1), a 180° turn about
-// x), and cameras.json holds the input camera in the scene frame (world → camera). Then
-//   p_camera = R·diag(a,b,c)·p_trellis / s + t,
+// A sample records how its frame relates to its scene: metadata.json "trellis_frame" {"scale": s, "axes": [a,b,c],
+// "yaw_deg": θ} means p_trellis = s·diag(a,b,c)·Y(θ)·p_scene, Y(θ) = [[cos θ, 0, sin θ], [0, 1, 0], [−sin θ, 0,
+// cos θ]] a turn about the scene's vertical axis (absent: 0). synth --v2: s = 0.5/0.9·0.95 ≈ 0.5278, axes (1,−1,−1)
+// (a 180° turn about x), θ = the input view's azimuth, so every object faces its input camera the same way (the
+// camera looks along −z of TRELLIS's frame, from +z). cameras.json holds the input camera in the scene frame
+// (world → camera). Then
+//   p_camera = R·Y(θ)ᵀ·diag(a,b,c)·p_trellis / s + t,
 // a rotation (det diag = +1 is required: a mirror cannot be carried by quaternions), a scale and a shift; scales
 // divide by s, quaternions are pre-multiplied by the rotation's, colours and opacities are unchanged.
 #pragma once
@@ -19,6 +22,7 @@ namespace fresnel::v2 {
 struct TrellisFrame {
   double scale = 1.0;                   // s
   std::array<double, 3> axes{1, 1, 1};  // each ±1, product +1
+  double yaw_deg = 0;                   // θ
 };
 
 // The frame and input camera of one sample folder (metadata.json "trellis_frame", cameras.json's first camera).

@@ -135,7 +135,7 @@ TEST(CliV2, Dinov2FeaturesFromWeights) {
   EXPECT_LT((f.mean(-1)).abs().max().item<float>(), 1e-4);  // LayerNorm without affine, per token
   r = run_fresnel("--threads 1 synth --v2 --objects 1 --aa 1 --out " + dir.file("patch"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("synth --v2 features: the fixed patch embedding (1, 1369, 588)"), std::string::npos)
+  EXPECT_NE(r.output.find("synth --v2 features: the fixed patch embedding (1, 1369, 620)"), std::string::npos)
       << r.output;
   r = run_fresnel("synth --objects 1 --out " + dir.file("v1") + weights);
   EXPECT_EQ(r.exit_code, 2) << r.output;  // the weights only make sense with --v2
@@ -158,7 +158,7 @@ TEST(CliV2, Dinov2FeaturesFromWeights) {
   EXPECT_NE(r.output.find("--dinov2_weights"), std::string::npos) << r.output;
   r = run_fresnel("v2 infer --checkpoint " + patch_ckpt + image + weights);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find(patch_ckpt + ": the model was trained on 588-wide features, but " +
+  EXPECT_NE(r.output.find(patch_ckpt + ": the model was trained on 620-wide features, but " +
                           dir.file("reg.safetensors") + " is DINOv2-custom of width 8"),
             std::string::npos)
       << r.output;

@@ -13,6 +13,7 @@
 #include "data/synth_v2.hpp"
 #include "testutil/testutil.hpp"
 #include "v2/trellis_dataset.hpp"
+#include "v2/trellis_frame.hpp"
 
 using namespace fresnel;
 namespace fs = std::filesystem;
@@ -300,4 +301,42 @@ TEST(TrellisDataset, SynthV2WritesTrellisLayout) {
   EXPECT_GT(share_near_voxels(positions, s.coords.narrow(1, 1, 3)), 0.99);
   EXPECT_LT(share_near_voxels(positions, raw.narrow(1, 1, 3)), 0.5);
   EXPECT_GT(s.occupancy_target.mean().item<float>(), 0.99f);
+}
+
+TEST(TrellisDataset, SynthV2FeaturesCarryThePatchPositionAndEveryObjectFacesItsCameraTheSameWay) {
+  test::TempDir dir;
+  synth::V2Options options;
+  options.out_dir = dir.path();
+  options.objects = 3;
+  options.seed = 5;
+  options.supersample = 1;
+  synth::generate_v2_dataset(options);
+  const fs::path d = fs::path(dir.path()) / "obj_00000";
+  // Token t = patch (row t/37, column t%37): its 14×14 pixels as 2·rgb − 1, then sin/cos(π·2^k·u), sin/cos(π·2^k·v).
+  const auto features = load_pt_tensor((d / "features.pt").string());
+  ASSERT_EQ(features.sizes(), (std::vector<int64_t>{1, 1369, synth::kV2PatchFeatureDim}));
+  EXPECT_EQ(synth::kV2PatchFeatureDim, 620);
+  const auto rgb = synth::v2_load_image((d / "image.png").string());
+  const int row = 5, col = 11;
+  const auto token = features[0][row * 37 + col];
+  const auto patch = rgb.narrow(0, row * 14, 14).narrow(1, col * 14, 14).reshape({-1});
+  EXPECT_TRUE(torch::allclose(token.narrow(0, 0, 588), patch * 2 - 1, 1e-5, 1e-5));
+  const double u = (col + 0.5) / 37, v = (row + 0.5) / 37;
+  EXPECT_NEAR(token[588].item<double>(), std::sin(M_PI * u), 1e-5);
+  EXPECT_NEAR(token[588 + 3].item<double>(), std::sin(8 * M_PI * u), 1e-5);
+  EXPECT_NEAR(token[588 + 8].item<double>(), std::cos(M_PI * u), 1e-5);
+  EXPECT_NEAR(token[588 + 16].item<double>(), std::sin(M_PI * v), 1e-5);
+  EXPECT_NEAR(token[588 + 31].item<double>(), std::cos(128 * M_PI * v), 1e-4);
+  // Each object's frame turns with its input view (random azimuth): the camera sits on TRELLIS's +z axis, up to
+  // its elevation (y), in every sample.
+  for (int i = 0; i < 3; ++i) {
+    const auto sf = v2::load_sample_frame((fs::path(dir.path()) / ("obj_0000" + std::to_string(i))).string());
+    const Vec3 c = sf.input_camera.position();
+    const double th = sf.frame.yaw_deg * M_PI / 180, s = sf.frame.scale;
+    const double x = s * (std::cos(th) * c[0] + std::sin(th) * c[2]);
+    const double z = -s * (-std::sin(th) * c[0] + std::cos(th) * c[2]);
+    EXPECT_NEAR(x, 0.0, 1e-9) << i;
+    EXPECT_GT(z, 0.5) << i;
+    if (i > 0) EXPECT_GT(std::abs(sf.frame.yaw_deg), 1e-3);
+  }
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -51,7 +52,10 @@ void write_camera_frame(const Gaussians& trellis, const std::string& sample_dir,
 
 TEST(TrellisFrame, PointsAndOrientationsFollowTheMap) {
   const Camera cam = synth::synth_camera(0.7, 0.3, 64);
-  const v2::TrellisFrame f{0.5, {1, -1, -1}};
+  for (const double yaw_deg : {0.0, 40.0}) {
+  SCOPED_TRACE(yaw_deg);
+  const v2::TrellisFrame f{0.5, {1, -1, -1}, yaw_deg};
+  const double cy = std::cos(yaw_deg * M_PI / 180), sy = std::sin(yaw_deg * M_PI / 180);
   Gaussians g;
   g.means = torch::tensor({{0.1f, -0.2f, 0.3f}, {-0.4f, 0.25f, 0.05f}});
   g.scales = torch::tensor({{0.01f, 0.02f, 0.03f}, {0.04f, 0.05f, 0.06f}});
@@ -62,18 +66,21 @@ TEST(TrellisFrame, PointsAndOrientationsFollowTheMap) {
   const auto c = v2::trellis_to_camera_frame(g, f, cam);
   for (int i = 0; i < 2; ++i) {
     const auto p = g.means[i];
-    // Scene point: diag(axes)·p / s, then the camera's world → camera map.
-    const Vec3 scene{p[0].item<double>() / 0.5, -p[1].item<double>() / 0.5, -p[2].item<double>() / 0.5};
+    // Scene point: Y(θ)ᵀ·diag(axes)·p / s, then the camera's world → camera map.
+    const double v0 = p[0].item<double>() / 0.5, v1 = -p[1].item<double>() / 0.5, v2 = -p[2].item<double>() / 0.5;
+    const Vec3 scene{cy * v0 - sy * v2, v1, sy * v0 + cy * v2};
     const Vec3 expect = cam.to_camera(scene);
     for (int a = 0; a < 3; ++a) EXPECT_NEAR(c.means[i][a].item<double>(), expect[a], 1e-5);
   }
   EXPECT_TRUE(torch::allclose(c.scales, g.scales * 2));
   EXPECT_TRUE(torch::equal(c.colors, g.colors));
   EXPECT_TRUE(torch::equal(c.opacities, g.opacities));
-  // Orientation: the local axes rotate like directions (R_cam = A·R_trellis, A = R·diag(axes)).
-  auto R = torch::empty({3, 3}, torch::kFloat64);
+  // Orientation: the local axes rotate like directions (R_cam = A·R_trellis, A = R·Y(θ)ᵀ·diag(axes)).
+  auto Rc = torch::empty({3, 3}, torch::kFloat64);
   for (int r = 0; r < 3; ++r)
-    for (int k = 0; k < 3; ++k) R[r][k] = cam.world_to_camera[r * 4 + k] * f.axes[k];
+    for (int k = 0; k < 3; ++k) Rc[r][k] = cam.world_to_camera[r * 4 + k];
+  const auto Yt = torch::tensor({{cy, 0.0, -sy}, {0.0, 1.0, 0.0}, {sy, 0.0, cy}}, torch::kFloat64);
+  const auto R = torch::matmul(torch::matmul(Rc, Yt), torch::diag(torch::tensor({1.0, -1.0, -1.0}, torch::kFloat64)));
   const auto Rq = [](const torch::Tensor& q) {  // wxyz → matrix
     const double w = q[0].item<double>(), x = q[1].item<double>(), y = q[2].item<double>(), z = q[3].item<double>();
     return torch::tensor({{1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)},
@@ -83,6 +90,7 @@ TEST(TrellisFrame, PointsAndOrientationsFollowTheMap) {
   };
   for (int i = 0; i < 2; ++i)
     EXPECT_TRUE(torch::allclose(Rq(c.quats[i]), torch::matmul(R, Rq(g.quats[i])), 1e-5, 1e-5)) << i;
+  }
 }
 
 TEST(TrellisFrame, SameSeedSameObjectsAndTheTargetLinesUpWithHeldOutViews) {
@@ -164,7 +172,9 @@ TEST(TrellisFrame, ClearErrorsForSamplesWithoutAFrame) {
   EXPECT_NO_THROW(v2::load_sample_frame(d));
   for (const char* bad : {R"({"trellis_frame": {"scale": 0.5, "axes": [1, 1, -1]}})",
                           R"({"trellis_frame": {"scale": -1, "axes": [1, -1, -1]}})",
-                          R"({"trellis_frame": {"scale": 0.5, "axes": [1, -1]}})", R"({"frame": "x"})"}) {
+                          R"({"trellis_frame": {"scale": 0.5, "axes": [1, -1]}})",
+                          R"({"trellis_frame": {"scale": 0.5, "axes": [1, -1, -1], "yaw_deg": "40"}})",
+                          R"({"frame": "x"})"}) {
     write_text_file(d + "/metadata.json", bad);
     try {
       v2::load_sample_frame(d);
