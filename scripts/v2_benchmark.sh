@@ -40,11 +40,12 @@ F v2 check "$OUT/v2all" | tail -1
 F v2 check "$OUT/v2test" | tail -1
 
 stamp "training v2 ($V2_EPOCHS epochs) and v1 ($V1_EPOCHS epochs) side by side"
-(T "$OUT/time_v2.txt" nice -n 10 "$FRESNEL" --threads 1 v2 train --data_dir "$OUT/v2all" --output_dir "$OUT/ck_v2" \
+# A model already trained to the last epoch is kept (rerunning the script resumes where it stopped).
+[ -f "$OUT/ck_v2/direct_decoder_transformer_epoch$V2_EPOCHS.pt" ] || (T "$OUT/time_v2.txt" nice -n 10 "$FRESNEL" --threads 1 v2 train --data_dir "$OUT/v2all" --output_dir "$OUT/ck_v2" \
   --epochs "$V2_EPOCHS" --batch_size 4 --num_workers 1 --save_interval "$V2_EPOCHS" --seed 7 $V2_MODEL \
   >"$OUT/train_v2.log" 2>&1) &
 V2PID=$!
-(T "$OUT/time_v1.txt" nice -n 10 "$FRESNEL" --threads 1 train --experiment 2 --encoder builtin --pixel_aligned \
+[ -f "$OUT/ck_v1/decoder_exp2_epoch$V1_EPOCHS.pt" ] || (T "$OUT/time_v1.txt" nice -n 10 "$FRESNEL" --threads 1 train --experiment 2 --encoder builtin --pixel_aligned \
   --feature_dim 32 --decoder_hidden 64,64 --gaussians_per_patch 2 --data_dir "$OUT/mv" --output_dir "$OUT/ck_v1" \
   --epochs "$V1_EPOCHS" --image_size 64 --batch_size 4 --novel_view_weight 1 --novel_views 3 --lr 1e-3 \
   --pixel_scale_floor 0.25 --save_interval "$V1_EPOCHS" --seed 7 >"$OUT/train_v1.log" 2>&1) &

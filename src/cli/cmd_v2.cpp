@@ -112,6 +112,21 @@ void add_train(CLI::App* v2cmd) {
                   "Weight of a render loss: predicted vs target Gaussians from --render_views views, L1 + 0.5(1-SSIM)")
       ->capture_default_str();
   cmd->add_option("--render_views", f->task.render_views, "Views of the render loss")->capture_default_str();
+  cmd->add_option("--position_init", f->task.position_init,
+                  "Voxel position tables: normal (the original's N(0, 0.02)) or sinusoidal (a smooth code of the "
+                  "index; learns where voxels show in the image sooner)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"normal", "sinusoidal"}));
+  // GaussianMatchingLoss's weights; the defaults are the original config's (not its constructor's).
+  const std::pair<const char*, double*> matching[] = {
+      {"position", &f->task.weights.position}, {"scale", &f->task.weights.scale},
+      {"rotation", &f->task.weights.rotation}, {"color", &f->task.weights.color},
+      {"opacity", &f->task.weights.opacity},   {"coverage", &f->task.weights.coverage}};
+  for (const auto& [name, value] : matching)
+    cmd->add_option(std::string("--") + name + "_weight", *value,
+                    std::string("Weight of the matching loss's ") + name + " term")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
   cmd->add_option("--render_resolution", f->task.render_resolution, "Render loss image size")->capture_default_str();
   cmd->add_option("--save_interval", f->loop.save_interval, "Save every N epochs (plus best and last)")
       ->capture_default_str();

@@ -37,6 +37,21 @@ PositionalEncoding3DImpl::PositionalEncoding3DImpl(int64_t d, int64_t max_resolu
   pos_embed_z = register_module("pos_embed_z", torch::nn::Embedding(max_resolution, d - 2 * (d / 3)));
 }
 
+void PositionalEncoding3DImpl::init_sinusoidal() {
+  torch::NoGradGuard no_grad;
+  const double R = static_cast<double>(max_resolution_);
+  for (auto* table : {&pos_embed_x, &pos_embed_y, &pos_embed_z}) {
+    auto& w = (*table)->weight;
+    const int64_t width = w.size(1), K = width / 2;
+    w.zero_();
+    auto index = torch::arange(max_resolution_, torch::kFloat64).unsqueeze(1);
+    auto k = torch::arange(K, torch::kFloat64).unsqueeze(0);
+    auto omega = (M_PI / R) * torch::pow(R / 2, k / static_cast<double>(std::max<int64_t>(1, K - 1)));
+    auto angle = index * omega;  // (R, K)
+    w.narrow(1, 0, 2 * K).copy_(torch::stack({torch::sin(angle), torch::cos(angle)}, 2).reshape({-1, 2 * K}));
+  }
+}
+
 torch::Tensor PositionalEncoding3DImpl::forward(const torch::Tensor& coords) {
   auto c = coords.narrow(-1, 1, 3).clamp(0, max_resolution_ - 1).to(torch::kLong);
   return torch::cat({pos_embed_x(c.select(-1, 0)), pos_embed_y(c.select(-1, 1)), pos_embed_z(c.select(-1, 2))}, -1);

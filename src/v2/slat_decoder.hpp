@@ -61,6 +61,12 @@ class PositionalEncoding3DImpl : public torch::nn::Module {
  public:
   PositionalEncoding3DImpl(int64_t d_model, int64_t max_resolution);
   torch::Tensor forward(const torch::Tensor& coords);  // (B,N,4) → (B,N,d_model)
+  // Overwrites the three tables (the original's init is N(0, 0.02)) with a smooth code of the index: row i of a
+  // table of width w holds sin(ω_k·i), cos(ω_k·i) for w/2 frequencies ω_k from π/R to π/2, geometrically spaced
+  // (R = max_resolution; an odd last column is 0). Neighbouring voxels then start with similar queries, so what
+  // one voxel learns about where it shows in the image carries to its neighbours instead of being learned per
+  // index (`v2 train --position_init sinusoidal`). Same parameters, so checkpoints are unaffected.
+  void init_sinusoidal();
   torch::nn::Embedding pos_embed_x{nullptr}, pos_embed_y{nullptr}, pos_embed_z{nullptr};
 
  private:

@@ -42,6 +42,9 @@ V2Task::V2Task(V2TrainOptions o) : opt_(std::move(o)) {
   // The feature width comes from the data (DINOv2 ViT-L: 1024; synth --v2: its embedding).
   opt_.model.feature_dim = load_pt_tensor(train_.front() + "/features.pt").size(-1);
   model_ = SlatDecoder(opt_.model);
+  if (opt_.position_init == "sinusoidal") model_->pos_encoding->init_sinusoidal();
+  else if (opt_.position_init != "normal")
+    throw UsageError("--position_init must be normal or sinusoidal, got '" + opt_.position_init + "'");
 }
 
 std::string V2Task::describe() const {
@@ -94,7 +97,7 @@ train::LossTerms V2Task::next_losses() {
   // Predictions of padded voxels are not matched (the original matched them too; docs/differences.md).
   auto pred_mask = batch.coord_mask.unsqueeze(-1).expand({-1, -1, G}).reshape({batch.coord_mask.size(0), -1});
   train::LossTerms terms;
-  terms.terms = gaussian_matching_loss(out.gaussians, batch.gaussians, pred_mask, batch.gaussian_mask);
+  terms.terms = gaussian_matching_loss(out.gaussians, batch.gaussians, pred_mask, batch.gaussian_mask, opt_.weights);
   if (out.occupancy_logits.defined()) {
     terms.terms["occupancy"] =
         opt_.occupancy_weight * occupancy_loss(out.occupancy_logits, batch.occupancy_target, batch.coord_mask);

@@ -28,6 +28,8 @@ struct V2TrainOptions {
   double render_weight = 0.0;  // > 0: add render_weight · render_loss (matching_loss.hpp)
   int render_views = 4;
   int render_resolution = 64;
+  MatchingWeights weights;  // the config's matching-loss weights (the original's defaults)
+  std::string position_init = "normal";  // or "sinusoidal" (PositionalEncoding3DImpl::init_sinusoidal)
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
@@ -41,6 +43,13 @@ struct V2TrainOptions {
     visit("render_weight", c.render_weight);
     visit("render_views", c.render_views);
     visit("render_resolution", c.render_resolution);
+    visit("position_weight", c.weights.position);
+    visit("scale_weight", c.weights.scale);
+    visit("rotation_weight", c.weights.rotation);
+    visit("color_weight", c.weights.color);
+    visit("opacity_weight", c.weights.opacity);
+    visit("coverage_weight", c.weights.coverage);
+    visit("position_init", c.position_init);
   }
 };
 

@@ -1,6 +1,7 @@
 // DirectSLatDecoder / MLPSLatDecoder (spec §10.3): parameter count, the original's init, the Gaussian head's
 // activations, and attention chunking + query masks giving the unchunked result.
 #include <gtest/gtest.h>
+#include <cmath>
 #include <torch/torch.h>
 
 #include "core/error.hpp"
@@ -69,6 +70,29 @@ TEST(SlatDecoder, OriginalInitRunsLast) {
   EXPECT_NEAR(p["pos_encoding.pos_embed_x.weight"].std().item<double>(), 0.02, 0.002);
   EXPECT_FLOAT_EQ(p["gaussian_head.position_offset_scale"].item<float>(), 0.5f);
   EXPECT_FLOAT_EQ(p["gaussian_head.scale_factor"].item<float>(), 0.01f);
+}
+
+TEST(SlatDecoder, SinusoidalPositionInitIsASmoothCodeOfTheIndex) {
+  SlatDecoderOptions o = small_options();  // hidden 24: tables of width 8, 8, 8 → 4 frequencies, π/64 … π/2
+  SlatDecoder d(o);
+  const auto before = params(*d);
+  d->pos_encoding->init_sinusoidal();
+  const auto w = d->pos_encoding->pos_embed_y->weight;
+  ASSERT_EQ(w.sizes(), (std::vector<int64_t>{64, 8}));
+  for (const int64_t i : {0, 1, 17, 63}) {
+    const double lowest = M_PI / 64 * i, highest = M_PI / 2 * i;
+    EXPECT_NEAR(w[i][0].item<double>(), std::sin(lowest), 1e-6) << i;
+    EXPECT_NEAR(w[i][1].item<double>(), std::cos(lowest), 1e-6) << i;
+    EXPECT_NEAR(w[i][2].item<double>(), std::sin(M_PI / 64 * std::pow(32.0, 1.0 / 3) * i), 1e-5) << i;
+    EXPECT_NEAR(w[i][6].item<double>(), std::sin(highest), 1e-5) << i;
+    EXPECT_NEAR(w[i][7].item<double>(), std::cos(highest), 1e-5) << i;
+  }
+  // Neighbouring indices get similar codes, far ones do not (the point of it); nothing else changed.
+  auto distance = [&](int64_t a, int64_t b) { return (w[a] - w[b]).norm().item<double>(); };
+  EXPECT_LT(distance(20, 21), distance(20, 40));
+  const auto after = params(*d);
+  for (const auto& [name, value] : before)
+    if (name.find("pos_embed") == std::string::npos) EXPECT_TRUE(torch::equal(value, after.at(name))) << name;
 }
 
 TEST(SlatDecoder, GaussianHeadActivationsAtZeroOutput) {
