@@ -105,7 +105,15 @@ void add_train(CLI::App* v2cmd) {
   cmd->add_flag("--no_checkpoint", f->no_checkpoint,
                 "Gradient checkpointing off (libtorch C++ has none: always off; accepted for compatibility)");
   cmd->add_flag("--no_occupancy", f->no_occupancy, "No occupancy head and no occupancy loss");
+  cmd->add_option("--dropout", f->task.model.dropout, "Dropout in attention and MLPs (the original trainer's 0.2)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--occupancy_weight", f->task.occupancy_weight, "Weight of the occupancy BCE")->capture_default_str();
+  cmd->add_option("--occupancy_negatives", f->task.occupancy_negatives,
+                  "Empty voxels per sample that the occupancy head learns to reject (0 = the original: none, so it "
+                  "marks every voxel occupied when asked without coords.pt)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max_gaussians", f->task.max_gaussians, "Target Gaussians per sample (random subset)")
       ->capture_default_str();
   cmd->add_option("--render_weight", f->task.render_weight,

@@ -73,6 +73,7 @@ int64_t V2Task::begin_epoch(int64_t epoch, std::vector<int64_t> order, uint64_t 
   dataset.max_coords = opt_.max_coords;
   dataset.max_gaussians = opt_.max_gaussians;
   dataset.occupancy_threshold = opt_.occupancy_distance;
+  dataset.negative_voxels = opt_.occupancy_negatives;
   auto files = train_;
   loader_ = std::make_shared<Loader>(
       n,
@@ -95,7 +96,8 @@ train::LossTerms V2Task::next_losses() {
   auto out = model_->forward(batch.features, batch.coords, batch.coord_mask);
   const int64_t G = opt_.model.num_gaussians;
   // Predictions of padded voxels are not matched (the original matched them too; docs/differences.md).
-  auto pred_mask = batch.coord_mask.unsqueeze(-1).expand({-1, -1, G}).reshape({batch.coord_mask.size(0), -1});
+  // Negative voxels (--occupancy_negatives) only train the occupancy head: they have no Gaussians to match.
+  auto pred_mask = batch.surface_mask.unsqueeze(-1).expand({-1, -1, G}).reshape({batch.surface_mask.size(0), -1});
   train::LossTerms terms;
   terms.terms = gaussian_matching_loss(out.gaussians, batch.gaussians, pred_mask, batch.gaussian_mask, opt_.weights);
   if (out.occupancy_logits.defined()) {

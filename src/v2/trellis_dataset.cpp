@@ -42,6 +42,39 @@ nlohmann::json read_json(const fs::path& path) {
   }
 }
 
+// `count` voxels of the 64³ grid that are not in `occupied` (n,3): the first half uniform over the grid, the rest
+// at a random offset of up to 3 voxels from a random occupied voxel (within the grid); rejection sampling.
+torch::Tensor negative_voxels(const torch::Tensor& occupied, int64_t count, torch::Generator& gen) {
+  const int64_t R = kTrellisGrid;
+  auto taken = torch::zeros({R * R * R}, torch::kBool);
+  if (occupied.size(0) > 0)
+    taken.index_put_({(occupied.select(1, 0) * R + occupied.select(1, 1)) * R + occupied.select(1, 2)}, true);
+  const bool* is_taken = taken.data_ptr<bool>();
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(3 * count));
+  const int64_t near = occupied.size(0) > 0 ? count / 2 : 0;
+  for (int attempt = 0; attempt < 64 && static_cast<int64_t>(out.size() / 3) < count; ++attempt) {
+    const bool want_near = static_cast<int64_t>(out.size() / 3) < near;
+    const int64_t m = 2 * count;
+    torch::Tensor cand;
+    if (want_near) {
+      auto base = occupied.index_select(0, torch::randint(occupied.size(0), {m}, gen, torch::kLong));
+      cand = (base + torch::randint(-3, 4, {m, 3}, gen, torch::kLong)).clamp(0, R - 1);
+    } else {
+      cand = torch::randint(R, {m, 3}, gen, torch::kLong);
+    }
+    const auto* c = cand.data_ptr<int64_t>();
+    for (int64_t i = 0; i < m && static_cast<int64_t>(out.size() / 3) < (want_near ? near : count); ++i) {
+      const int64_t key = (c[3 * i] * R + c[3 * i + 1]) * R + c[3 * i + 2];
+      if (is_taken[key]) continue;
+      out.insert(out.end(), {c[3 * i], c[3 * i + 1], c[3 * i + 2]});
+    }
+  }
+  const int64_t n = static_cast<int64_t>(out.size() / 3);
+  if (n < count) throw Error("v2 dataset: fewer than " + std::to_string(count) + " empty voxels to sample");
+  return torch::from_blob(out.data(), {n, 3}, torch::kLong).clone();
+}
+
 torch::Tensor pad_rows(const torch::Tensor& t, int64_t rows) {
   if (t.size(0) >= rows) return t;
   std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
@@ -159,6 +192,7 @@ TrellisSample load_trellis_sample(const std::string& dir, const TrellisDatasetOp
   targets = targets.index_select(0, gi);
   s.n_gaussians = targets.size(0);
   s.gaussians = pad_rows(targets, o.max_gaussians);
+  const auto all_xyz = coords.narrow(1, 1, 3);
   auto ci = subset_rows(coords.size(0), o.max_coords, gen);
   coords = coords.index_select(0, ci);
   s.n_coords = coords.size(0);
@@ -169,17 +203,27 @@ TrellisSample load_trellis_sample(const std::string& dir, const TrellisDatasetOp
   s.coord_mask = torch::arange(o.max_coords) < s.n_coords;
   s.occupancy_target =
       pad_rows(occupancy_targets(coords.narrow(1, 1, 3), targets.narrow(1, 0, 3), o.occupancy_threshold), o.max_coords);
+  s.surface_mask = s.coord_mask.clone();
+  if (o.negative_voxels > 0) {
+    auto negatives = negative_voxels(all_xyz, o.negative_voxels, gen);
+    auto rows = torch::cat({torch::zeros({negatives.size(0), 1}, torch::kLong), negatives}, 1);
+    s.coords = torch::cat({s.coords, rows});
+    s.coord_mask = torch::cat({s.coord_mask, torch::ones({negatives.size(0)}, torch::kBool)});
+    s.surface_mask = torch::cat({s.surface_mask, torch::zeros({negatives.size(0)}, torch::kBool)});
+    s.occupancy_target = torch::cat({s.occupancy_target, torch::zeros({negatives.size(0)}, s.occupancy_target.options())});
+  }
   return s;
 }
 
 TrellisBatch collate(const std::vector<TrellisSample>& samples) {
   TrellisBatch b;
-  std::vector<torch::Tensor> f, c, cm, g, gm, occ;
+  std::vector<torch::Tensor> f, c, cm, sm, g, gm, occ;
   for (const auto& s : samples) {
     b.names.push_back(s.name);
     f.push_back(s.features);
     c.push_back(s.coords);
     cm.push_back(s.coord_mask);
+    sm.push_back(s.surface_mask.defined() ? s.surface_mask : s.coord_mask);
     g.push_back(s.gaussians);
     gm.push_back(s.gaussian_mask);
     occ.push_back(s.occupancy_target);
@@ -191,6 +235,7 @@ TrellisBatch collate(const std::vector<TrellisSample>& samples) {
   b.features = torch::stack(f);
   b.coords = torch::stack(c);
   b.coord_mask = torch::stack(cm);
+  b.surface_mask = torch::stack(sm);
   b.gaussians = torch::stack(g);
   b.gaussian_mask = torch::stack(gm);
   b.occupancy_target = torch::stack(occ);

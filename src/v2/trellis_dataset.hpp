@@ -36,6 +36,11 @@ struct TrellisDatasetOptions {
   int64_t max_gaussians = 50000;
   int64_t max_coords = 4000;
   double occupancy_threshold = 0.15;  // distance in the [−1,1] frame below which a voxel counts as occupied
+  // Voxels that are not in coords.pt, added after the sample's voxels with occupancy target 0 and no Gaussians
+  // (`v2 train --occupancy_negatives`; the original has none, so its head never learns to say "empty" and marks
+  // the whole grid occupied when asked without coords). Half anywhere in the grid, half within 3 voxels of the
+  // surface, so the head learns the surface and not only the object's bounding region.
+  int64_t negative_voxels = 0;
 };
 
 // Sorted sample folders of `dir` that hold the four required files (the original's rule).
@@ -53,13 +58,15 @@ torch::Tensor occupancy_targets(const torch::Tensor& voxel_xyz, const torch::Ten
 struct TrellisSample {
   std::string name;
   torch::Tensor features;          // (M,C) float32
-  torch::Tensor coords;            // (max_coords,4) int64 [b,x,y,z] on the PLY frame's grid, zero-padded
-  torch::Tensor coord_mask;        // (max_coords) bool
+  torch::Tensor coords;            // (max_coords + negatives,4) int64 [b,x,y,z] on the PLY frame's grid: the sample's
+                                   // voxels, zero padding, then the negative voxels
+  torch::Tensor coord_mask;        // (max_coords + negatives) bool: every query to decode (voxels and negatives)
+  torch::Tensor surface_mask;      // (max_coords + negatives) bool: coords.pt's voxels only (their Gaussians are matched)
   torch::Tensor slat_feats;        // (max_coords,S)
   torch::Tensor slat_coords;       // (max_coords,4)
   torch::Tensor gaussians;         // (max_gaussians,14), zero-padded
   torch::Tensor gaussian_mask;     // (max_gaussians) bool
-  torch::Tensor occupancy_target;  // (max_coords) float 0/1
+  torch::Tensor occupancy_target;  // (max_coords + negatives) float 0/1
   int64_t n_gaussians = 0, n_coords = 0;
 };
 
@@ -71,7 +78,7 @@ TrellisSample load_trellis_sample(const std::string& sample_dir, const TrellisDa
 // Stacks samples into a batch (B,…); names are kept in order.
 struct TrellisBatch {
   std::vector<std::string> names;
-  torch::Tensor features, coords, coord_mask, gaussians, gaussian_mask, occupancy_target;
+  torch::Tensor features, coords, coord_mask, surface_mask, gaussians, gaussian_mask, occupancy_target;
 };
 TrellisBatch collate(const std::vector<TrellisSample>& samples);
 

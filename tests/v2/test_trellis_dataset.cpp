@@ -340,3 +340,40 @@ TEST(TrellisDataset, SynthV2FeaturesCarryThePatchPositionAndEveryObjectFacesItsC
     if (i > 0) EXPECT_GT(std::abs(sf.frame.yaw_deg), 1e-3);
   }
 }
+
+TEST(TrellisDataset, NegativeVoxelsAreEmptyHalfNearTheSurfaceAndOnlyTrainOccupancy) {
+  test::TempDir dir;
+  synth::V2Options options;
+  options.out_dir = dir.path();
+  options.objects = 1;
+  options.seed = 3;
+  options.supersample = 1;
+  synth::generate_v2_dataset(options);
+  const std::string d = dir.path() + "/obj_00000";
+  v2::TrellisDatasetOptions o;
+  o.max_coords = 300;
+  o.max_gaussians = 2000;
+  auto plain = v2::load_trellis_sample(d, o, at::make_generator<at::CPUGeneratorImpl>(11));
+  o.negative_voxels = 64;
+  auto s = v2::load_trellis_sample(d, o, at::make_generator<at::CPUGeneratorImpl>(11));
+  ASSERT_EQ(s.coords.size(0), 300 + 64);
+  // The sample's own voxels, masks and targets are those drawn without negatives.
+  EXPECT_TRUE(torch::equal(s.coords.narrow(0, 0, 300), plain.coords));
+  EXPECT_TRUE(torch::equal(s.occupancy_target.narrow(0, 0, 300), plain.occupancy_target));
+  EXPECT_TRUE(torch::equal(s.surface_mask.narrow(0, 0, 300), plain.coord_mask));
+  EXPECT_TRUE(torch::equal(s.gaussians, plain.gaussians));
+  // The negatives: decoded (coord_mask), not matched (surface_mask), target 0, none in coords.pt.
+  const auto neg = s.coords.narrow(0, 300, 64).narrow(1, 1, 3);
+  EXPECT_TRUE(s.coord_mask.narrow(0, 300, 64).all().item<bool>());
+  EXPECT_FALSE(s.surface_mask.narrow(0, 300, 64).any().item<bool>());
+  EXPECT_EQ(s.occupancy_target.narrow(0, 300, 64).sum().item<float>(), 0.f);
+  v2::TrellisDatasetOptions every;
+  every.max_coords = 1 << 20;
+  const auto whole = v2::load_trellis_sample(d, every);  // every voxel, on the PLY frame's grid
+  const auto surface = whole.coords.narrow(0, 0, whole.n_coords).narrow(1, 1, 3);
+  // Chebyshev distance from each negative to the nearest surface voxel.
+  auto gap = (neg.unsqueeze(1) - surface.unsqueeze(0)).abs().amax(-1).amin(1);
+  EXPECT_GE(gap.min().item<int64_t>(), 1);
+  EXPECT_GE((gap <= 3).sum().item<int64_t>(), 32);  // the near half
+  EXPECT_GE((gap > 3).sum().item<int64_t>(), 1);     // uniform ones mostly land far away
+}
