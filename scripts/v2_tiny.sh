@@ -18,7 +18,9 @@ F v2 check "$OUT/data" | tee "$OUT/check.txt"
 grep -q "Valid samples: 6 of 6" "$OUT/check.txt"
 
 MODEL=(--hidden_dim 32 --num_layers 1 --num_gaussians 2)
-TRAIN=(--data_dir "$OUT/data" --batch_size 2 --max_coords 512 --max_gaussians 2048 --num_workers 1 "${MODEL[@]}")
+# With empty voxels for the occupancy head: resume must reproduce their draws too.
+TRAIN=(--data_dir "$OUT/data" --batch_size 2 --max_coords 512 --max_gaussians 2048 --num_workers 1 --occupancy_negatives 64
+       "${MODEL[@]}")
 F v2 train "${TRAIN[@]}" --epochs 2 --output_dir "$OUT/run"
 test -f "$OUT/run/direct_decoder_transformer_epoch2.pt"
 test -f "$OUT/run/direct_decoder_transformer_best.pt"
