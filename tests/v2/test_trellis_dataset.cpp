@@ -33,6 +33,16 @@ void write_ply17(const std::string& path, const std::vector<std::vector<float>>&
   write_ply_float_table(out, "vertex", static_cast<int64_t>(rows.size()), cols);
 }
 
+// `synth --v2` objects (no supersampling: quick) in `dir`.
+void write_synth_v2(const std::string& dir, int64_t objects, uint64_t seed) {
+  synth::V2Options options;
+  options.out_dir = dir;
+  options.objects = objects;
+  options.seed = seed;
+  options.supersample = 1;
+  synth::generate_v2_dataset(options);
+}
+
 // A sample folder with n_coords voxels along the diagonal and one Gaussian per listed position.
 void write_sample(const fs::path& d, int64_t n_coords, const std::vector<std::array<float, 3>>& positions) {
   fs::create_directories(d);
@@ -280,12 +290,7 @@ double share_near_voxels(const torch::Tensor& positions, const torch::Tensor& vo
 
 TEST(TrellisDataset, SynthV2WritesTrellisLayout) {
   test::TempDir dir;
-  synth::V2Options options;
-  options.out_dir = dir.path();
-  options.objects = 1;
-  options.seed = 3;
-  options.supersample = 1;
-  synth::generate_v2_dataset(options);
+  write_synth_v2(dir.path(), 1, 3);
   const fs::path d = fs::path(dir.path()) / "obj_00000";
   EXPECT_EQ(v2::sample_coords_frame(d.string()), v2::CoordsFrame::TrellisZUp);
   auto raw = load_pt_tensor((d / "coords.pt").string()).to(torch::kLong);
@@ -305,12 +310,7 @@ TEST(TrellisDataset, SynthV2WritesTrellisLayout) {
 
 TEST(TrellisDataset, SynthV2FeaturesCarryThePatchPositionAndEveryObjectFacesItsCameraTheSameWay) {
   test::TempDir dir;
-  synth::V2Options options;
-  options.out_dir = dir.path();
-  options.objects = 3;
-  options.seed = 5;
-  options.supersample = 1;
-  synth::generate_v2_dataset(options);
+  write_synth_v2(dir.path(), 3, 5);
   const fs::path d = fs::path(dir.path()) / "obj_00000";
   // Token t = patch (row t/37, column t%37): its 14×14 pixels as 2·rgb − 1, then sin/cos(π·2^k·u), sin/cos(π·2^k·v).
   const auto features = load_pt_tensor((d / "features.pt").string());
@@ -343,12 +343,7 @@ TEST(TrellisDataset, SynthV2FeaturesCarryThePatchPositionAndEveryObjectFacesItsC
 
 TEST(TrellisDataset, NegativeVoxelsAreEmptyHalfNearTheSurfaceAndOnlyTrainOccupancy) {
   test::TempDir dir;
-  synth::V2Options options;
-  options.out_dir = dir.path();
-  options.objects = 1;
-  options.seed = 3;
-  options.supersample = 1;
-  synth::generate_v2_dataset(options);
+  write_synth_v2(dir.path(), 1, 3);
   const std::string d = dir.path() + "/obj_00000";
   v2::TrellisDatasetOptions o;
   o.max_coords = 300;
