@@ -120,6 +120,10 @@ void add_train(CLI::App* v2cmd) {
                   "Weight of a render loss: predicted vs target Gaussians from --render_views views, L1 + 0.5(1-SSIM)")
       ->capture_default_str();
   cmd->add_option("--render_views", f->task.render_views, "Views of the render loss")->capture_default_str();
+  cmd->add_option("--attention_gain", f->task.attention_gain,
+                  "Xavier gain of the attention projections and feature_proj (the original's 0.1)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--position_init", f->task.position_init,
                   "Voxel position tables: normal (the original's N(0, 0.02)) or sinusoidal (a smooth code of the "
                   "index; learns where voxels show in the image sooner)")

@@ -144,6 +144,21 @@ torch::Tensor GaussianHeadImpl::forward(const torch::Tensor& x_in, const torch::
 
 // --- decoder ---------------------------------------------------------------------------------------------------
 
+namespace {
+// The original's _init_weights test for its small-gain group: a substring test on the qualified name.
+bool has_attention_gain(const std::string& name) {
+  return name.find('q') != std::string::npos || name.find("kv") != std::string::npos ||
+         name.find("proj") != std::string::npos;
+}
+}  // namespace
+
+void SlatDecoderImpl::reinit_attention(double gain) {
+  torch::NoGradGuard no_grad;
+  for (const auto& item : named_modules("", false))
+    if (auto* lin = item.value()->as<torch::nn::Linear>())
+      if (has_attention_gain(item.key())) torch::nn::init::xavier_uniform_(lin->weight, gain);
+}
+
 SlatDecoderImpl::SlatDecoderImpl(SlatDecoderOptions o) : options_(std::move(o)) {
   options_.validate();
   const int64_t D = options_.hidden_dim;
@@ -172,9 +187,7 @@ SlatDecoderImpl::SlatDecoderImpl(SlatDecoderOptions o) : options_(std::move(o)) 
   for (const auto& item : named_modules("", false)) {
     const std::string& name = item.key();
     if (auto* lin = item.value()->as<torch::nn::Linear>()) {
-      const bool small = name.find('q') != std::string::npos || name.find("kv") != std::string::npos ||
-                         name.find("proj") != std::string::npos;
-      torch::nn::init::xavier_uniform_(lin->weight, small ? 0.1 : 0.5);
+      torch::nn::init::xavier_uniform_(lin->weight, has_attention_gain(name) ? 0.1 : 0.5);
       torch::nn::init::zeros_(lin->bias);
     } else if (auto* ln = item.value()->as<torch::nn::LayerNorm>()) {
       torch::nn::init::ones_(ln->weight);

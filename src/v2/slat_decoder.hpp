@@ -127,6 +127,11 @@ class SlatDecoderImpl : public torch::nn::Module {
  public:
   explicit SlatDecoderImpl(SlatDecoderOptions options = {});
   // features (B,M,C); coords (B,N,4) integer; coord_mask (B,N) bool or undefined.
+  // Re-draws the weights of the original's small-gain group (Linear layers named with 'q', 'kv' or 'proj': the
+  // attention projections and feature_proj) as Xavier-uniform with `gain` instead of its 0.1
+  // (`v2 train --attention_gain`): at 0.1 the image's contribution to each query starts ~100× below the voxel's own
+  // embedding.
+  void reinit_attention(double gain);
   SlatOutput forward(const torch::Tensor& features, const torch::Tensor& coords, const torch::Tensor& coord_mask);
   // Inference: the Gaussians (K·G,14) of the voxels of sample b whose occupancy probability exceeds the threshold
   // (and that the coord mask keeps); all masked-in voxels without an occupancy head.

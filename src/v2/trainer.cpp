@@ -45,6 +45,7 @@ V2Task::V2Task(V2TrainOptions o) : opt_(std::move(o)) {
   if (opt_.position_init == "sinusoidal") model_->pos_encoding->init_sinusoidal();
   else if (opt_.position_init != "normal")
     throw UsageError("--position_init must be normal or sinusoidal, got '" + opt_.position_init + "'");
+  if (opt_.attention_gain != 0.1) model_->reinit_attention(opt_.attention_gain);
 }
 
 std::string V2Task::describe() const {

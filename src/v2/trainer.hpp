@@ -31,6 +31,7 @@ struct V2TrainOptions {
   int render_resolution = 64;
   MatchingWeights weights;  // the config's matching-loss weights (the original's defaults)
   std::string position_init = "normal";  // or "sinusoidal" (PositionalEncoding3DImpl::init_sinusoidal)
+  double attention_gain = 0.1;            // the original's; other values: SlatDecoderImpl::reinit_attention
 
   template <class Self, class Visit>
   static void fields(Self& c, Visit&& visit) {
@@ -52,6 +53,7 @@ struct V2TrainOptions {
     visit("opacity_weight", c.weights.opacity);
     visit("coverage_weight", c.weights.coverage);
     visit("position_init", c.position_init);
+    visit("attention_gain", c.attention_gain);
   }
 };
 

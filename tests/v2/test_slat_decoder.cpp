@@ -95,6 +95,23 @@ TEST(SlatDecoder, SinusoidalPositionInitIsASmoothCodeOfTheIndex) {
     if (name.find("pos_embed") == std::string::npos) EXPECT_TRUE(torch::equal(value, after.at(name))) << name;
 }
 
+TEST(SlatDecoder, ReinitAttentionRedrawsOnlyTheSmallGainGroup) {
+  torch::manual_seed(0);
+  SlatDecoder d;  // default widths: the std test below needs many weights
+  const auto before = params(*d);
+  d->reinit_attention(1.0);
+  const auto after = params(*d);
+  for (const char* name : {"feature_proj.weight", "blocks.0.cross_attn.q.weight", "blocks.2.cross_attn.kv.weight",
+                           "blocks.5.cross_attn.proj.weight"}) {
+    const auto& w = after.at(name);
+    const double a = std::sqrt(6.0 / static_cast<double>(w.size(0) + w.size(1)));  // gain 1
+    EXPECT_NEAR(w.std().item<double>(), a / std::sqrt(3.0), 0.05 * a) << name;
+  }
+  for (const char* name : {"blocks.0.mlp.0.weight", "gaussian_head.head.4.weight", "feature_proj.bias",
+                           "pos_encoding.pos_embed_x.weight", "occupancy_head.mlp.2.weight"})
+    EXPECT_TRUE(torch::equal(before.at(name), after.at(name))) << name;
+}
+
 TEST(SlatDecoder, GaussianHeadActivationsAtZeroOutput) {
   SlatDecoder d(small_options());
   torch::NoGradGuard no_grad;
