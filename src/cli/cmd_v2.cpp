@@ -130,15 +130,11 @@ void add_train(CLI::App* v2cmd) {
       ->capture_default_str()
       ->check(CLI::IsMember({"normal", "sinusoidal"}));
   // GaussianMatchingLoss's weights; the defaults are the original config's (not its constructor's).
-  const std::pair<const char*, double*> matching[] = {
-      {"position", &f->task.weights.position}, {"scale", &f->task.weights.scale},
-      {"rotation", &f->task.weights.rotation}, {"color", &f->task.weights.color},
-      {"opacity", &f->task.weights.opacity},   {"coverage", &f->task.weights.coverage}};
-  for (const auto& [name, value] : matching)
-    cmd->add_option(std::string("--") + name + "_weight", *value,
-                    std::string("Weight of the matching loss's ") + name + " term")
+  v2::MatchingWeights::fields(f->task.weights, [cmd](const std::string& name, double& value) {
+    cmd->add_option("--" + name, value, "Matching-loss weight (" + name.substr(0, name.size() - 7) + " term)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+  });
   cmd->add_option("--render_resolution", f->task.render_resolution, "Render loss image size")->capture_default_str();
   cmd->add_option("--save_interval", f->loop.save_interval, "Save every N epochs (plus best and last)")
       ->capture_default_str();

@@ -13,6 +13,17 @@ struct MatchingWeights {
   double position = 1.0, scale = 1.0, rotation = 0.5, color = 1.0, opacity = 5.0, coverage = 1.0;
   int64_t max_match_points = 4096;  // predictions per sample (targets: twice as many), random subset
   int64_t chunk_size = 2048;        // nearest-neighbour search in blocks of this many
+
+  // The six term weights by their flag and config names ("position_weight", …), for `v2 train` and checkpoints.
+  template <class Self, class Visit>
+  static void fields(Self& w, Visit&& visit) {
+    visit("position_weight", w.position);
+    visit("scale_weight", w.scale);
+    visit("rotation_weight", w.rotation);
+    visit("color_weight", w.color);
+    visit("opacity_weight", w.opacity);
+    visit("coverage_weight", w.coverage);
+  }
 };
 
 // Index of the nearest `to` row (by Euclidean distance) for every `from` row, in chunks.

@@ -46,12 +46,7 @@ struct V2TrainOptions {
     visit("render_weight", c.render_weight);
     visit("render_views", c.render_views);
     visit("render_resolution", c.render_resolution);
-    visit("position_weight", c.weights.position);
-    visit("scale_weight", c.weights.scale);
-    visit("rotation_weight", c.weights.rotation);
-    visit("color_weight", c.weights.color);
-    visit("opacity_weight", c.weights.opacity);
-    visit("coverage_weight", c.weights.coverage);
+    MatchingWeights::fields(c.weights, visit);
     visit("position_init", c.position_init);
     visit("attention_gain", c.attention_gain);
   }

@@ -223,7 +223,7 @@ TrellisBatch collate(const std::vector<TrellisSample>& samples) {
     f.push_back(s.features);
     c.push_back(s.coords);
     cm.push_back(s.coord_mask);
-    sm.push_back(s.surface_mask.defined() ? s.surface_mask : s.coord_mask);
+    sm.push_back(s.surface_mask);
     g.push_back(s.gaussians);
     gm.push_back(s.gaussian_mask);
     occ.push_back(s.occupancy_target);
