@@ -48,6 +48,20 @@ if F v2 infer --checkpoint "$OUT/run/direct_decoder_transformer_epoch2.pt" --ima
   --output_dir "$OUT/infer_image" 2>"$OUT/bad_image.txt"; then exit 1; fi
 grep -q "$OUT/missing.png: image file not found" "$OUT/bad_image.txt"
 
+# Pixel-aligned queries (docs/v2.md): train, infer on dataset samples and on an image with its sample's camera;
+# without the camera the image is one clear error.
+F v2 train "${TRAIN[@]}" --pixel_aligned --epochs 1 --output_dir "$OUT/pixel" 2>&1 | tee "$OUT/pixel_train.txt"
+grep -q "pixel-aligned decoder" "$OUT/pixel_train.txt"
+PCK="$OUT/pixel/direct_decoder_transformer_epoch1.pt"
+F v2 infer --checkpoint "$PCK" --data_dir "$OUT/data" --output_dir "$OUT/infer_pixel" --num_samples 2 --max_coords 512
+F info "$OUT/infer_pixel/obj_00001_pred.ply"
+if F v2 infer --checkpoint "$PCK" --image "$OUT/data/obj_00002/image.png" --output_dir "$OUT/infer_pixel" \
+  2>"$OUT/pixel_no_camera.txt"; then exit 1; fi
+grep -q -- "--camera_sample" "$OUT/pixel_no_camera.txt"
+F v2 infer --checkpoint "$PCK" --image "$OUT/data/obj_00002/image.png" --camera_sample "$OUT/data/obj_00002" \
+  --output_dir "$OUT/infer_pixel" --max_voxels 262144
+F info "$OUT/infer_pixel/image_pred.ply"
+
 # Scoring in the dataset's views: the multi-view set of the same objects (same seed and --views), all in its test
 # split; predictions and targets in each sample's input camera frame.
 F synth --out "$OUT/mv" --objects 6 --seed 3 --views 2 --size 64 --split 0,0,1 --aa 2

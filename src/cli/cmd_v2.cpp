@@ -17,6 +17,7 @@
 #include "cli/v2_features.hpp"
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
+#include "core/image_io.hpp"
 #include "core/log.hpp"
 #include "core/object_frame.hpp"
 #include "core/torch_pt.hpp"
@@ -41,6 +42,10 @@ void add_model_flags(CLI::App* cmd, v2::SlatDecoderOptions& o) {
   cmd->add_option("--hidden_dim", o.hidden_dim, "Hidden width")->capture_default_str();
   cmd->add_option("--num_layers", o.num_layers, "Transformer blocks (or MLP layers)")->capture_default_str();
   cmd->add_option("--num_gaussians", o.num_gaussians, "Gaussians per voxel")->capture_default_str();
+  cmd->add_flag("--pixel_aligned", o.pixel_aligned,
+                "Each voxel query also gets the image tokens where the voxel shows in the input image (needs each "
+                "sample's metadata.json trellis_frame and cameras.json, as synth --v2 writes them; beyond the "
+                "original)");
 }
 
 using v2::to_gaussians;  // rows → Gaussians in TRELLIS's frame, as direct_decoder_inference.py writes them
@@ -187,11 +192,25 @@ torch::Tensor image_features_for(const std::string& checkpoint, int64_t width, c
 }
 
 // `v2 infer --image`: no coords, so the occupied voxels come from the occupancy head over the whole grid.
-void infer_image(const std::string& checkpoint, const std::string& image, const std::string& output_dir,
-                 double threshold, int64_t max_voxels, const V2FeatureFlags& dino) {
+// A pixel-aligned checkpoint's view of the grid in an input image taken by a sample's camera (none for the others).
+v2::VoxelProjection projection_for(const v2::SlatDecoder& model, const std::string& sample_dir,
+                                   const torch::Tensor& image) {
+  if (!model->options().pixel_aligned) return {};
+  const auto frame = v2::load_sample_frame(sample_dir);
+  const int64_t R = model->options().max_resolution;
+  return [frame, image, R](const torch::Tensor& xyz) { return v2::pixel_query(xyz, frame, image, R); };
+}
+
+void infer_image(const std::string& checkpoint, const std::string& image, const std::string& camera_sample,
+                 const std::string& output_dir, double threshold, int64_t max_voxels, const V2FeatureFlags& dino) {
   auto model = v2::load_v2_model(checkpoint);
+  if (model->options().pixel_aligned && camera_sample.empty())
+    throw UsageError(checkpoint +
+                     " is pixel-aligned: give --camera_sample, a sample folder whose metadata.json and cameras.json "
+                     "hold the image's camera and frame");
   const auto features = image_features_for(checkpoint, model->options().feature_dim, image, dino);
-  const auto pred = v2::predict_occupied_grid(model, features, threshold, max_voxels);
+  const auto project = camera_sample.empty() ? v2::VoxelProjection{} : projection_for(model, camera_sample, load_image(image));
+  const auto pred = v2::predict_occupied_grid(model, features, threshold, max_voxels, 8192, project);
   std::filesystem::create_directories(output_dir);
   const std::string path = output_dir + "/" + std::filesystem::path(image).stem().string() + "_pred.ply";
   save_gaussians(path, to_gaussians(pred.gaussians));
@@ -203,7 +222,8 @@ void add_infer(CLI::App* v2cmd) {
   auto* cmd = v2cmd->add_subcommand(
       "infer", "Predict Gaussians with a v2 checkpoint for dataset samples (--data_dir) or an image (--image)");
   struct Flags {
-    std::string checkpoint, data_dir, image, output_dir = "output/inference", frame = "trellis", coords = "dataset";
+    std::string checkpoint, data_dir, image, camera_sample, output_dir = "output/inference", frame = "trellis",
+                                                           coords = "dataset";
     int64_t sample_idx = 0, num_samples = 1, max_coords = 4000, max_voxels = 100000;
     double threshold = 0.5;
   };
@@ -217,6 +237,11 @@ void add_infer(CLI::App* v2cmd) {
                                     "patch embedding, or DINOv2 with --dinov2_weights): voxels come from the "
                                     "predicted occupancy over the full 64³ grid");
   data_opt->excludes(image_opt);
+  cmd->add_option("--camera_sample", f->camera_sample,
+                  "--image with a pixel-aligned checkpoint: a sample folder (metadata.json trellis_frame, "
+                  "cameras.json) whose input camera took the image")
+      ->check(CLI::ExistingDirectory)
+      ->excludes(data_opt);
   cmd->add_option("--output_dir", f->output_dir,
                   "Where {name}_pred.ply and {name}_target.ply (or {image stem}_pred.ply) go")
       ->capture_default_str();
@@ -248,7 +273,7 @@ void add_infer(CLI::App* v2cmd) {
           "--frame camera and --coords predicted are for --data_dir samples (an image has no dataset "
           "camera, and its voxels always come from the predicted occupancy)");
     if (!f->image.empty())
-      return infer_image(f->checkpoint, f->image, f->output_dir, f->threshold, f->max_voxels, *dino);
+      return infer_image(f->checkpoint, f->image, f->camera_sample, f->output_dir, f->threshold, f->max_voxels, *dino);
     if (!dino->dinov2_weights.empty()) throw UsageError("--dinov2_weights is for --image (datasets hold features.pt)");
     if (f->data_dir.empty()) throw UsageError("v2 infer needs --data_dir or --image");
     auto model = v2::load_v2_model(f->checkpoint);
@@ -259,6 +284,7 @@ void add_infer(CLI::App* v2cmd) {
     std::filesystem::create_directories(f->output_dir);
     v2::TrellisDatasetOptions dataset;
     dataset.max_coords = f->max_coords;
+    dataset.pixel_aligned = model->options().pixel_aligned;
     torch::NoGradGuard no_grad;
     const int64_t end = std::min<int64_t>(samples.size(), f->sample_idx + std::max<int64_t>(1, f->num_samples));
     const bool camera = f->frame == "camera";
@@ -271,7 +297,8 @@ void add_infer(CLI::App* v2cmd) {
       auto s = v2::load_trellis_sample(samples[i], dataset, gen);
       torch::Tensor pred;
       if (f->coords == "predicted") {
-        const auto grid = v2::predict_occupied_grid(model, s.features.unsqueeze(0), f->threshold, f->max_voxels);
+        const auto grid = v2::predict_occupied_grid(model, s.features.unsqueeze(0), f->threshold, f->max_voxels, 8192,
+                                                    projection_for(model, samples[i], load_image(samples[i] + "/image.png")));
         pred = grid.gaussians;
         auto truth = load_pt_tensor(samples[i] + "/coords.pt").narrow(1, 1, 3);
         // The model's voxels are on gaussians.ply's grid; TRELLIS's coords.pt is on its Z-up grid.
@@ -285,7 +312,7 @@ void add_infer(CLI::App* v2cmd) {
             (long long)(a.true_pos + a.false_neg));
       } else {
         auto b = v2::collate({s});
-        auto out = model->forward(b.features, b.coords, b.coord_mask);
+        auto out = model->forward(b.features, b.coords, b.coord_mask, b.pixel);
         pred = model->occupied_gaussians(out, b.coord_mask, 0);
       }
       // The target is scored in images with --frame camera: all of its Gaussians, not the training subset.

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "core/error.hpp"
 
 namespace fresnel::v2 {
@@ -163,6 +165,8 @@ SlatDecoderImpl::SlatDecoderImpl(SlatDecoderOptions o) : options_(std::move(o)) 
   options_.validate();
   const int64_t D = options_.hidden_dim;
   feature_proj = register_module("feature_proj", torch::nn::Linear(options_.feature_dim, D));
+  if (options_.pixel_aligned)
+    pixel_embed = register_module("pixel_embed", torch::nn::Linear(options_.feature_dim + 3, D));
   pos_encoding = register_module("pos_encoding", PositionalEncoding3D(D, options_.max_resolution));
   if (options_.transformer()) {
     voxel_embed = register_parameter("voxel_embed", torch::randn({1, 1, D}) * 0.02);
@@ -198,8 +202,27 @@ SlatDecoderImpl::SlatDecoderImpl(SlatDecoderOptions o) : options_(std::move(o)) 
   }
 }
 
+torch::Tensor sample_image_tokens(const torch::Tensor& features, const torch::Tensor& uv) {
+  const int64_t B = features.size(0), M = features.size(1), C = features.size(2);
+  auto side = [](int64_t m) {
+    const auto p = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(m, 0)))));
+    return p * p == m && p > 0 ? p : int64_t{0};
+  };
+  int64_t P = side(M), skip = 0;
+  if (P == 0 && side(M - 5) > 0) P = side(M - 5), skip = 5;
+  if (P == 0)
+    throw Error("pixel-aligned v2 decoder: " + std::to_string(M) +
+                " feature tokens are not a square grid (P², or P² + 5 with TRELLIS's CLS and register tokens)");
+  if (uv.dim() != 3 || uv.size(0) != B || uv.size(2) != 2)
+    throw Error("pixel-aligned v2 decoder: query_uv must be (B,N,2), got " + c10::str(uv.sizes()));
+  auto grid = features.narrow(1, skip, P * P).transpose(1, 2).reshape({B, C, P, P});
+  auto sampled = F::grid_sample(grid, uv.to(features.scalar_type()).unsqueeze(2),
+                                F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+  return sampled.squeeze(3).transpose(1, 2);  // (B,C,N,1) → (B,N,C)
+}
+
 SlatOutput SlatDecoderImpl::forward(const torch::Tensor& features_in, const torch::Tensor& coords_in,
-                                    const torch::Tensor& coord_mask) {
+                                    const torch::Tensor& coord_mask, const PixelQuery& query) {
   if (features_in.dim() != 3 || features_in.size(2) != options_.feature_dim)
     throw Error("v2 decoder features: expected (B,M," + std::to_string(options_.feature_dim) + "), got " +
                 c10::str(features_in.sizes()));
@@ -209,15 +232,26 @@ SlatOutput SlatDecoderImpl::forward(const torch::Tensor& features_in, const torc
   auto features = torch::nan_to_num(features_in, 0.0, 1.0, -1.0);
   auto coords = coords_in.narrow(-1, 1, 3).clamp(0, options_.max_resolution - 1);
   coords = torch::cat({coords_in.narrow(-1, 0, 1), coords}, -1);
+  torch::Tensor pixel;  // what each voxel sees in the image, or nothing
+  if (pixel_embed) {
+    if (!query.defined() || !query.rgb.defined())
+      throw Error("this v2 decoder is pixel-aligned: it needs what each voxel sees in the input image (PixelQuery)");
+    if (query.uv.dim() != 3 || query.uv.size(1) != N || query.rgb.sizes() != at::IntArrayRef({B, N, 3}))
+      throw Error("v2 decoder pixel query: expected uv (B," + std::to_string(N) + ",2) and rgb (B," +
+                  std::to_string(N) + ",3), got " + c10::str(query.uv.sizes()) + " and " + c10::str(query.rgb.sizes()));
+    pixel = pixel_embed(torch::cat({sample_image_tokens(features, query.uv), query.rgb.to(features.scalar_type())}, -1));
+  }
   SlatOutput out;
   if (!options_.transformer()) {
     auto global = feature_proj(features.mean(1, true)).expand({B, N, options_.hidden_dim});
-    auto x = mlp->forward(global + pos_encoding(coords));
+    auto input = global + pos_encoding(coords);
+    auto x = mlp->forward(pixel.defined() ? input + pixel : input);
     out.gaussians = gaussian_head(x, coords);
     return out;
   }
   auto context = torch::nan_to_num(feature_proj(features), 0.0);
   auto x = voxel_embed.expand({B, N, options_.hidden_dim}) + pos_encoding(coords);
+  if (pixel.defined()) x = x + pixel;
   for (const auto& block : *blocks) x = torch::nan_to_num(block->as<SlatBlock>()->forward(x, context, coord_mask), 0.0);
   x = norm(x);
   if (occupancy_head) out.occupancy_logits = occupancy_head(x);
@@ -236,8 +270,11 @@ torch::Tensor SlatDecoderImpl::occupied_gaussians(const SlatOutput& out, const t
 }
 
 GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& features, double threshold,
-                                     int64_t max_voxels, int64_t voxels_per_pass) {
+                                     int64_t max_voxels, int64_t voxels_per_pass, const VoxelProjection& project) {
   const auto& o = model->options();
+  if (o.pixel_aligned && !project)
+    throw Error("v2 infer: this checkpoint is pixel-aligned (trained with --pixel_aligned) and needs the input camera "
+                "to project the grid into the image");
   if (!model->occupancy_head)
     throw Error(
         "v2 infer from an image needs a checkpoint with an occupancy head (transformer decoder trained "
@@ -256,7 +293,12 @@ GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& fe
     auto id = torch::arange(start, start + n, torch::kInt64);
     auto xyz = torch::stack({id.div(R * R, "floor"), id.div(R, "floor").remainder(R), id.remainder(R)}, 1);
     auto coords = torch::cat({torch::zeros({n, 1}, torch::kInt64), xyz}, 1).unsqueeze(0);
-    auto out = model->forward(features, coords, torch::Tensor());
+    PixelQuery pixel;
+    if (o.pixel_aligned) {
+      const auto p = project(xyz);
+      pixel = {p.uv.unsqueeze(0), p.rgb.unsqueeze(0)};
+    }
+    auto out = model->forward(features, coords, torch::Tensor(), pixel);
     auto keep = torch::sigmoid(out.occupancy_logits[0]) > threshold;
     kept += keep.sum().item<int64_t>();
     if (kept > max_voxels)

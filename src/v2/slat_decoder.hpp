@@ -18,6 +18,7 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ struct SlatDecoderOptions {
   bool predict_occupancy = true;
   double occupancy_threshold = 0.5;  // sigmoid probability above which a voxel is kept at inference
   int64_t chunk_size = 1024;         // queries per attention chunk (memory only: results are identical)
+  // Pixel-aligned queries (`v2 train --pixel_aligned`, beyond the original): each voxel query also gets the image
+  // tokens and image.png's colour where the voxel's centre shows in the input image (PixelQuery), through
+  // `pixel_embed`.
+  bool pixel_aligned = false;
 
   template <class Self, class Visit>
   static void fields(Self& o, Visit&& visit) {
@@ -50,12 +55,20 @@ struct SlatDecoderOptions {
     visit("dropout", o.dropout);
     visit("predict_occupancy", o.predict_occupancy);
     visit("occupancy_threshold", o.occupancy_threshold);
+    visit("pixel_aligned", o.pixel_aligned);
   }
   bool transformer() const { return decoder_type == "transformer"; }
   void validate() const;  // throws fresnel::Error naming the field
 };
 
 constexpr int64_t kSlatGaussianParams = 14;
+
+// What each voxel query of a pixel-aligned decoder sees in the input image (v2::pixel_query builds it).
+struct PixelQuery {
+  torch::Tensor uv;   // (B,N,2) where the voxel shows, grid_sample coordinates ((−1,−1) top-left, (1,1) bottom-right)
+  torch::Tensor rgb;  // (B,N,3) the input image's colour there, in [0,1] (zero outside the image)
+  bool defined() const { return uv.defined(); }
+};
 
 class PositionalEncoding3DImpl : public torch::nn::Module {
  public:
@@ -126,19 +139,22 @@ struct SlatOutput {
 class SlatDecoderImpl : public torch::nn::Module {
  public:
   explicit SlatDecoderImpl(SlatDecoderOptions options = {});
-  // features (B,M,C); coords (B,N,4) integer; coord_mask (B,N) bool or undefined.
+  // features (B,M,C); coords (B,N,4) integer; coord_mask (B,N) bool or undefined; pixel: what each voxel sees in
+  // the input image, required by a pixel-aligned model and ignored otherwise.
   // Re-draws the weights of the original's small-gain group (Linear layers named with 'q', 'kv' or 'proj': the
   // attention projections and feature_proj) as Xavier-uniform with `gain` instead of its 0.1
   // (`v2 train --attention_gain`): at 0.1 the image's contribution to each query starts ~100× below the voxel's own
   // embedding.
   void reinit_attention(double gain);
-  SlatOutput forward(const torch::Tensor& features, const torch::Tensor& coords, const torch::Tensor& coord_mask);
+  SlatOutput forward(const torch::Tensor& features, const torch::Tensor& coords, const torch::Tensor& coord_mask,
+                     const PixelQuery& pixel = {});
   // Inference: the Gaussians (K·G,14) of the voxels of sample b whose occupancy probability exceeds the threshold
   // (and that the coord mask keeps); all masked-in voxels without an occupancy head.
   torch::Tensor occupied_gaussians(const SlatOutput& out, const torch::Tensor& coord_mask, int64_t b) const;
   const SlatDecoderOptions& options() const { return options_; }
 
   torch::nn::Linear feature_proj{nullptr};
+  torch::nn::Linear pixel_embed{nullptr};  // pixel_aligned only
   PositionalEncoding3D pos_encoding{nullptr};
   torch::Tensor voxel_embed;              // transformer
   torch::nn::ModuleList blocks{nullptr};  // transformer
@@ -154,6 +170,12 @@ TORCH_MODULE(SlatDecoder);
 
 using decode::count_parameters;
 
+// The image tokens of `features` (B,M,C) bilinearly sampled at `uv` (B,N,2) → (B,N,C). The tokens form a square
+// P×P grid in row-major order (M = P², or P² + 5 for TRELLIS's CLS + 4 register tokens, which are dropped); uv is
+// in grid_sample's convention ((−1,−1) the image's top-left corner, (1,1) its bottom-right); outside the image the
+// grid is padded with zeros. Throws fresnel::Error when M is not such a grid.
+torch::Tensor sample_image_tokens(const torch::Tensor& features, const torch::Tensor& uv);
+
 // Inference without coords (`v2 infer --image`): every voxel of the full max_resolution³ grid is a query (queries only
 // attend to the features, so chunks of `voxels_per_pass` give the unchunked result), and the voxels whose occupancy
 // probability exceeds `threshold` are kept. Throws fresnel::Error when the model has no occupancy head, the features
@@ -162,7 +184,11 @@ struct GridPrediction {
   torch::Tensor voxels;     // (K,3) int64 x,y,z of the occupied voxels, in grid order
   torch::Tensor gaussians;  // (K·G,14): voxel k's G Gaussians are rows k·G … k·G+G−1
 };
+// `project` gives a pixel-aligned model each pass's PixelQuery: (n,3) voxels → uv (n,2) and rgb (n,3) (pixel_query);
+// it must be set for such a model.
+using VoxelProjection = std::function<PixelQuery(const torch::Tensor& xyz)>;
 GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& features, double threshold,
-                                     int64_t max_voxels, int64_t voxels_per_pass = 8192);
+                                     int64_t max_voxels, int64_t voxels_per_pass = 8192,
+                                     const VoxelProjection& project = {});
 
 }  // namespace fresnel::v2

@@ -50,7 +50,7 @@ V2Task::V2Task(V2TrainOptions o) : opt_(std::move(o)) {
 
 std::string V2Task::describe() const {
   return std::to_string(train_.size()) + " training / " + std::to_string(val_.size()) + " validation samples in " +
-         opt_.data_dir + ", " + opt_.model.decoder_type + " decoder (" + std::to_string(count_parameters(*model_)) +
+         opt_.data_dir + ", " + opt_.model.decoder_type + (opt_.model.pixel_aligned ? ", pixel-aligned" : "") + " decoder (" + std::to_string(count_parameters(*model_)) +
          " parameters)";
 }
 
@@ -61,7 +61,8 @@ std::map<std::string, std::string> V2Task::checkpoint_records() const {
 void V2Task::check_resume(const std::map<std::string, std::string>& records, const std::string& path) const {
   auto it = records.find("v2_config");
   if (it == records.end()) throw file_error(path, "is not a v2 checkpoint (no v2_config record)");
-  if (nlohmann::json::parse(it->second) != options_json(opt_.model))
+  // Through the options, so a key added since (read as its default) does not count as a difference.
+  if (options_json(options_from(it->second, path)) != options_json(opt_.model))
     throw file_error(path, "was trained with a different model configuration: " + it->second);
 }
 
@@ -75,6 +76,7 @@ int64_t V2Task::begin_epoch(int64_t epoch, std::vector<int64_t> order, uint64_t 
   dataset.max_gaussians = opt_.max_gaussians;
   dataset.occupancy_threshold = opt_.occupancy_distance;
   dataset.negative_voxels = opt_.occupancy_negatives;
+  dataset.pixel_aligned = opt_.model.pixel_aligned;
   auto files = train_;
   loader_ = std::make_shared<Loader>(
       n,
@@ -94,7 +96,7 @@ int64_t V2Task::begin_epoch(int64_t epoch, std::vector<int64_t> order, uint64_t 
 
 train::LossTerms V2Task::next_losses() {
   auto batch = loader_->batches.next();
-  auto out = model_->forward(batch.features, batch.coords, batch.coord_mask);
+  auto out = model_->forward(batch.features, batch.coords, batch.coord_mask, batch.pixel);
   const int64_t G = opt_.model.num_gaussians;
   // Predictions of padded voxels are not matched (the original matched them too; docs/differences.md).
   // Negative voxels (--occupancy_negatives) only train the occupancy head: they have no Gaussians to match.

@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/image_io.hpp"
 #include "core/ply_table.hpp"
 #include "core/sh_constants.hpp"
 #include "core/torch_pt.hpp"
+#include "v2/trellis_frame.hpp"
 
 namespace fs = std::filesystem;
 
@@ -212,12 +214,15 @@ TrellisSample load_trellis_sample(const std::string& dir, const TrellisDatasetOp
     s.surface_mask = torch::cat({s.surface_mask, torch::zeros({negatives.size(0)}, torch::kBool)});
     s.occupancy_target = torch::cat({s.occupancy_target, torch::zeros({negatives.size(0)}, s.occupancy_target.options())});
   }
+  if (o.pixel_aligned)
+    s.pixel = pixel_query(s.coords.narrow(1, 1, 3), load_sample_frame(dir), load_image((d / "image.png").string()),
+                          kTrellisGrid);
   return s;
 }
 
 TrellisBatch collate(const std::vector<TrellisSample>& samples) {
   TrellisBatch b;
-  std::vector<torch::Tensor> f, c, cm, sm, g, gm, occ;
+  std::vector<torch::Tensor> f, c, cm, sm, g, gm, occ, uv, rgb;
   for (const auto& s : samples) {
     b.names.push_back(s.name);
     f.push_back(s.features);
@@ -227,7 +232,12 @@ TrellisBatch collate(const std::vector<TrellisSample>& samples) {
     g.push_back(s.gaussians);
     gm.push_back(s.gaussian_mask);
     occ.push_back(s.occupancy_target);
+    if (s.pixel.defined()) {
+      uv.push_back(s.pixel.uv);
+      rgb.push_back(s.pixel.rgb);
+    }
   }
+  if (!uv.empty() && uv.size() != samples.size()) throw Error("v2 batch: pixel queries on some samples only");
   for (size_t i = 1; i < f.size(); ++i)
     if (f[i].sizes() != f[0].sizes())
       throw Error("v2 batch: features of '" + b.names[i] + "' are " + c10::str(f[i].sizes()) + " but '" + b.names[0] +
@@ -239,6 +249,7 @@ TrellisBatch collate(const std::vector<TrellisSample>& samples) {
   b.gaussians = torch::stack(g);
   b.gaussian_mask = torch::stack(gm);
   b.occupancy_target = torch::stack(occ);
+  if (!uv.empty()) b.pixel = {torch::stack(uv), torch::stack(rgb)};
   return b;
 }
 

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "v2/slat_decoder.hpp"
+
 namespace fresnel::v2 {
 
 // Which grid a sample's coords.pt (and slat.pt coords) are on. metadata.json's "coords_frame" says it:
@@ -41,6 +43,9 @@ struct TrellisDatasetOptions {
   // the whole grid occupied when asked without coords). Half anywhere in the grid, half within 3 voxels of the
   // surface, so the head learns the surface and not only the object's bounding region.
   int64_t negative_voxels = 0;
+  // Also compute what each query sees in image.png (pixel_query, from metadata.json's trellis_frame and
+  // cameras.json) for a pixel-aligned decoder; those files are then required.
+  bool pixel_aligned = false;
 };
 
 // Sorted sample folders of `dir` that hold the four required files (the original's rule).
@@ -67,6 +72,7 @@ struct TrellisSample {
   torch::Tensor gaussians;         // (max_gaussians,14), zero-padded
   torch::Tensor gaussian_mask;     // (max_gaussians) bool
   torch::Tensor occupancy_target;  // (max_coords + negatives) float 0/1
+  PixelQuery pixel;                // uv (max_coords + negatives,2), rgb (…,3); pixel_aligned only
   int64_t n_gaussians = 0, n_coords = 0;
 };
 
@@ -79,6 +85,7 @@ TrellisSample load_trellis_sample(const std::string& sample_dir, const TrellisDa
 struct TrellisBatch {
   std::vector<std::string> names;
   torch::Tensor features, coords, coord_mask, surface_mask, gaussians, gaussian_mask, occupancy_target;
+  PixelQuery pixel;  // undefined unless the samples have one
 };
 TrellisBatch collate(const std::vector<TrellisSample>& samples);
 

@@ -67,25 +67,34 @@ Gaussians to_gaussians(const torch::Tensor& rows) {
   return g;
 }
 
-Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, const Camera& cam) {
-  if (in.batched() || in.has_sh())
-    throw Error("trellis_to_camera_frame: expects unbatched Gaussians with plain RGB colours");
-  const auto opts = in.means.options().dtype(torch::kFloat64);
+namespace {
+// p_camera = A·p_trellis / s + t with A = R·Y(θ)ᵀ·diag(axes) (float64): the map both functions below apply.
+struct TrellisToCamera {
+  torch::Tensor A, t;
+};
+TrellisToCamera trellis_to_camera(const TrellisFrame& f, const Camera& cam) {
+  const auto opts = torch::TensorOptions(torch::kFloat64);
   const Mat4& w = cam.world_to_camera;
-  // A = R·Y(θ)ᵀ·diag(axes): the rotation from TRELLIS's axes to the camera's; t the camera's translation.
   const double th = f.yaw_deg * M_PI / 180, c = std::cos(th), s = std::sin(th);
   const double yaw_t[3][3] = {{c, 0, -s}, {0, 1, 0}, {s, 0, c}};  // Y(θ)ᵀ
-  auto A = torch::empty({3, 3}, opts);
-  auto t = torch::empty({3}, opts);
-  auto a = A.accessor<double, 2>();
+  TrellisToCamera out{torch::empty({3, 3}, opts), torch::empty({3}, opts)};
+  auto a = out.A.accessor<double, 2>();
   for (int r = 0; r < 3; ++r) {
     for (int k = 0; k < 3; ++k) {
       double v = 0;
       for (int m = 0; m < 3; ++m) v += w[r * 4 + m] * yaw_t[m][k];
       a[r][k] = v * f.axes[k];
     }
-    t[r] = w[r * 4 + 3];
+    out.t[r] = w[r * 4 + 3];
   }
+  return out;
+}
+}  // namespace
+
+Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, const Camera& cam) {
+  if (in.batched() || in.has_sh())
+    throw Error("trellis_to_camera_frame: expects unbatched Gaussians with plain RGB colours");
+  const auto [A, t] = trellis_to_camera(f, cam);
   Gaussians g = in;
   const auto dtype = in.means.scalar_type();
   g.means = (torch::matmul(in.means.to(torch::kFloat64), A.t()) / f.scale + t).to(dtype);
@@ -93,6 +102,35 @@ Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, co
   const auto qa = decode::matrix_to_quaternion(A.unsqueeze(0)).to(in.quats.scalar_type());
   g.quats = decode::quaternion_multiply(qa.expand({in.quats.size(0), 4}), in.quats);
   return g;
+}
+
+torch::Tensor project_voxels(const torch::Tensor& xyz, const SampleFrame& sf, int64_t resolution) {
+  if (xyz.dim() != 2 || xyz.size(1) != 3) throw Error("project_voxels: voxels must be (n,3), got " + c10::str(xyz.sizes()));
+  const auto [A, t] = trellis_to_camera(sf.frame, sf.input_camera);
+  const auto centre = (xyz.to(torch::kFloat64) + 0.5) / static_cast<double>(resolution) - 0.5;  // gaussians.ply frame
+  const auto p = torch::matmul(centre, A.t()) / sf.frame.scale + t;                          // camera frame
+  const Camera& c = sf.input_camera;
+  const auto z = p.select(1, 2);
+  const auto u = (c.fx * p.select(1, 0) / z.clamp_min(1e-9) + c.cx) / c.width * 2 - 1;
+  const auto v = (c.fy * p.select(1, 1) / z.clamp_min(1e-9) + c.cy) / c.height * 2 - 1;
+  const auto behind = z <= c.near_plane;
+  // Behind the camera: far outside the image, where grid_sample's zero padding answers.
+  return torch::stack({u.masked_fill(behind, 4.0), v.masked_fill(behind, 4.0)}, 1).to(torch::kFloat32);
+}
+
+PixelQuery pixel_query(const torch::Tensor& xyz, const SampleFrame& sample, const torch::Tensor& image,
+                       int64_t resolution) {
+  if (image.dim() != 3 || image.size(2) != 3) throw Error("pixel_query: the image must be (H,W,3), got " + c10::str(image.sizes()));
+  namespace F = torch::nn::functional;
+  PixelQuery q;
+  q.uv = project_voxels(xyz, sample, resolution);
+  const auto chw = image.to(torch::kFloat32).permute({2, 0, 1}).unsqueeze(0);
+  q.rgb = F::grid_sample(chw, q.uv.view({1, -1, 1, 2}),
+                         F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false))
+              .view({3, -1})
+              .t()
+              .contiguous();
+  return q;
 }
 
 double OccupancyAgreement::accuracy() const {

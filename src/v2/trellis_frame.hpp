@@ -16,6 +16,7 @@
 
 #include "core/camera.hpp"
 #include "core/gaussians.hpp"
+#include "v2/slat_decoder.hpp"
 
 namespace fresnel::v2 {
 
@@ -40,6 +41,16 @@ Gaussians to_gaussians(const torch::Tensor& rows);
 
 // Gaussians in TRELLIS's frame → the input camera's frame (camera at the origin, OpenCV axes). Plain RGB only.
 Gaussians trellis_to_camera_frame(const Gaussians& trellis, const TrellisFrame& frame, const Camera& input_camera);
+
+// Where the centre of each voxel of gaussians.ply's R³ grid (xyz (n,3) integer, centre (v + ½)/R − ½ in TRELLIS's
+// frame) shows in the sample's input image: (n,2) float32 in grid_sample's convention, u/W·2 − 1 and v/H·2 − 1 with
+// pixel i covering [i, i+1) (docs/conventions.md). Voxels at or behind the near plane get (4,4), outside the image.
+// What a pixel-aligned v2 decoder samples the image tokens at.
+torch::Tensor project_voxels(const torch::Tensor& xyz, const SampleFrame& sample, int64_t resolution = 64);
+// What a pixel-aligned decoder's queries for these voxels see: project_voxels and the colour of `image` ((H,W,3) in
+// [0,1], the sample's image.png at any size: uv is relative) sampled bilinearly there. Unbatched: uv (n,2), rgb (n,3).
+PixelQuery pixel_query(const torch::Tensor& xyz, const SampleFrame& sample, const torch::Tensor& image,
+                       int64_t resolution = 64);
 
 // Predicted occupancy over the whole R³ grid against the true occupied voxels (coords.pt), per voxel of the grid:
 // what `v2 infer --coords predicted` reports for a dataset sample. Voxels are (n,3) integer x,y,z in [0,R).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
 #include "core/gaussian_io.hpp"
+#include "core/image_io.hpp"
 #include "core/object_frame.hpp"
 #include "data/multiview_dataset.hpp"
 #include "data/synth_dataset.hpp"
@@ -199,4 +201,55 @@ TEST(TrellisFrame, OccupancyAgreementCountsEveryGridVoxel) {
   EXPECT_DOUBLE_EQ(a.precision(), 2.0 / 3);
   EXPECT_THROW(v2::grid_occupancy_agreement(pred, torch::tensor({{4, 0, 0}}), 4), Error);
   EXPECT_THROW(v2::grid_occupancy_agreement(pred.narrow(1, 0, 2), truth, 4), Error);
+}
+
+// Pixel-aligned queries: the object's own voxels (coords.pt) project onto the object in image.png (the background
+// is black), and through the dataset every query gets that projection; a mirrored u (a wrong sign) misses.
+TEST(TrellisFrame, VoxelsProjectOntoTheObjectInTheInputImage) {
+  test::TempDir tmp;
+  synth::V2Options v2o;
+  v2o.out_dir = tmp.file("v2");
+  v2o.objects = 1;
+  v2o.seed = 7;
+  v2o.supersample = 1;
+  v2o.views = 2;
+  synth::generate_v2_dataset(v2o);
+  const std::string sample = v2o.out_dir + "/obj_00000";
+  v2::TrellisDatasetOptions o;
+  o.max_coords = 100000;
+  o.pixel_aligned = true;
+  const auto s = v2::load_trellis_sample(sample, o);
+  ASSERT_TRUE(s.pixel.defined());
+  const auto xyz = s.coords.narrow(0, 0, s.n_coords).narrow(1, 1, 3);
+  const auto uv = v2::project_voxels(xyz, v2::load_sample_frame(sample));
+  EXPECT_TRUE(torch::equal(uv, s.pixel.uv.narrow(0, 0, s.n_coords)));
+  const auto image = load_image(sample + "/image.png");  // (H,W,3)
+  // The colour each query sees is image.png's there (bilinear: within the range of the 2×2 pixels around it).
+  const auto rgb = s.pixel.rgb.narrow(0, 0, s.n_coords);
+  EXPECT_GT((rgb.sum(1) > 0.02).to(torch::kFloat32).mean().item<double>(), 0.97);
+  for (int64_t i = 0; i < s.n_coords; i += 97) {
+    const double px = (uv[i][0].item<double>() + 1) / 2 * image.size(1) - 0.5;
+    const double py = (uv[i][1].item<double>() + 1) / 2 * image.size(0) - 0.5;
+    const int64_t x0 = std::clamp<int64_t>(std::floor(px), 0, image.size(1) - 2);
+    const int64_t y0 = std::clamp<int64_t>(std::floor(py), 0, image.size(0) - 2);
+    const auto around = image.narrow(0, y0, 2).narrow(1, x0, 2).reshape({4, 3});
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_GE(rgb[i][c].item<float>(), around.select(1, c).min().item<float>() - 1e-5);
+      EXPECT_LE(rgb[i][c].item<float>(), around.select(1, c).max().item<float>() + 1e-5);
+    }
+  }
+  const int64_t H = image.size(0), W = image.size(1);
+  auto on_object = [&](const torch::Tensor& p) {
+    auto col = ((p.select(1, 0) + 1) / 2 * W).floor().clamp(0, W - 1).to(torch::kLong);
+    auto row = ((p.select(1, 1) + 1) / 2 * H).floor().clamp(0, H - 1).to(torch::kLong);
+    auto rgb = image.index({row, col});
+    return (rgb.sum(1) > 0.02).to(torch::kFloat32).mean().item<double>();
+  };
+  EXPECT_GT((uv.abs() < 1).all(1).to(torch::kFloat32).mean().item<double>(), 0.999);
+  EXPECT_GT(on_object(uv), 0.97);
+  auto mirrored = uv.clone();
+  mirrored.select(1, 0).neg_();
+  EXPECT_LT(on_object(mirrored), 0.9);
+  EXPECT_THROW(v2::project_voxels(xyz.narrow(1, 0, 2), v2::load_sample_frame(sample)), Error);
+  EXPECT_THROW(v2::pixel_query(xyz, v2::load_sample_frame(sample), image.narrow(2, 0, 2)), Error);
 }
