@@ -46,6 +46,9 @@ void add_model_flags(CLI::App* cmd, v2::SlatDecoderOptions& o) {
                 "Each voxel query also gets the image tokens where the voxel shows in the input image (needs each "
                 "sample's metadata.json trellis_frame and cameras.json, as synth --v2 writes them; beyond the "
                 "original)");
+  cmd->add_flag("--pixel_colour_residual", o.pixel_colour_residual,
+                "With --pixel_aligned: each Gaussian's colour is a residual over the colour its voxel sees in the image "
+                "(a visible voxel starts at the image's colour, as v1's pixel-aligned Gaussians)");
 }
 
 using v2::to_gaussians;  // rows → Gaussians in TRELLIS's frame, as direct_decoder_inference.py writes them

@@ -28,6 +28,7 @@ void SlatDecoderOptions::validate() const {
     throw Error("hidden_dim (" + std::to_string(hidden_dim) + ") must be a multiple of num_heads (" +
                 std::to_string(num_heads) + ")");
   if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
+  if (pixel_colour_residual && !pixel_aligned) throw Error("pixel_colour_residual needs pixel_aligned");
 }
 
 // --- pieces ----------------------------------------------------------------------------------------------------
@@ -128,7 +129,8 @@ GaussianHeadImpl::GaussianHeadImpl(int64_t in, int64_t hidden, int64_t G) : num_
   torch::nn::init::zeros_(last->bias);
 }
 
-torch::Tensor GaussianHeadImpl::forward(const torch::Tensor& x_in, const torch::Tensor& coords) {
+torch::Tensor GaussianHeadImpl::forward(const torch::Tensor& x_in, const torch::Tensor& coords,
+                                        const torch::Tensor& colour_prior) {
   const int64_t B = x_in.size(0), N = x_in.size(1), G = num_gaussians_;
   auto x = torch::nan_to_num(x_in, 0.0, 1.0, -1.0);
   auto raw = head->forward(x).clamp(-10.0, 10.0).reshape({B, N, G, kSlatGaussianParams});
@@ -138,7 +140,10 @@ torch::Tensor GaussianHeadImpl::forward(const torch::Tensor& x_in, const torch::
   auto scale = (F::softplus(raw.narrow(-1, 3, 3)) * scale_factor.abs()).clamp(1e-4, 1.0);
   auto quat = raw.narrow(-1, 6, 4);
   quat = quat / quat.norm(2, -1, true).clamp_min(1e-6);
-  auto color = torch::sigmoid(raw.narrow(-1, 10, 3));
+  auto color_logit = raw.narrow(-1, 10, 3);
+  if (colour_prior.defined())  // clamped so that black and white stay reachable residuals
+    color_logit = color_logit + torch::logit(colour_prior.to(x.scalar_type()).clamp(0.02, 0.98)).unsqueeze(2);
+  auto color = torch::sigmoid(color_logit);
   auto opacity = torch::sigmoid(raw.narrow(-1, 13, 1));
   auto g = torch::cat({pos, scale, quat, color, opacity}, -1).reshape({B, N * G, kSlatGaussianParams});
   return torch::nan_to_num(g, 0.0);
@@ -246,7 +251,7 @@ SlatOutput SlatDecoderImpl::forward(const torch::Tensor& features_in, const torc
     auto global = feature_proj(features.mean(1, true)).expand({B, N, options_.hidden_dim});
     auto input = global + pos_encoding(coords);
     auto x = mlp->forward(pixel.defined() ? input + pixel : input);
-    out.gaussians = gaussian_head(x, coords);
+    out.gaussians = gaussian_head(x, coords, options_.pixel_colour_residual ? query.rgb : torch::Tensor());
     return out;
   }
   auto context = torch::nan_to_num(feature_proj(features), 0.0);
@@ -255,7 +260,7 @@ SlatOutput SlatDecoderImpl::forward(const torch::Tensor& features_in, const torc
   for (const auto& block : *blocks) x = torch::nan_to_num(block->as<SlatBlock>()->forward(x, context, coord_mask), 0.0);
   x = norm(x);
   if (occupancy_head) out.occupancy_logits = occupancy_head(x);
-  out.gaussians = gaussian_head(x, coords);
+  out.gaussians = gaussian_head(x, coords, options_.pixel_colour_residual ? query.rgb : torch::Tensor());
   return out;
 }
 

@@ -42,6 +42,10 @@ struct SlatDecoderOptions {
   // tokens and image.png's colour where the voxel's centre shows in the input image (PixelQuery), through
   // `pixel_embed`.
   bool pixel_aligned = false;
+  // With pixel_aligned: each Gaussian's colour is a residual over the colour its voxel sees, sigmoid(raw +
+  // logit(rgb)) instead of sigmoid(raw) (`--pixel_colour_residual`), so a visible voxel starts at the image's colour
+  // as v1's pixel-aligned Gaussians do and training learns where (the back, occluded voxels) to depart from it.
+  bool pixel_colour_residual = false;
 
   template <class Self, class Visit>
   static void fields(Self& o, Visit&& visit) {
@@ -56,6 +60,7 @@ struct SlatDecoderOptions {
     visit("predict_occupancy", o.predict_occupancy);
     visit("occupancy_threshold", o.occupancy_threshold);
     visit("pixel_aligned", o.pixel_aligned);
+    visit("pixel_colour_residual", o.pixel_colour_residual);
   }
   bool transformer() const { return decoder_type == "transformer"; }
   void validate() const;  // throws fresnel::Error naming the field
@@ -114,7 +119,8 @@ TORCH_MODULE(SlatBlock);
 class GaussianHeadImpl : public torch::nn::Module {
  public:
   GaussianHeadImpl(int64_t in_dim, int64_t hidden_dim, int64_t num_gaussians);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& coords);  // → (B,N·G,14)
+  // → (B,N·G,14); colour_prior (B,N,3) in [0,1] or undefined: colours are residuals over it (pixel_colour_residual).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& coords, const torch::Tensor& colour_prior = {});
   torch::nn::Sequential head{nullptr};
   torch::Tensor position_offset_scale, scale_factor;  // learnable, init 0.5 and 0.01
 

@@ -132,6 +132,28 @@ TEST(SlatDecoder, GaussianHeadActivationsAtZeroOutput) {
   EXPECT_EQ(out.occupancy_logits.sizes(), (std::vector<int64_t>{1, 1}));
 }
 
+// --pixel_colour_residual: at zero head output each Gaussian has the colour its voxel sees (clamped to
+// [0.02, 0.98]), and the option needs pixel_aligned.
+TEST(SlatDecoder, PixelColourResidualStartsAtTheSeenColour) {
+  auto o = small_options();
+  o.pixel_aligned = true;
+  o.pixel_colour_residual = true;
+  SlatDecoder d(o);
+  torch::NoGradGuard no_grad;
+  auto last = d->gaussian_head->head->ptr<torch::nn::LinearImpl>(4);
+  last->weight.zero_();
+  last->bias.zero_();
+  auto coords = torch::tensor({0, 0, 32, 63, 0, 5, 6, 7}, torch::kInt32).view({1, 2, 4});
+  v2::PixelQuery q{torch::zeros({1, 2, 2}), torch::tensor({0.25f, 0.5f, 0.9f, 0.0f, 1.0f, 0.4f}).view({1, 2, 3})};
+  auto g = d->forward(torch::randn({1, 16, 16}), coords, {}, q).gaussians[0];  // (2 voxels · 2, 14)
+  const float want[2][3] = {{0.25f, 0.5f, 0.9f}, {0.02f, 0.98f, 0.4f}};
+  for (int voxel = 0; voxel < 2; ++voxel)
+    for (int k = 0; k < 2; ++k)
+      for (int c = 0; c < 3; ++c) EXPECT_NEAR(g[voxel * 2 + k][10 + c].item<float>(), want[voxel][c], 1e-5);
+  o.pixel_aligned = false;
+  EXPECT_THROW(SlatDecoder{o}, Error);
+}
+
 TEST(SlatDecoder, ChunkedMaskedEqualsUnchunked) {
   torch::manual_seed(3);
   auto o = small_options();
