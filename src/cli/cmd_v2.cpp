@@ -197,9 +197,10 @@ torch::Tensor image_features_for(const std::string& checkpoint, int64_t width, c
 // `v2 infer --image`: no coords, so the occupied voxels come from the occupancy head over the whole grid.
 // A pixel-aligned checkpoint's view of the grid in an input image taken by a sample's camera (none for the others).
 v2::VoxelProjection projection_for(const v2::SlatDecoder& model, const std::string& sample_dir,
-                                   const torch::Tensor& image) {
-  if (!model->options().pixel_aligned) return {};
+                                   const std::string& image_path) {
+  if (!model->options().pixel_aligned) return {};  // the image is read only when the model looks at it
   const auto frame = v2::load_sample_frame(sample_dir);
+  const auto image = load_image(image_path);
   const int64_t R = model->options().max_resolution;
   return [frame, image, R](const torch::Tensor& xyz) { return v2::pixel_query(xyz, frame, image, R); };
 }
@@ -212,8 +213,8 @@ void infer_image(const std::string& checkpoint, const std::string& image, const 
                      " is pixel-aligned: give --camera_sample, a sample folder whose metadata.json and cameras.json "
                      "hold the image's camera and frame");
   const auto features = image_features_for(checkpoint, model->options().feature_dim, image, dino);
-  const auto project = camera_sample.empty() ? v2::VoxelProjection{} : projection_for(model, camera_sample, load_image(image));
-  const auto pred = v2::predict_occupied_grid(model, features, threshold, max_voxels, 8192, project);
+  const auto pred = v2::predict_occupied_grid(model, features, threshold, max_voxels, 8192,
+                                              projection_for(model, camera_sample, image));
   std::filesystem::create_directories(output_dir);
   const std::string path = output_dir + "/" + std::filesystem::path(image).stem().string() + "_pred.ply";
   save_gaussians(path, to_gaussians(pred.gaussians));
@@ -301,7 +302,7 @@ void add_infer(CLI::App* v2cmd) {
       torch::Tensor pred;
       if (f->coords == "predicted") {
         const auto grid = v2::predict_occupied_grid(model, s.features.unsqueeze(0), f->threshold, f->max_voxels, 8192,
-                                                    projection_for(model, samples[i], load_image(samples[i] + "/image.png")));
+                                                    projection_for(model, samples[i], samples[i] + "/image.png"));
         pred = grid.gaussians;
         auto truth = load_pt_tensor(samples[i] + "/coords.pt").narrow(1, 1, 3);
         // The model's voxels are on gaussians.ply's grid; TRELLIS's coords.pt is on its Z-up grid.

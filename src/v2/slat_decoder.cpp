@@ -219,7 +219,7 @@ torch::Tensor sample_image_tokens(const torch::Tensor& features, const torch::Te
     throw Error("pixel-aligned v2 decoder: " + std::to_string(M) +
                 " feature tokens are not a square grid (P², or P² + 5 with TRELLIS's CLS and register tokens)");
   if (uv.dim() != 3 || uv.size(0) != B || uv.size(2) != 2)
-    throw Error("pixel-aligned v2 decoder: query_uv must be (B,N,2), got " + c10::str(uv.sizes()));
+    throw Error("pixel-aligned v2 decoder: the pixel query's uv must be (B,N,2), got " + c10::str(uv.sizes()));
   auto grid = features.narrow(1, skip, P * P).transpose(1, 2).reshape({B, C, P, P});
   auto sampled = F::grid_sample(grid, uv.to(features.scalar_type()).unsqueeze(2),
                                 F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
