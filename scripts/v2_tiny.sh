@@ -48,10 +48,12 @@ if F v2 infer --checkpoint "$OUT/run/direct_decoder_transformer_epoch2.pt" --ima
   --output_dir "$OUT/infer_image" 2>"$OUT/bad_image.txt"; then exit 1; fi
 grep -q "$OUT/missing.png: image file not found" "$OUT/bad_image.txt"
 
-# Pixel-aligned queries (docs/v2.md): train, infer on dataset samples and on an image with its sample's camera;
+# Pixel-aligned queries with visibility (docs/v2.md): train, infer on dataset samples and on an image with its
+# sample's camera (two passes: occupancy, then Gaussians with visibility);
 # without the camera the image is one clear error.
-F v2 train "${TRAIN[@]}" --pixel_aligned --pixel_colour_residual --epochs 1 --output_dir "$OUT/pixel" 2>&1 | tee "$OUT/pixel_train.txt"
-grep -q "pixel-aligned decoder" "$OUT/pixel_train.txt"
+F v2 train "${TRAIN[@]}" --pixel_aligned --pixel_colour_residual --pixel_visibility --epochs 1 --output_dir "$OUT/pixel" \
+  2>&1 | tee "$OUT/pixel_train.txt"
+grep -q "pixel-aligned decoder with voxel visibility" "$OUT/pixel_train.txt"
 PCK="$OUT/pixel/direct_decoder_transformer_epoch1.pt"
 F v2 infer --checkpoint "$PCK" --data_dir "$OUT/data" --output_dir "$OUT/infer_pixel" --num_samples 2 --max_coords 512
 F info "$OUT/infer_pixel/obj_00001_pred.ply"

@@ -49,6 +49,9 @@ void add_model_flags(CLI::App* cmd, v2::SlatDecoderOptions& o) {
   cmd->add_flag("--pixel_colour_residual", o.pixel_colour_residual,
                 "With --pixel_aligned: each Gaussian's colour is a residual over the colour its voxel sees in the image "
                 "(a visible voxel starts at the image's colour, as v1's pixel-aligned Gaussians)");
+  cmd->add_flag("--pixel_visibility", o.pixel_visibility,
+                "With --pixel_aligned: each voxel query is also told whether the input view sees its voxel past the "
+                "object's other voxels, and --pixel_colour_residual starts only those at the image's colour");
 }
 
 using v2::to_gaussians;  // rows → Gaussians in TRELLIS's frame, as direct_decoder_inference.py writes them
@@ -202,7 +205,9 @@ v2::VoxelProjection projection_for(const v2::SlatDecoder& model, const std::stri
   const auto frame = v2::load_sample_frame(sample_dir);
   const auto image = load_image(image_path);
   const int64_t R = model->options().max_resolution;
-  return [frame, image, R](const torch::Tensor& xyz) { return v2::pixel_query(xyz, frame, image, R); };
+  return [frame, image, R](const torch::Tensor& xyz, const torch::Tensor& occupied) {
+    return v2::pixel_query(xyz, frame, image, R, occupied);
+  };
 }
 
 void infer_image(const std::string& checkpoint, const std::string& image, const std::string& camera_sample,

@@ -29,6 +29,7 @@ void SlatDecoderOptions::validate() const {
                 std::to_string(num_heads) + ")");
   if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
   if (pixel_colour_residual && !pixel_aligned) throw Error("pixel_colour_residual needs pixel_aligned");
+  if (pixel_visibility && !pixel_aligned) throw Error("pixel_visibility needs pixel_aligned");
 }
 
 // --- pieces ----------------------------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ GaussianHeadImpl::GaussianHeadImpl(int64_t in, int64_t hidden, int64_t G) : num_
 }
 
 torch::Tensor GaussianHeadImpl::forward(const torch::Tensor& x_in, const torch::Tensor& coords,
-                                        const torch::Tensor& colour_prior) {
+                                        const torch::Tensor& colour_prior, const torch::Tensor& prior_weight) {
   const int64_t B = x_in.size(0), N = x_in.size(1), G = num_gaussians_;
   auto x = torch::nan_to_num(x_in, 0.0, 1.0, -1.0);
   auto raw = head->forward(x).clamp(-10.0, 10.0).reshape({B, N, G, kSlatGaussianParams});
@@ -141,8 +142,11 @@ torch::Tensor GaussianHeadImpl::forward(const torch::Tensor& x_in, const torch::
   auto quat = raw.narrow(-1, 6, 4);
   quat = quat / quat.norm(2, -1, true).clamp_min(1e-6);
   auto color_logit = raw.narrow(-1, 10, 3);
-  if (colour_prior.defined())  // clamped so that black and white stay reachable residuals
-    color_logit = color_logit + torch::logit(colour_prior.to(x.scalar_type()).clamp(0.02, 0.98)).unsqueeze(2);
+  if (colour_prior.defined()) {  // clamped so that black and white stay reachable residuals
+    auto prior = torch::logit(colour_prior.to(x.scalar_type()).clamp(0.02, 0.98));
+    if (prior_weight.defined()) prior = prior * prior_weight.to(x.scalar_type()).unsqueeze(-1);
+    color_logit = color_logit + prior.unsqueeze(2);
+  }
   auto color = torch::sigmoid(color_logit);
   auto opacity = torch::sigmoid(raw.narrow(-1, 13, 1));
   auto g = torch::cat({pos, scale, quat, color, opacity}, -1).reshape({B, N * G, kSlatGaussianParams});
@@ -171,7 +175,8 @@ SlatDecoderImpl::SlatDecoderImpl(SlatDecoderOptions o) : options_(std::move(o)) 
   const int64_t D = options_.hidden_dim;
   feature_proj = register_module("feature_proj", torch::nn::Linear(options_.feature_dim, D));
   if (options_.pixel_aligned)
-    pixel_embed = register_module("pixel_embed", torch::nn::Linear(options_.feature_dim + 3, D));
+    pixel_embed = register_module(
+        "pixel_embed", torch::nn::Linear(options_.feature_dim + 3 + (options_.pixel_visibility ? 2 : 0), D));
   pos_encoding = register_module("pos_encoding", PositionalEncoding3D(D, options_.max_resolution));
   if (options_.transformer()) {
     voxel_embed = register_parameter("voxel_embed", torch::randn({1, 1, D}) * 0.02);
@@ -244,14 +249,26 @@ SlatOutput SlatDecoderImpl::forward(const torch::Tensor& features_in, const torc
     if (query.uv.dim() != 3 || query.uv.size(1) != N || query.rgb.sizes() != at::IntArrayRef({B, N, 3}))
       throw Error("v2 decoder pixel query: expected uv (B," + std::to_string(N) + ",2) and rgb (B," +
                   std::to_string(N) + ",3), got " + c10::str(query.uv.sizes()) + " and " + c10::str(query.rgb.sizes()));
-    pixel = pixel_embed(torch::cat({sample_image_tokens(features, query.uv), query.rgb.to(features.scalar_type())}, -1));
+    std::vector<torch::Tensor> seen{sample_image_tokens(features, query.uv), query.rgb.to(features.scalar_type())};
+    if (options_.pixel_visibility) {
+      if (!query.visibility.defined() || query.visibility.sizes() != at::IntArrayRef({B, N, 2}))
+        throw Error("this v2 decoder was trained with --pixel_visibility: its pixel query needs visibility (B," +
+                    std::to_string(N) + ",2) against the object's voxels" +
+                    (query.visibility.defined() ? ", got " + c10::str(query.visibility.sizes()) : std::string()));
+      seen.push_back(query.visibility.to(features.scalar_type()));
+    }
+    pixel = pixel_embed(torch::cat(seen, -1));
   }
+  // The colour prior of --pixel_colour_residual, on the voxels the image sees when visibility is known.
+  const torch::Tensor prior = options_.pixel_colour_residual ? query.rgb : torch::Tensor();
+  const torch::Tensor prior_weight =
+      options_.pixel_colour_residual && options_.pixel_visibility ? query.visibility.select(-1, 0) : torch::Tensor();
   SlatOutput out;
   if (!options_.transformer()) {
     auto global = feature_proj(features.mean(1, true)).expand({B, N, options_.hidden_dim});
     auto input = global + pos_encoding(coords);
     auto x = mlp->forward(pixel.defined() ? input + pixel : input);
-    out.gaussians = gaussian_head(x, coords, options_.pixel_colour_residual ? query.rgb : torch::Tensor());
+    out.gaussians = gaussian_head(x, coords, prior, prior_weight);
     return out;
   }
   auto context = torch::nan_to_num(feature_proj(features), 0.0);
@@ -260,7 +277,7 @@ SlatOutput SlatDecoderImpl::forward(const torch::Tensor& features_in, const torc
   for (const auto& block : *blocks) x = torch::nan_to_num(block->as<SlatBlock>()->forward(x, context, coord_mask), 0.0);
   x = norm(x);
   if (occupancy_head) out.occupancy_logits = occupancy_head(x);
-  out.gaussians = gaussian_head(x, coords, options_.pixel_colour_residual ? query.rgb : torch::Tensor());
+  out.gaussians = gaussian_head(x, coords, prior, prior_weight);
   return out;
 }
 
@@ -300,8 +317,10 @@ GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& fe
     auto coords = torch::cat({torch::zeros({n, 1}, torch::kInt64), xyz}, 1).unsqueeze(0);
     PixelQuery pixel;
     if (o.pixel_aligned) {
-      const auto p = project(xyz);
+      const auto p = project(xyz, torch::Tensor());
       pixel = {p.uv.unsqueeze(0), p.rgb.unsqueeze(0)};
+      if (o.pixel_visibility)  // pass 1: every voxel taken as seen, on the first surface
+        pixel.visibility = torch::stack({torch::ones({1, n}), torch::zeros({1, n})}, -1);
     }
     auto out = model->forward(features, coords, torch::Tensor(), pixel);
     auto keep = torch::sigmoid(out.occupancy_logits[0]) > threshold;
@@ -314,7 +333,21 @@ GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& fe
     gaussians.push_back(
         out.gaussians[0].view({n, G, kSlatGaussianParams}).index({keep}).reshape({-1, kSlatGaussianParams}));
   }
-  return {torch::cat(voxels), torch::cat(gaussians)};
+  GridPrediction result{torch::cat(voxels), torch::cat(gaussians)};
+  if (!o.pixel_visibility) return result;
+  // Pass 2: the Gaussians of the occupied voxels, each told whether the image sees it past the others.
+  std::vector<torch::Tensor> decoded;
+  const int64_t K = result.voxels.size(0);
+  for (int64_t start = 0; start < K; start += voxels_per_pass) {
+    const int64_t n = std::min(voxels_per_pass, K - start);
+    auto xyz = result.voxels.narrow(0, start, n);
+    auto coords = torch::cat({torch::zeros({n, 1}, torch::kInt64), xyz}, 1).unsqueeze(0);
+    const auto p = project(xyz, result.voxels);
+    PixelQuery pixel{p.uv.unsqueeze(0), p.rgb.unsqueeze(0), p.visibility.unsqueeze(0)};
+    decoded.push_back(model->forward(features, coords, torch::Tensor(), pixel).gaussians[0]);
+  }
+  if (!decoded.empty()) result.gaussians = torch::cat(decoded);
+  return result;
 }
 
 }  // namespace fresnel::v2

@@ -46,6 +46,10 @@ struct SlatDecoderOptions {
   // logit(rgb)) instead of sigmoid(raw) (`--pixel_colour_residual`), so a visible voxel starts at the image's colour
   // as v1's pixel-aligned Gaussians do and training learns where (the back, occluded voxels) to depart from it.
   bool pixel_colour_residual = false;
+  // With pixel_aligned: each query also gets whether the input view sees its voxel past the object's other voxels
+  // (PixelQuery::visibility, v2::voxel_visibility), and with pixel_colour_residual only visible voxels start at the
+  // image's colour (`--pixel_visibility`): the image's colour belongs to the first surface, not to the back.
+  bool pixel_visibility = false;
 
   template <class Self, class Visit>
   static void fields(Self& o, Visit&& visit) {
@@ -61,6 +65,7 @@ struct SlatDecoderOptions {
     visit("occupancy_threshold", o.occupancy_threshold);
     visit("pixel_aligned", o.pixel_aligned);
     visit("pixel_colour_residual", o.pixel_colour_residual);
+    visit("pixel_visibility", o.pixel_visibility);
   }
   bool transformer() const { return decoder_type == "transformer"; }
   void validate() const;  // throws fresnel::Error naming the field
@@ -72,6 +77,7 @@ constexpr int64_t kSlatGaussianParams = 14;
 struct PixelQuery {
   torch::Tensor uv;   // (B,N,2) where the voxel shows, grid_sample coordinates ((−1,−1) top-left, (1,1) bottom-right)
   torch::Tensor rgb;  // (B,N,3) the input image's colour there, in [0,1] (zero outside the image)
+  torch::Tensor visibility;  // (B,N,2) [visible, depth past the first surface] (voxel_visibility), or undefined
   bool defined() const { return uv.defined(); }
 };
 
@@ -119,8 +125,10 @@ TORCH_MODULE(SlatBlock);
 class GaussianHeadImpl : public torch::nn::Module {
  public:
   GaussianHeadImpl(int64_t in_dim, int64_t hidden_dim, int64_t num_gaussians);
-  // → (B,N·G,14); colour_prior (B,N,3) in [0,1] or undefined: colours are residuals over it (pixel_colour_residual).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& coords, const torch::Tensor& colour_prior = {});
+  // → (B,N·G,14); colour_prior (B,N,3) in [0,1] or undefined: colours are residuals over it (pixel_colour_residual),
+  // weighted per voxel by prior_weight (B,N) when given (0: no prior, the voxel's colour is its own).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& coords, const torch::Tensor& colour_prior = {},
+                        const torch::Tensor& prior_weight = {});
   torch::nn::Sequential head{nullptr};
   torch::Tensor position_offset_scale, scale_factor;  // learnable, init 0.5 and 0.01
 
@@ -190,9 +198,12 @@ struct GridPrediction {
   torch::Tensor voxels;     // (K,3) int64 x,y,z of the occupied voxels, in grid order
   torch::Tensor gaussians;  // (K·G,14): voxel k's G Gaussians are rows k·G … k·G+G−1
 };
-// `project` gives a pixel-aligned model each pass's PixelQuery: (n,3) voxels → uv (n,2) and rgb (n,3) (pixel_query);
-// it must be set for such a model.
-using VoxelProjection = std::function<PixelQuery(const torch::Tensor& xyz)>;
+// `project` gives a pixel-aligned model each pass's PixelQuery: (n,3) voxels and the object's occupied voxels (or
+// undefined) → uv (n,2), rgb (n,3) and, against the occupied voxels, visibility (n,2) (pixel_query); it must be set
+// for such a model. A model with pixel_visibility decodes in two passes: occupancy over the grid with every voxel
+// taken as seen ([1, 0]: the occupied set is what is being predicted), then the Gaussians of the occupied voxels
+// with their visibility against that set.
+using VoxelProjection = std::function<PixelQuery(const torch::Tensor& xyz, const torch::Tensor& occupied)>;
 GridPrediction predict_occupied_grid(SlatDecoder& model, const torch::Tensor& features, double threshold,
                                      int64_t max_voxels, int64_t voxels_per_pass = 8192,
                                      const VoxelProjection& project = {});

@@ -51,7 +51,7 @@ V2Task::V2Task(V2TrainOptions o) : opt_(std::move(o)) {
 std::string V2Task::describe() const {
   return std::to_string(train_.size()) + " training / " + std::to_string(val_.size()) + " validation samples in " +
          opt_.data_dir + ", " + opt_.model.decoder_type + (opt_.model.pixel_aligned ? ", pixel-aligned" : "") +
-         " decoder (" + std::to_string(count_parameters(*model_)) + " parameters)";
+         " decoder" + (opt_.model.pixel_visibility ? " with voxel visibility" : "") + " (" + std::to_string(count_parameters(*model_)) + " parameters)";
 }
 
 std::map<std::string, std::string> V2Task::checkpoint_records() const {

@@ -216,13 +216,13 @@ TrellisSample load_trellis_sample(const std::string& dir, const TrellisDatasetOp
   }
   if (o.pixel_aligned)
     s.pixel = pixel_query(s.coords.narrow(1, 1, 3), load_sample_frame(dir), load_image((d / "image.png").string()),
-                          kTrellisGrid);
+                          kTrellisGrid, all_xyz);  // visibility against every voxel of the object, not the subset
   return s;
 }
 
 TrellisBatch collate(const std::vector<TrellisSample>& samples) {
   TrellisBatch b;
-  std::vector<torch::Tensor> f, c, cm, sm, g, gm, occ, uv, rgb;
+  std::vector<torch::Tensor> f, c, cm, sm, g, gm, occ, uv, rgb, vis;
   for (const auto& s : samples) {
     b.names.push_back(s.name);
     f.push_back(s.features);
@@ -235,6 +235,7 @@ TrellisBatch collate(const std::vector<TrellisSample>& samples) {
     if (s.pixel.defined()) {
       uv.push_back(s.pixel.uv);
       rgb.push_back(s.pixel.rgb);
+      if (s.pixel.visibility.defined()) vis.push_back(s.pixel.visibility);
     }
   }
   if (!uv.empty() && uv.size() != samples.size()) throw Error("v2 batch: pixel queries on some samples only");
@@ -250,6 +251,10 @@ TrellisBatch collate(const std::vector<TrellisSample>& samples) {
   b.gaussian_mask = torch::stack(gm);
   b.occupancy_target = torch::stack(occ);
   if (!uv.empty()) b.pixel = {torch::stack(uv), torch::stack(rgb)};
+  if (!vis.empty()) {
+    if (vis.size() != uv.size()) throw Error("v2 batch: voxel visibility on some samples only");
+    b.pixel.visibility = torch::stack(vis);
+  }
   return b;
 }
 

@@ -44,7 +44,8 @@ struct TrellisDatasetOptions {
   // surface, so the head learns the surface and not only the object's bounding region.
   int64_t negative_voxels = 0;
   // Also compute what each query sees in image.png (pixel_query, from metadata.json's trellis_frame and
-  // cameras.json) for a pixel-aligned decoder; those files are then required.
+  // cameras.json) for a pixel-aligned decoder, with each query's visibility against all the object's voxels
+  // (voxel_visibility); those files are then required.
   bool pixel_aligned = false;
 };
 
@@ -72,7 +73,7 @@ struct TrellisSample {
   torch::Tensor gaussians;         // (max_gaussians,14), zero-padded
   torch::Tensor gaussian_mask;     // (max_gaussians) bool
   torch::Tensor occupancy_target;  // (max_coords + negatives) float 0/1
-  PixelQuery pixel;                // uv (max_coords + negatives,2), rgb (…,3); pixel_aligned only
+  PixelQuery pixel;                // uv (max_coords + negatives,2), rgb (…,3), visibility (…,2); pixel_aligned only
   int64_t n_gaussians = 0, n_coords = 0;
 };
 

@@ -2,8 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_write.hpp"
@@ -104,11 +107,19 @@ Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, co
   return g;
 }
 
-torch::Tensor project_voxels(const torch::Tensor& xyz, const SampleFrame& sf, int64_t resolution) {
-  if (xyz.dim() != 2 || xyz.size(1) != 3) throw Error("project_voxels: voxels must be (n,3), got " + c10::str(xyz.sizes()));
+namespace {
+// Voxel centres of gaussians.ply's R³ grid, (n,3) integer → the input camera's frame (n,3) float64.
+torch::Tensor voxels_in_camera(const torch::Tensor& xyz, const SampleFrame& sf, int64_t resolution, const char* what) {
+  if (xyz.dim() != 2 || xyz.size(1) != 3)
+    throw Error(std::string(what) + ": voxels must be (n,3), got " + c10::str(xyz.sizes()));
   const auto [A, t] = trellis_to_camera(sf.frame, sf.input_camera);
   const auto centre = (xyz.to(torch::kFloat64) + 0.5) / static_cast<double>(resolution) - 0.5;  // gaussians.ply frame
-  const auto p = torch::matmul(centre, A.t()) / sf.frame.scale + t;                          // camera frame
+  return torch::matmul(centre, A.t()) / sf.frame.scale + t;
+}
+}  // namespace
+
+torch::Tensor project_voxels(const torch::Tensor& xyz, const SampleFrame& sf, int64_t resolution) {
+  const auto p = voxels_in_camera(xyz, sf, resolution, "project_voxels");
   const Camera& c = sf.input_camera;
   const auto z = p.select(1, 2);
   const auto u = (c.fx * p.select(1, 0) / z.clamp_min(1e-9) + c.cx) / c.width * 2 - 1;
@@ -118,8 +129,51 @@ torch::Tensor project_voxels(const torch::Tensor& xyz, const SampleFrame& sf, in
   return torch::stack({u.masked_fill(behind, 4.0), v.masked_fill(behind, 4.0)}, 1).to(torch::kFloat32);
 }
 
+torch::Tensor voxel_visibility(const torch::Tensor& xyz, const torch::Tensor& occupied, const SampleFrame& sf,
+                               int64_t resolution) {
+  const Camera& c = sf.input_camera;
+  const int W = c.width, H = c.height;
+  const double voxel = 1.0 / static_cast<double>(resolution) / sf.frame.scale;  // ℓ in the camera frame
+  const auto occ = voxels_in_camera(occupied, sf, resolution, "voxel_visibility (occupied)").contiguous();
+  const auto q = voxels_in_camera(xyz, sf, resolution, "voxel_visibility").contiguous();
+  std::vector<double> zbuf(static_cast<size_t>(W) * static_cast<size_t>(H), std::numeric_limits<double>::infinity());
+  const auto oa = occ.accessor<double, 2>();
+  for (int64_t i = 0; i < occ.size(0); ++i) {
+    const double z = oa[i][2];
+    if (!(z > c.near_plane)) continue;
+    const double u = c.fx * oa[i][0] / z + c.cx, v = c.fy * oa[i][1] / z + c.cy;
+    const double half = 0.5 * std::sqrt(3.0) * std::max(c.fx, c.fy) * voxel / z;  // covers the cube's silhouette
+    const int x0 = std::max(0, static_cast<int>(std::floor(u - half))), x1 = std::min(W - 1, static_cast<int>(std::floor(u + half)));
+    const int y0 = std::max(0, static_cast<int>(std::floor(v - half))), y1 = std::min(H - 1, static_cast<int>(std::floor(v + half)));
+    for (int y = y0; y <= y1; ++y)
+      for (int x = x0; x <= x1; ++x) {
+        double& d = zbuf[static_cast<size_t>(y) * W + x];
+        d = std::min(d, z);
+      }
+  }
+  auto out = torch::empty({q.size(0), 2}, torch::kFloat32);
+  auto o = out.accessor<float, 2>();
+  const auto qa = q.accessor<double, 2>();
+  for (int64_t i = 0; i < q.size(0); ++i) {
+    const double z = qa[i][2];
+    o[i][0] = 0.0f;
+    o[i][1] = -1.0f;
+    if (!(z > c.near_plane)) continue;
+    const double u = std::floor(c.fx * qa[i][0] / z + c.cx), v = std::floor(c.fy * qa[i][1] / z + c.cy);
+    if (!(u >= 0 && u < W && v >= 0 && v < H)) continue;
+    const double front = zbuf[static_cast<size_t>(v) * W + static_cast<size_t>(u)];
+    if (!std::isfinite(front)) {  // nothing occupied along this pixel: seen, in front of everything
+      o[i][0] = 1.0f;
+      continue;
+    }
+    o[i][0] = z <= front + 1.5 * voxel ? 1.0f : 0.0f;
+    o[i][1] = static_cast<float>(std::clamp((z - front) / (16.0 * voxel), -1.0, 1.0));
+  }
+  return out;
+}
+
 PixelQuery pixel_query(const torch::Tensor& xyz, const SampleFrame& sample, const torch::Tensor& image,
-                       int64_t resolution) {
+                       int64_t resolution, const torch::Tensor& occupied) {
   if (image.dim() != 3 || image.size(2) != 3) throw Error("pixel_query: the image must be (H,W,3), got " + c10::str(image.sizes()));
   namespace F = torch::nn::functional;
   PixelQuery q;
@@ -130,6 +184,7 @@ PixelQuery pixel_query(const torch::Tensor& xyz, const SampleFrame& sample, cons
               .view({3, -1})
               .t()
               .contiguous();
+  if (occupied.defined()) q.visibility = voxel_visibility(xyz, occupied, sample, resolution);
   return q;
 }
 

@@ -47,10 +47,20 @@ Gaussians trellis_to_camera_frame(const Gaussians& trellis, const TrellisFrame& 
 // pixel i covering [i, i+1) (docs/conventions.md). Voxels at or behind the near plane get (4,4), outside the image.
 // What a pixel-aligned v2 decoder samples the image tokens at.
 torch::Tensor project_voxels(const torch::Tensor& xyz, const SampleFrame& sample, int64_t resolution = 64);
+// Whether the input view sees each voxel of `xyz` past the object's `occupied` voxels (both (n,3) integer on the R³
+// grid): (n,2) float32 [visible, depth]. The occupied voxels are splatted into a z-buffer at the camera's resolution
+// (each a square of its projected width √3·f·ℓ/z, ℓ = one voxel in the camera frame); at the pixel of a voxel's
+// centre, depth = (z − z_buffer)/(16ℓ) clamped to [−1, 1] (0 on the first surface, > 0 behind it, < 0 in front;
+// −1 where no occupied voxel covers the pixel) and visible = 1 when z ≤ z_buffer + 1.5ℓ (on or in front of the
+// first surface), else 0. Voxels at or behind the near plane or outside the image: [0, −1]. What tells a
+// pixel-aligned decoder which voxels the image's colour belongs to (`--pixel_visibility`).
+torch::Tensor voxel_visibility(const torch::Tensor& xyz, const torch::Tensor& occupied, const SampleFrame& sample,
+                               int64_t resolution = 64);
 // What a pixel-aligned decoder's queries for these voxels see: project_voxels and the colour of `image` ((H,W,3) in
-// [0,1], the sample's image.png at any size: uv is relative) sampled bilinearly there. Unbatched: uv (n,2), rgb (n,3).
+// [0,1], the sample's image.png at any size: uv is relative) sampled bilinearly there, and, when the object's
+// `occupied` voxels are given, voxel_visibility against them. Unbatched: uv (n,2), rgb (n,3), visibility (n,2).
 PixelQuery pixel_query(const torch::Tensor& xyz, const SampleFrame& sample, const torch::Tensor& image,
-                       int64_t resolution = 64);
+                       int64_t resolution = 64, const torch::Tensor& occupied = {});
 
 // Predicted occupancy over the whole R³ grid against the true occupied voxels (coords.pt), per voxel of the grid:
 // what `v2 infer --coords predicted` reports for a dataset sample. Voxels are (n,3) integer x,y,z in [0,R).

@@ -342,14 +342,68 @@ TEST(SlatDecoder, PixelAlignedQueriesLearnWhatTheirPixelShows) {
   torch::NoGradGuard no_grad;
   t->eval();
   auto features = torch::randn({1, 16, 4});
-  auto project = [](const torch::Tensor& xyz) {
+  auto project = [](const torch::Tensor& xyz, const torch::Tensor& occupied) {
     auto f = xyz.to(torch::kFloat32);
-    return v2::PixelQuery{f.narrow(1, 0, 2) / 2 - 0.75, f / 3};
+    v2::PixelQuery q{f.narrow(1, 0, 2) / 2 - 0.75, f / 3};
+    // A stand-in visibility that depends on the occupied set, so a pass that ignored it would differ.
+    if (occupied.defined())
+      q.visibility = torch::stack({(f.select(1, 2) < 2).to(torch::kFloat32), f.select(1, 0) / occupied.size(0)}, 1);
+    return q;
   };
   auto grid = v2::predict_occupied_grid(t, features, 0.01, 64, 7, project);
   ASSERT_EQ(grid.voxels.size(0), 64);
   auto coords = torch::cat({torch::zeros({64, 1}, torch::kInt64), grid.voxels}, 1).unsqueeze(0);
-  const auto all = project(grid.voxels);
+  const auto all = project(grid.voxels, {});
   auto whole = t->forward(features, coords, {}, {all.uv.unsqueeze(0), all.rgb.unsqueeze(0)});
   EXPECT_TRUE(torch::allclose(whole.gaussians[0], grid.gaussians, 1e-5, 1e-6));
+  // With visibility: occupancy from a pass where every voxel is seen ([1, 0]), Gaussians from a second pass with the
+  // visibility of each occupied voxel against the occupied set.
+  transformer.pixel_visibility = true;
+  SlatDecoder tv(transformer);
+  tv->eval();
+  auto seen = project(grid.voxels, {});
+  seen.visibility = torch::stack({torch::ones({64}), torch::zeros({64})}, 1);
+  auto first = tv->forward(features, coords, {}, {seen.uv.unsqueeze(0), seen.rgb.unsqueeze(0), seen.visibility.unsqueeze(0)});
+  const double threshold = torch::sigmoid(first.occupancy_logits[0]).median().item<double>();
+  auto visible_grid = v2::predict_occupied_grid(tv, features, threshold, 64, 7, project);
+  const auto keep = torch::sigmoid(first.occupancy_logits[0]) > threshold;
+  ASSERT_GT(visible_grid.voxels.size(0), 0);
+  ASSERT_TRUE(torch::equal(visible_grid.voxels, grid.voxels.index({keep})));
+  const int64_t K = visible_grid.voxels.size(0);
+  const auto kept = project(visible_grid.voxels, visible_grid.voxels);
+  auto kept_coords = torch::cat({torch::zeros({K, 1}, torch::kInt64), visible_grid.voxels}, 1).unsqueeze(0);
+  auto second = tv->forward(features, kept_coords, {},
+                            {kept.uv.unsqueeze(0), kept.rgb.unsqueeze(0), kept.visibility.unsqueeze(0)});
+  EXPECT_TRUE(torch::allclose(second.gaussians[0], visible_grid.gaussians, 1e-5, 1e-6));
+  EXPECT_GT(test::max_abs_diff(first.gaussians[0].view({64, -1}).index({keep}).reshape({-1, 14}), visible_grid.gaussians),
+            1e-5);  // the second pass's visibility reached the Gaussians
+}
+
+TEST(SlatDecoder, PixelVisibilityGatesTheColourPrior) {
+  auto o = small_options();
+  o.pixel_aligned = true;
+  o.pixel_colour_residual = true;
+  const int64_t without = v2::count_parameters(*SlatDecoder(o));
+  o.pixel_visibility = true;
+  SlatDecoder d(o);
+  EXPECT_EQ(v2::count_parameters(*d) - without, 2 * o.hidden_dim);  // two more inputs to pixel_embed
+  torch::NoGradGuard no_grad;
+  auto last = d->gaussian_head->head->ptr<torch::nn::LinearImpl>(4);
+  last->weight.zero_();
+  last->bias.zero_();
+  auto coords = torch::tensor({0, 0, 32, 63, 0, 5, 6, 7}, torch::kInt32).view({1, 2, 4});
+  auto rgb = torch::tensor({0.25f, 0.5f, 0.9f, 0.1f, 0.7f, 0.4f}).view({1, 2, 3});
+  auto vis = torch::tensor({1.0f, 0.0f, 0.0f, 0.6f}).view({1, 2, 2});  // voxel 0 seen, voxel 1 behind the surface
+  auto g = d->forward(torch::randn({1, 16, 16}), coords, {}, {torch::zeros({1, 2, 2}), rgb, vis}).gaussians[0];
+  for (int k = 0; k < 2; ++k)
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_NEAR(g[k][10 + c].item<float>(), rgb[0][0][c].item<float>(), 1e-5);  // the seen colour
+      EXPECT_NEAR(g[2 + k][10 + c].item<float>(), 0.5f, 1e-5);                    // its own (sigmoid 0)
+    }
+  EXPECT_THROW(d->forward(torch::randn({1, 16, 16}), coords, {}, {torch::zeros({1, 2, 2}), rgb}), Error);
+  EXPECT_THROW(d->forward(torch::randn({1, 16, 16}), coords, {}, {torch::zeros({1, 2, 2}), rgb, vis.narrow(2, 0, 1)}),
+               Error);
+  o.pixel_aligned = false;
+  o.pixel_colour_residual = false;
+  EXPECT_THROW(SlatDecoder{o}, Error);
 }

@@ -253,3 +253,65 @@ TEST(TrellisFrame, VoxelsProjectOntoTheObjectInTheInputImage) {
   EXPECT_THROW(v2::project_voxels(xyz.narrow(1, 0, 2), v2::load_sample_frame(sample)), Error);
   EXPECT_THROW(v2::pixel_query(xyz, v2::load_sample_frame(sample), image.narrow(2, 0, 2)), Error);
 }
+
+// Hand-made frame: TRELLIS frame = camera frame shifted 2 units forward (scale 1, no turn), 64² image, f = 100.
+// A 3×3 wall of voxels at depth index 10 hides the same wall at index 40; a voxel at index 40 beside it is seen.
+TEST(TrellisFrame, VisibilityFindsTheFirstSurface) {
+  v2::SampleFrame sf;
+  sf.input_camera.world_to_camera = mat4_identity();
+  sf.input_camera.world_to_camera[2 * 4 + 3] = 2.0;
+  sf.input_camera.fx = sf.input_camera.fy = 100;
+  sf.input_camera.cx = sf.input_camera.cy = 32;
+  sf.input_camera.width = sf.input_camera.height = 64;
+  std::vector<int64_t> occ;
+  for (const int64_t z : {10, 40})
+    for (int64_t x = 30; x <= 32; ++x)
+      for (int64_t y = 30; y <= 32; ++y) occ.insert(occ.end(), {x, y, z});
+  occ.insert(occ.end(), {50, 31, 40});  // beside the walls: nothing in front of it
+  const auto occupied = torch::tensor(occ, torch::kInt64).view({-1, 3});
+  const auto queries = torch::tensor(std::vector<int64_t>{31, 31, 10,    // front wall: on the first surface
+                                                          31, 31, 40,    // back wall, behind the front one
+                                                          31, 31, 5,     // empty voxel in front of the wall
+                                                          50, 31, 40,    // the lone voxel: seen
+                                                          10, 10, 20},   // nothing occupied along its ray
+                                     torch::kInt64)
+                          .view({-1, 3});
+  const auto vis = v2::voxel_visibility(queries, occupied, sf);
+  ASSERT_EQ(vis.sizes(), at::IntArrayRef({5, 2}));
+  const float want[5][2] = {{1, 0}, {0, 1}, {1, -5.0f / 16}, {1, 0}, {1, -1}};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(vis[i][0].item<float>(), want[i][0]) << "query " << i;
+    EXPECT_NEAR(vis[i][1].item<float>(), want[i][1], 1e-5) << "query " << i;
+  }
+  // Through pixel_query: the same, and absent without the occupied set.
+  const auto q = v2::pixel_query(queries, sf, torch::rand({64, 64, 3}), 64, occupied);
+  EXPECT_TRUE(torch::equal(q.visibility, vis));
+  EXPECT_FALSE(v2::pixel_query(queries, sf, torch::rand({64, 64, 3})).visibility.defined());
+  EXPECT_THROW(v2::voxel_visibility(queries, occupied.narrow(1, 0, 2), sf), Error);
+}
+
+// On a synth --v2 object, the dataset's queries see the front layer of the object's voxels, not the back.
+TEST(TrellisFrame, DatasetVisibilitySeesTheFrontOfTheObject) {
+  test::TempDir tmp;
+  synth::V2Options v2o;
+  v2o.out_dir = tmp.file("v2");
+  v2o.objects = 1;
+  v2o.seed = 11;
+  v2o.supersample = 1;
+  v2o.views = 2;
+  synth::generate_v2_dataset(v2o);
+  const std::string sample = v2o.out_dir + "/obj_00000";
+  v2::TrellisDatasetOptions o;
+  o.max_coords = 100000;
+  o.pixel_aligned = true;
+  const auto s = v2::load_trellis_sample(sample, o);
+  ASSERT_TRUE(s.pixel.visibility.defined());
+  const auto vis = s.pixel.visibility.narrow(0, 0, s.n_coords);
+  const double seen = vis.select(1, 0).mean().item<double>();
+  EXPECT_GT(seen, 0.1);  // the front layer of a shell a voxel or two thick (0.19 for this object)
+  EXPECT_LT(seen, 0.6);
+  // Seen voxels are on the first surface (depth ≈ 0), hidden ones behind it (depth > 0).
+  const auto front = vis.select(1, 0) > 0.5;
+  EXPECT_LT(vis.select(1, 1).index({front}).abs().max().item<float>(), 1.5f / 16 + 1e-5);
+  EXPECT_GT(vis.select(1, 1).index({~front}).min().item<float>(), 1.5f / 16 - 1e-5);
+}
