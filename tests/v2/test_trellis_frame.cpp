@@ -203,22 +203,32 @@ TEST(TrellisFrame, OccupancyAgreementCountsEveryGridVoxel) {
   EXPECT_THROW(v2::grid_occupancy_agreement(pred.narrow(1, 0, 2), truth, 4), Error);
 }
 
+// One synth --v2 object (2 views, no supersampling) in tmp; returns its sample folder.
+static std::string synth_one_v2_object(test::TempDir& tmp, uint64_t seed) {
+  synth::V2Options v2o;
+  v2o.out_dir = tmp.file("v2");
+  v2o.objects = 1;
+  v2o.seed = seed;
+  v2o.supersample = 1;
+  v2o.views = 2;
+  synth::generate_v2_dataset(v2o);
+  return v2o.out_dir + "/obj_00000";
+}
+
+// Every voxel of a sample with its pixel queries, as a pixel-aligned decoder's dataset loads it.
+static v2::TrellisSample load_pixel_aligned(const std::string& sample) {
+  v2::TrellisDatasetOptions o;
+  o.max_coords = 100000;
+  o.pixel_aligned = true;
+  return v2::load_trellis_sample(sample, o);
+}
+
 // Pixel-aligned queries: the object's own voxels (coords.pt) project onto the object in image.png (the background
 // is black), and through the dataset every query gets that projection; a mirrored u (a wrong sign) misses.
 TEST(TrellisFrame, VoxelsProjectOntoTheObjectInTheInputImage) {
   test::TempDir tmp;
-  synth::V2Options v2o;
-  v2o.out_dir = tmp.file("v2");
-  v2o.objects = 1;
-  v2o.seed = 7;
-  v2o.supersample = 1;
-  v2o.views = 2;
-  synth::generate_v2_dataset(v2o);
-  const std::string sample = v2o.out_dir + "/obj_00000";
-  v2::TrellisDatasetOptions o;
-  o.max_coords = 100000;
-  o.pixel_aligned = true;
-  const auto s = v2::load_trellis_sample(sample, o);
+  const std::string sample = synth_one_v2_object(tmp, 7);
+  const auto s = load_pixel_aligned(sample);
   ASSERT_TRUE(s.pixel.defined());
   const auto xyz = s.coords.narrow(0, 0, s.n_coords).narrow(1, 1, 3);
   const auto uv = v2::project_voxels(xyz, v2::load_sample_frame(sample));
@@ -293,18 +303,7 @@ TEST(TrellisFrame, VisibilityFindsTheFirstSurface) {
 // On a synth --v2 object, the dataset's queries see the front layer of the object's voxels, not the back.
 TEST(TrellisFrame, DatasetVisibilitySeesTheFrontOfTheObject) {
   test::TempDir tmp;
-  synth::V2Options v2o;
-  v2o.out_dir = tmp.file("v2");
-  v2o.objects = 1;
-  v2o.seed = 11;
-  v2o.supersample = 1;
-  v2o.views = 2;
-  synth::generate_v2_dataset(v2o);
-  const std::string sample = v2o.out_dir + "/obj_00000";
-  v2::TrellisDatasetOptions o;
-  o.max_coords = 100000;
-  o.pixel_aligned = true;
-  const auto s = v2::load_trellis_sample(sample, o);
+  const auto s = load_pixel_aligned(synth_one_v2_object(tmp, 11));
   ASSERT_TRUE(s.pixel.visibility.defined());
   const auto vis = s.pixel.visibility.narrow(0, 0, s.n_coords);
   const double seen = vis.select(1, 0).mean().item<double>();
