@@ -71,6 +71,7 @@ MAXV=$(grep -h '"num_voxels"' "$OUT"/data/*/metadata.json | tr -dc '0-9\n' | sor
 F v2 infer --checkpoint "$OUT/run/direct_decoder_transformer_epoch2.pt" --data_dir "$OUT/data" --num_samples 6 \
   --max_coords "$MAXV" --frame camera --output_dir "$OUT/infer_camera"
 test -f "$OUT/infer_camera/pred/obj_00005.cameras.json"
+grep -q '"screen_filter": "mip:0.1"' "$OUT/infer_camera/pred/obj_00005.cameras.json"  # TRELLIS's filter
 novel_psnr() { awk -F'|' '$2 ~ /^ novel $/ {print $4}' "$1/report.md"; }
 F eval --data_dir "$OUT/mv" --gaussians "$OUT/infer_camera/target" --contact_objects 0 --out "$OUT/eval_target"
 # Frames line up: novel views > 19 dB (a wrong axis sign gives ~17, tests/v2/test_trellis_frame.cpp) and the depth

@@ -325,25 +325,22 @@ void add_infer(CLI::App* v2cmd) {
         pred = model->occupied_gaussians(out, b.coord_mask, 0);
       }
       // The target is scored in images with --frame camera: all of its Gaussians, not the training subset.
-      auto pred_g = to_gaussians(pred),
-           target_g = to_gaussians(camera ? v2::trellis_gaussian_targets(samples[i] + "/gaussians.ply")
-                                          : s.gaussians.narrow(0, 0, s.n_gaussians));
+      const auto pred_g = to_gaussians(pred),
+                 target_g = to_gaussians(camera ? v2::trellis_gaussian_targets(samples[i] + "/gaussians.ply")
+                                                : s.gaussians.narrow(0, 0, s.n_gaussians));
       std::string pred_path = f->output_dir + "/" + s.name + "_pred.ply",
                   target_path = f->output_dir + "/" + s.name + "_target.ply";
       if (camera) {
         // Into the input camera's frame (camera at the origin), where `fresnel eval` renders the dataset's views.
         const auto sf = v2::load_sample_frame(samples[i]);
-        pred_g = v2::trellis_to_camera_frame(pred_g, sf.frame, sf.input_camera);
-        target_g = v2::trellis_to_camera_frame(target_g, sf.frame, sf.input_camera);
         pred_path = f->output_dir + "/pred/" + s.name + ".ply";
         target_path = f->output_dir + "/target/" + s.name + ".ply";
-        Camera at_origin = sf.input_camera;
-        at_origin.world_to_camera = mat4_identity();
-        save_frame_cameras(cameras_json_path_for(pred_path), at_origin, nullptr);
-        save_frame_cameras(cameras_json_path_for(target_path), at_origin, nullptr);
+        v2::save_in_camera_frame(pred_g, sf, pred_path);
+        v2::save_in_camera_frame(target_g, sf, target_path);
+      } else {
+        save_gaussians(pred_path, pred_g);
+        save_gaussians(target_path, target_g);
       }
-      save_gaussians(pred_path, pred_g);
-      save_gaussians(target_path, target_g);
       std::cout << s.name << ": " << pred.size(0) << " predicted Gaussians (" << s.n_gaussians << " in the target) -> "
                 << pred_path << "\n";
     }

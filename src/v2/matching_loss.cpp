@@ -6,6 +6,7 @@
 #include "core/gaussians.hpp"
 #include "metrics/ssim.hpp"
 #include "render/render.hpp"
+#include "v2/trellis_frame.hpp"
 
 namespace fresnel::v2 {
 
@@ -102,11 +103,13 @@ Gaussians rows_to_gaussians(const torch::Tensor& rows) {
 torch::Tensor render_loss(const torch::Tensor& pred_rows, const torch::Tensor& target_rows, int views, int resolution) {
   const double f = resolution;
   auto cams = orbit_cameras(views, 3.0, 0.2, {0, 0, 0}, f, f, resolution, resolution);
-  auto pred = render(rows_to_gaussians(pred_rows), cams).rgb;  // (V,H,W,3)
+  RenderOptions options;
+  options.screen_filter = trellis_screen_filter();
+  auto pred = render(rows_to_gaussians(pred_rows), cams, options).rgb;  // (V,H,W,3)
   torch::Tensor target;
   {
     torch::NoGradGuard no_grad;
-    target = render(rows_to_gaussians(target_rows), cams).rgb;
+    target = render(rows_to_gaussians(target_rows), cams, options).rgb;
   }
   auto l1 = (pred - target).abs().mean();
   return l1 + 0.5 * ssim_loss(pred.permute({0, 3, 1, 2}).contiguous(), target.permute({0, 3, 1, 2}).contiguous());

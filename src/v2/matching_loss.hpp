@@ -42,8 +42,8 @@ torch::Tensor occupancy_loss(const torch::Tensor& logits, const torch::Tensor& t
 
 // The original's never-used RenderLoss as an option (`--render_weight`): predicted and target Gaussians (rows
 // (N,14), the dataset frame) rendered by our rasterizer from `views` cameras orbiting the origin at distance 3
-// (focal = resolution, 0.2 rad above the equator), compared by L1 + 0.5·(1 − SSIM) (the original's weights without
-// its LPIPS term). Differentiable w.r.t. the predictions.
+// (focal = resolution, 0.2 rad above the equator) with TRELLIS's screen filter, compared by L1 + 0.5·(1 − SSIM)
+// (the original's weights without its LPIPS term). Differentiable w.r.t. the predictions.
 torch::Tensor render_loss(const torch::Tensor& pred_rows, const torch::Tensor& target_rows, int views, int resolution);
 
 // The metrics the original prints: over valid voxels, accuracy of σ(logit) > ½, recall on positive voxels, and

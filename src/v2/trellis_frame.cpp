@@ -11,6 +11,8 @@
 
 #include "core/atomic_write.hpp"
 #include "core/error.hpp"
+#include "core/gaussian_io.hpp"
+#include "core/object_frame.hpp"
 #include "decode/decoder_common.hpp"
 
 namespace fresnel::v2 {
@@ -105,6 +107,13 @@ Gaussians trellis_to_camera_frame(const Gaussians& in, const TrellisFrame& f, co
   const auto qa = decode::matrix_to_quaternion(A.unsqueeze(0)).to(in.quats.scalar_type());
   g.quats = decode::quaternion_multiply(qa.expand({in.quats.size(0), 4}), in.quats);
   return g;
+}
+
+void save_in_camera_frame(const Gaussians& trellis, const SampleFrame& sample, const std::string& path) {
+  save_gaussians(path, trellis_to_camera_frame(trellis, sample.frame, sample.input_camera));
+  Camera at_origin = sample.input_camera;
+  at_origin.world_to_camera = mat4_identity();
+  save_frame_cameras(cameras_json_path_for(path), at_origin, nullptr, screen_filter_name(trellis_screen_filter()));
 }
 
 namespace {

@@ -16,6 +16,7 @@
 
 #include "core/camera.hpp"
 #include "core/gaussians.hpp"
+#include "render/screen_filter.hpp"
 #include "v2/slat_decoder.hpp"
 
 namespace fresnel::v2 {
@@ -41,6 +42,15 @@ Gaussians to_gaussians(const torch::Tensor& rows);
 
 // Gaussians in TRELLIS's frame → the input camera's frame (camera at the origin, OpenCV axes). Plain RGB only.
 Gaussians trellis_to_camera_frame(const Gaussians& trellis, const TrellisFrame& frame, const Camera& input_camera);
+
+// TRELLIS renders its Gaussians with Mip-Splatting's rasterizer, kernel_size 0.1 (its GaussianRenderer), so every
+// render of v2 Gaussians does too: the render loss, and `fresnel eval`/`render` of the files below. With 3DGS's
+// dilation (0.3 px², opacity kept) the thin discs of gaussians.ply score ~1.7 dB lower at 64² (docs/v2.md).
+inline ScreenFilter trellis_screen_filter() { return ScreenFilter::mip(0.1); }
+
+// Writes TRELLIS-frame Gaussians in the sample's input camera frame as `path` and, beside it, its cameras.json (the
+// input camera at the origin, TRELLIS's screen filter): what `v2 infer --frame camera` writes for `fresnel eval`.
+void save_in_camera_frame(const Gaussians& trellis, const SampleFrame& sample, const std::string& path);
 
 // Where the centre of each voxel of gaussians.ply's R³ grid (xyz (n,3) integer, centre (v + ½)/R − ½ in TRELLIS's
 // frame) shows in the sample's input image: (n,2) float32 in grid_sample's convention, u/W·2 − 1 and v/H·2 − 1 with
