@@ -125,8 +125,13 @@ void add_train(CLI::App* v2cmd) {
                   "marks every voxel occupied when asked without coords.pt)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max_gaussians", f->task.max_gaussians, "Target Gaussians per sample (random subset)")
+  cmd->add_option("--max_gaussians", f->task.max_gaussians,
+                  "Target Gaussians per sample (random subset of those of the decoded voxels)")
       ->capture_default_str();
+  cmd->add_flag_callback(
+      "--independent_target_subset", [f] { f->task.targets_of_decoded_voxels = false; },
+      "The original's sampling: target Gaussians drawn from the whole object, independently of the --max_coords "
+      "voxels (most then lie in voxels that are not decoded); default: the targets of the decoded voxels");
   cmd->add_option("--render_weight", f->task.render_weight,
                   "Weight of a render loss: predicted vs target Gaussians from --render_views views, L1 + 0.5(1-SSIM)")
       ->capture_default_str();

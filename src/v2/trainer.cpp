@@ -76,6 +76,7 @@ int64_t V2Task::begin_epoch(int64_t epoch, std::vector<int64_t> order, uint64_t 
   dataset.max_gaussians = opt_.max_gaussians;
   dataset.occupancy_threshold = opt_.occupancy_distance;
   dataset.negative_voxels = opt_.occupancy_negatives;
+  dataset.targets_of_decoded_voxels = opt_.targets_of_decoded_voxels;
   dataset.pixel_aligned = opt_.model.pixel_aligned;
   auto files = train_;
   loader_ = std::make_shared<Loader>(

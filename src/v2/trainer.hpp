@@ -25,6 +25,7 @@ struct V2TrainOptions {
   double occupancy_distance = 0.15;
   double occupancy_weight = 2.0;
   int64_t occupancy_negatives = 0;  // empty voxels per sample for the occupancy head (TrellisDatasetOptions)
+  bool targets_of_decoded_voxels = true;  // TrellisDatasetOptions; false = the original's independent subsets
   int num_workers = 2;
   double render_weight = 0.0;  // > 0: add render_weight · render_loss (matching_loss.hpp)
   int render_views = 4;
@@ -42,6 +43,7 @@ struct V2TrainOptions {
     visit("occupancy_distance", c.occupancy_distance);
     visit("occupancy_weight", c.occupancy_weight);
     visit("occupancy_negatives", c.occupancy_negatives);
+    visit("targets_of_decoded_voxels", c.targets_of_decoded_voxels);
     visit("num_workers", c.num_workers);
     visit("render_weight", c.render_weight);
     visit("render_views", c.render_views);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -75,6 +76,36 @@ torch::Tensor negative_voxels(const torch::Tensor& occupied, int64_t count, torc
   const int64_t n = static_cast<int64_t>(out.size() / 3);
   if (n < count) throw Error("v2 dataset: fewer than " + std::to_string(count) + " empty voxels to sample");
   return torch::from_blob(out.data(), {n, 3}, torch::kLong).clone();
+}
+
+// For each target position (n,3) in the [−1,1] frame, the row of `voxel_xyz` (m,3) whose centre is nearest among the
+// 27 voxels around the one holding it, or −1 when none of those is in voxel_xyz. A dense id grid keeps it O(27·n).
+torch::Tensor owner_voxels(const torch::Tensor& positions, const torch::Tensor& voxel_xyz) {
+  const int64_t G = kTrellisGrid, n = positions.size(0);
+  auto ids = torch::full({G * G * G}, -1, torch::kLong);
+  if (voxel_xyz.size(0) > 0) {
+    const auto v = voxel_xyz.to(torch::kLong);
+    ids.index_put_({(v.select(1, 0) * G + v.select(1, 1)) * G + v.select(1, 2)},
+                   torch::arange(voxel_xyz.size(0), torch::kLong));
+  }
+  const auto pos = positions.to(torch::kFloat32);
+  const auto home = ((pos + 1) * (G / 2.0)).floor().to(torch::kLong).clamp(0, G - 1);
+  auto owner = torch::full({n}, -1, torch::kLong);
+  auto best = torch::full({n}, std::numeric_limits<float>::infinity());
+  for (int dx = -1; dx <= 1; ++dx)
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dz = -1; dz <= 1; ++dz) {
+        const auto cell = home + torch::tensor({dx, dy, dz}, torch::kLong);
+        const auto inside = ((cell >= 0) & (cell < G)).all(1);
+        const auto c = cell.clamp(0, G - 1);
+        const auto id = ids.index_select(0, (c.select(1, 0) * G + c.select(1, 1)) * G + c.select(1, 2));
+        const auto centre = (c.to(torch::kFloat32) + 0.5) / (G / 2.0) - 1;
+        const auto d = (pos - centre).pow(2).sum(1);
+        const auto better = inside & (id >= 0) & (d < best);
+        owner = torch::where(better, id, owner);
+        best = torch::where(better, d, best);
+      }
+  return owner;
 }
 
 torch::Tensor pad_rows(const torch::Tensor& t, int64_t rows) {
@@ -190,12 +221,22 @@ TrellisSample load_trellis_sample(const std::string& dir, const TrellisDatasetOp
   }
 
   auto targets = trellis_gaussian_targets((d / "gaussians.ply").string());
-  auto gi = subset_rows(targets.size(0), o.max_gaussians, gen);
-  targets = targets.index_select(0, gi);
+  const auto all_xyz = coords.narrow(1, 1, 3);
+  torch::Tensor ci;
+  if (o.targets_of_decoded_voxels && coords.size(0) > o.max_coords) {
+    // Only the targets of the voxels that are decoded: each Gaussian belongs to the voxel whose centre is nearest.
+    ci = subset_rows(coords.size(0), o.max_coords, gen);
+    auto decoded = torch::zeros({coords.size(0) + 1}, torch::kBool);  // slot 0: no owner
+    decoded.index_fill_(0, ci + 1, true);
+    const auto owner = owner_voxels(targets.narrow(1, 0, 3), all_xyz);
+    targets = targets.index_select(0, decoded.index_select(0, owner + 1).nonzero().squeeze(1));
+    targets = targets.index_select(0, subset_rows(targets.size(0), o.max_gaussians, gen));
+  } else {
+    targets = targets.index_select(0, subset_rows(targets.size(0), o.max_gaussians, gen));
+    ci = subset_rows(coords.size(0), o.max_coords, gen);
+  }
   s.n_gaussians = targets.size(0);
   s.gaussians = pad_rows(targets, o.max_gaussians);
-  const auto all_xyz = coords.narrow(1, 1, 3);
-  auto ci = subset_rows(coords.size(0), o.max_coords, gen);
   coords = coords.index_select(0, ci);
   s.n_coords = coords.size(0);
   s.coords = pad_rows(coords, o.max_coords);

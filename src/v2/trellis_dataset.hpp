@@ -47,6 +47,11 @@ struct TrellisDatasetOptions {
   // cameras.json) for a pixel-aligned decoder, with each query's visibility against all the object's voxels
   // (voxel_visibility); those files are then required.
   bool pixel_aligned = false;
+  // With more voxels than max_coords: draw the voxels first and take the targets among the Gaussians of the drawn
+  // voxels (each belongs to the voxel whose centre is nearest), so the matching and coverage terms compare the same
+  // part of the object. The original draws both subsets independently, so most targets lie in voxels that are not
+  // decoded and coverage pulls predictions towards them (`v2 train --independent_target_subset` restores it).
+  bool targets_of_decoded_voxels = true;
 };
 
 // Sorted sample folders of `dir` that hold the four required files (the original's rule).

@@ -106,11 +106,45 @@ TEST(TrellisDataset, SubsetsPadsAndMasks) {
   EXPECT_TRUE(torch::equal(s.slat_coords.narrow(0, 0, 10), s.coords.narrow(0, 0, 10)));
   o.max_coords = 4;
   o.max_gaussians = 8;
+  o.targets_of_decoded_voxels = false;  // the original's independent subsets (these Gaussians belong to no voxel)
   s = v2::load_trellis_sample(d.string(), o);
   EXPECT_EQ(s.n_coords, 4);
   EXPECT_EQ(s.n_gaussians, 5);
   EXPECT_EQ(s.gaussians.narrow(0, 5, 3).abs().sum().item<float>(), 0.f);
   EXPECT_TRUE(torch::equal(s.slat_coords, s.coords));
+}
+
+TEST(TrellisDataset, TargetsAreTheGaussiansOfTheDecodedVoxels) {
+  test::TempDir dir;
+  const fs::path d = fs::path(dir.path()) / "obj";
+  // Ten voxels (i,i,i) on TRELLIS's grid = (i, 63 − i, i) on the PLY's; two Gaussians near each centre (in
+  // gaussians.ply's [−0.5, 0.5] frame) and one far from every voxel.
+  std::vector<std::array<float, 3>> positions;
+  auto centre = [](int v) { return (v + 0.5f) / 64 - 0.5f; };
+  for (int i = 0; i < 10; ++i)
+    for (float e : {-0.004f, 0.005f}) positions.push_back({centre(i) + e, centre(63 - i) - e, centre(i) + e});
+  positions.push_back({0.4f, -0.4f, 0.1f});
+  write_sample(d, 10, positions);
+  v2::TrellisDatasetOptions o;
+  o.max_gaussians = 50;
+  o.max_coords = 3;
+  for (uint64_t seed : {1, 2, 3}) {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    const auto s = v2::load_trellis_sample(d.string(), o, gen);
+    ASSERT_EQ(s.n_coords, 3);
+    ASSERT_EQ(s.n_gaussians, 6);  // exactly the two Gaussians of each decoded voxel
+    const auto voxel_centres = (s.coords.narrow(0, 0, 3).narrow(1, 1, 3).to(torch::kFloat32) + 0.5) / 32 - 1;
+    const auto targets = s.gaussians.narrow(0, 0, 6).narrow(1, 0, 3);  // ×2: the [−1, 1] frame
+    const auto nearest = std::get<0>(torch::cdist(targets, voxel_centres).min(1));
+    EXPECT_LT(nearest.max().item<float>(), 0.02f) << "seed " << seed;  // within its own voxel (half-width 1/32)
+  }
+  // Every voxel decoded: every Gaussian is a target, the one of no voxel too (the original's behaviour).
+  o.max_coords = 16;
+  EXPECT_EQ(v2::load_trellis_sample(d.string(), o).n_gaussians, 21);
+  // The original's independent subsets draw targets from the whole object.
+  o.max_coords = 3;
+  o.targets_of_decoded_voxels = false;
+  EXPECT_EQ(v2::load_trellis_sample(d.string(), o).n_gaussians, 21);
 }
 
 TEST(TrellisDataset, OccupancyFromNearestTargetAtTheVoxelCorner) {
