@@ -3,9 +3,11 @@
 #   synth (multi-view, 64²) and synth --v2 of the same objects (same seed and --views) → v2 trains on the
 #   train+val objects, v1 (the demo configuration of scripts/quality.sh) on the train split → both predict the test
 #   objects → `fresnel eval` on their held-out views; plus the target Gaussians (the upper bound of v2 on this data)
-#   and the unprojected GT-depth baseline.
+#   and the unprojected GT-depth baseline. Defaults: the fifth run of docs/benchmarks.md (v2 pixel-aligned with
+#   visibility, 6 epochs; v1 = the demo's model, 30 epochs with --antialias 0.05).
 #   usage: scripts/v2_benchmark.sh OUT_DIR [OBJECTS] [V2_EPOCHS] [V1_EPOCHS]
-#   Environment: FRESNEL (binary, default build/fresnel); V2_MODEL (reduced model flags, see below).
+#   Environment: FRESNEL (binary, default build/fresnel); V2_MODEL (reduced model flags), V2_TRAIN (training flags,
+#   see below); V1_ANTIALIAS (the demo's 0.05; 0 for the v1 rows of runs 1–4).
 # v1 and v2 train at the same time, each with one thread (the two cores of the machine this was measured on).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,7 +15,7 @@ FRESNEL=${FRESNEL:-$ROOT/build/fresnel}
 OUT=${1:?usage: v2_benchmark.sh OUT_DIR [OBJECTS] [V2_EPOCHS] [V1_EPOCHS]}
 OBJECTS=${2:-380}
 V2_EPOCHS=${3:-6}
-V1_EPOCHS=${4:-5}
+V1_EPOCHS=${4:-30}
 SEED=17
 VIEWS=4
 # Other views all around the object (the 360° set of scripts/quality.sh): the backs are what v2 should win.
@@ -22,9 +24,10 @@ SPREAD=(--azimuth_range 180 --elevation_range 30)
 # ~73 s and 9.4 GB per 2-sample step on this CPU, i.e. days for 300 objects.
 V2_MODEL=${V2_MODEL:---hidden_dim 128 --num_layers 2 --num_gaussians 8 --max_coords 512 --max_gaussians 4096}
 # Training flags beyond the original's defaults: a 10× learning rate and colour weight (the colour loss sits at the
-# mean-colour plateau for epochs otherwise) and empty voxels for the occupancy head, so it can be asked without
-# coords.pt (docs/v2.md, "Occupancy without coords").
-V2_TRAIN=${V2_TRAIN:---lr 1e-3 --color_weight 10 --occupancy_negatives 256}
+# mean-colour plateau for epochs otherwise), empty voxels for the occupancy head, so it can be asked without
+# coords.pt (docs/v2.md, "Occupancy without coords"), and pixel-aligned queries with visibility ("Pixel-aligned
+# queries"). Earlier runs of docs/benchmarks.md set V2_TRAIN to fewer of these.
+V2_TRAIN=${V2_TRAIN:---lr 1e-3 --color_weight 10 --occupancy_negatives 256 --pixel_aligned --pixel_colour_residual --pixel_visibility}
 F() { nice -n 10 "$FRESNEL" --threads 1 "$@"; }
 T() { /usr/bin/time -v -o "$1" "${@:2}"; }
 mkdir -p "$OUT"
@@ -52,7 +55,8 @@ V2PID=$!
 [ -f "$OUT/ck_v1/decoder_exp2_epoch$V1_EPOCHS.pt" ] || (T "$OUT/time_v1.txt" nice -n 10 "$FRESNEL" --threads 1 train --experiment 2 --encoder builtin --pixel_aligned \
   --feature_dim 32 --decoder_hidden 64,64 --gaussians_per_patch 2 --data_dir "$OUT/mv" --output_dir "$OUT/ck_v1" \
   --epochs "$V1_EPOCHS" --image_size 64 --batch_size 4 --novel_view_weight 1 --novel_views 3 --lr 1e-3 \
-  --pixel_scale_floor 0.25 --save_interval "$V1_EPOCHS" --seed 7 >"$OUT/train_v1.log" 2>&1) &
+  --pixel_scale_floor 0.25 --save_interval "$V1_EPOCHS" --seed 7 --antialias "${V1_ANTIALIAS:-0.05}" \
+  >"$OUT/train_v1.log" 2>&1) &
 V1PID=$!
 wait $V2PID
 wait $V1PID
