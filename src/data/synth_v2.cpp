@@ -159,7 +159,8 @@ void write_object(const fs::path& dir, const V2Options& o, int64_t index) {
 
   // Surface Gaussians: first hits of axis-aligned rays from the 6 directions, R² rays a face (~8 Gaussians a surface
   // voxel at R = 128). Each is a disc as wide as the ray spacing (σ = ½ voxel) and a tenth of a voxel thick: discs of
-  // a whole voxel (σ = 1/64) blurred every edge and scored 1.8 dB lower in the views of 4 test objects (docs/v2.md).
+  // a whole voxel (σ = 1/64) blurred every edge and scored 3.6 dB lower in the views of 4 test objects
+  // (docs/benchmarks.md, "Fifth run").
   std::vector<float> rows;  // 17 per Gaussian
   auto slat = torch::zeros({N, 8});
   auto slat_a = slat.accessor<float, 2>();

@@ -45,7 +45,7 @@ Gaussians trellis_to_camera_frame(const Gaussians& trellis, const TrellisFrame& 
 
 // TRELLIS renders its Gaussians with Mip-Splatting's rasterizer, kernel_size 0.1 (its GaussianRenderer), so every
 // render of v2 Gaussians does too: the render loss, and `fresnel eval`/`render` of the files below. With 3DGS's
-// dilation (0.3 px², opacity kept) the thin discs of gaussians.ply score ~1.7 dB lower at 64² (docs/v2.md).
+// dilation (0.3 px², opacity kept) the thin discs of gaussians.ply score 4.4 dB lower at 64² (docs/v2.md).
 inline ScreenFilter trellis_screen_filter() { return ScreenFilter::mip(0.1); }
 
 // Writes TRELLIS-frame Gaussians in the sample's input camera frame as `path` and, beside it, its cameras.json (the
